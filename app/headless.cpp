@@ -1,0 +1,243 @@
+#include "headless.h"
+
+#include "generation_session.h"
+#include "model.h"
+#include "run_export.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QJsonDocument>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+namespace kvscope {
+namespace {
+
+struct Options {
+    QString modelPath, prompt, jsonPath, csvPath;
+    std::vector<Mode> modes;
+    GenerationSettings settings;
+};
+
+void addOptions(QCommandLineParser& p) {
+    p.setApplicationDescription(QStringLiteral(
+        "kvscope: watch a transformer generate text token by token and count what it costs, "
+        "naive (every step recomputes the whole sequence) versus KV-cached.\n\n"
+        "Exit codes: 0 ok, 2 usage error, 3 model could not be loaded, 4 generation error."));
+    p.addHelpOption();
+    p.addVersionOption();
+    p.addOptions({
+        {QStringLiteral("headless"), QStringLiteral("Run without a window (the only mode so far).")},
+        {QStringLiteral("model"),
+         QStringLiteral("Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, "
+                        "merges.txt) or its model.safetensors."),
+         QStringLiteral("DIR")},
+        {QStringLiteral("prompt"), QStringLiteral("Prompt text; empty starts from <|endoftext|>."),
+         QStringLiteral("TEXT"), QString()},
+        {QStringLiteral("max-tokens"), QStringLiteral("New tokens to generate (default 50)."),
+         QStringLiteral("N"), QStringLiteral("50")},
+        {QStringLiteral("mode"),
+         QStringLiteral("naive, cached or both (both run in lockstep on the same seed and are "
+                        "compared; default cached)."),
+         QStringLiteral("MODE"), QStringLiteral("cached")},
+        {QStringLiteral("temperature"), QStringLiteral("Sampling temperature; 0 is greedy (default 0.8)."),
+         QStringLiteral("T"), QStringLiteral("0.8")},
+        {QStringLiteral("top-k"), QStringLiteral("Keep the K most likely tokens; 0 disables (default 40)."),
+         QStringLiteral("K"), QStringLiteral("40")},
+        {QStringLiteral("top-p"),
+         QStringLiteral("Keep the smallest set of tokens whose probability reaches P; 1 disables "
+                        "(default 0.95)."),
+         QStringLiteral("P"), QStringLiteral("0.95")},
+        {QStringLiteral("seed"), QStringLiteral("64-bit random seed (default 42)."),
+         QStringLiteral("SEED"), QStringLiteral("42")},
+        {QStringLiteral("stop-at-eot"), QStringLiteral("Stop when the model emits <|endoftext|>.")},
+        {QStringLiteral("no-attention"),
+         QStringLiteral("Do not capture attention probabilities (faster; no recompute check).")},
+        {QStringLiteral("json"),
+         QStringLiteral("Write every step (ids, text, top-k, FLOPs by component, cumulative, ms, "
+                        "KV bytes) with the settings and model config to FILE."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("csv"), QStringLiteral("Write one row per step to FILE."), QStringLiteral("FILE")},
+    });
+}
+
+template <typename T>
+std::optional<T> number(const QString& text, T lo, T hi) {
+    bool ok = false;
+    double v = text.toDouble(&ok);
+    if (!ok || std::isnan(v) || v < double(lo) || v > double(hi)) return std::nullopt;
+    return T(v);
+}
+
+// Parses and validates everything; returns an error message for exit code 2.
+Result<Options> parseOptions(const QCommandLineParser& p) {
+    Options o;
+    auto fail = [](const QString& what) { return Error{what}; };
+    o.modelPath = p.value(QStringLiteral("model"));
+    if (o.modelPath.isEmpty())
+        return fail(QStringLiteral("--model DIR is required (no embedded model yet)"));
+    o.prompt = p.value(QStringLiteral("prompt"));
+    const QString mode = p.value(QStringLiteral("mode"));
+    if (mode == QLatin1String("naive")) o.modes = {Mode::Naive};
+    else if (mode == QLatin1String("cached")) o.modes = {Mode::Cached};
+    else if (mode == QLatin1String("both")) o.modes = {Mode::Naive, Mode::Cached};
+    else return fail(QStringLiteral("--mode: expected naive, cached or both, found \"%1\"").arg(mode));
+
+    const auto maxTokens = number<int>(p.value(QStringLiteral("max-tokens")), 0, 1 << 24);
+    const auto temperature = number<float>(p.value(QStringLiteral("temperature")), 0.f, 1e6f);
+    const auto topK = number<int>(p.value(QStringLiteral("top-k")), 0, 1 << 30);
+    const auto topP = number<float>(p.value(QStringLiteral("top-p")), 0.f, 1.f);
+    bool seedOk = false;
+    const std::uint64_t seed = p.value(QStringLiteral("seed")).toULongLong(&seedOk);
+    if (!maxTokens) return fail(QStringLiteral("--max-tokens: expected an integer >= 0"));
+    if (!temperature) return fail(QStringLiteral("--temperature: expected a number >= 0"));
+    if (!topK) return fail(QStringLiteral("--top-k: expected an integer >= 0"));
+    if (!topP) return fail(QStringLiteral("--top-p: expected a number in [0, 1]"));
+    if (!seedOk) return fail(QStringLiteral("--seed: expected an unsigned 64-bit integer"));
+
+    o.settings.maxNewTokens = *maxTokens;
+    o.settings.sampler.temperature = *temperature;
+    o.settings.sampler.topK = *topK;
+    o.settings.sampler.topP = *topP;
+    o.settings.sampler.seed = seed;
+    o.settings.stopAtEndOfText = p.isSet(QStringLiteral("stop-at-eot"));
+    o.settings.captureAttention = !p.isSet(QStringLiteral("no-attention"));
+    o.jsonPath = p.value(QStringLiteral("json"));
+    o.csvPath = p.value(QStringLiteral("csv"));
+    return o;
+}
+
+float maxAbsDiff(std::span<const float> a, std::span<const float> b) {
+    float m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+    return m;
+}
+
+QString summary(const RunRecord& run, double seconds) {
+    const std::int64_t flops = run.steps.empty() ? 0 : run.steps.back()->cumulative.total();
+    return QStringLiteral("%1: %2 tokens in %3 s (%4 tokens/s), %5 GFLOP, stop: %6")
+        .arg(QLatin1String(modeName(run.mode)))
+        .arg(run.steps.size())
+        .arg(seconds, 0, 'f', 3)
+        .arg(seconds > 0 ? double(run.steps.size()) / seconds : 0.0, 0, 'f', 1)
+        .arg(double(flops) / 1e9, 0, 'f', 4)
+        .arg(QLatin1String(stopReasonName(run.stop)));
+}
+
+// Runs the sessions in lockstep so that both modes can be compared step by step.
+int generate(const Options& o, RunExport& out) {
+    const ModelPtr& model = out.model;
+    std::vector<std::unique_ptr<GenerationSession>> sessions;
+    std::vector<double> seconds(o.modes.size(), 0.0);
+    for (Mode mode : o.modes) {
+        GenerationSettings s = o.settings;
+        s.mode = mode;
+        sessions.push_back(std::make_unique<GenerationSession>(model));
+        auto started = sessions.back()->start(out.promptIds, s);
+        if (!started) {
+            std::fprintf(stderr, "kvscope: %s\n", qPrintable(started.errorMessage()));
+            return ExitGeneration;
+        }
+        out.runs.push_back(RunRecord{mode, {}, StopReason::None});
+    }
+    const std::size_t shown = sessions.size() - 1;  // print the cached run's text when both run
+    float maxDiff = 0;
+    while (!sessions[0]->finished()) {
+        for (std::size_t i = 0; i < sessions.size(); ++i) {
+            QElapsedTimer t;
+            t.start();
+            StepResultPtr step = sessions[i]->step();
+            seconds[i] += double(t.nsecsElapsed()) / 1e9;
+            if (!step) continue;
+            out.runs[i].steps.push_back(step);
+            if (i == shown) {
+                std::fwrite(step->tokenBytes.constData(), 1, size_t(step->tokenBytes.size()), stdout);
+                std::fflush(stdout);
+            }
+        }
+        if (sessions.size() == 2)
+            maxDiff = std::max(maxDiff, maxAbsDiff(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
+    }
+    std::fputc('\n', stdout);
+    QStringList lines;
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+        out.runs[i].stop = sessions[i]->stopReason();
+        lines << summary(out.runs[i], seconds[i]);
+    }
+    if (sessions.size() == 2) {
+        out.maxLogitDiff = maxDiff;
+        bool equal = sessions[0]->tokens() == sessions[1]->tokens();
+        lines << QStringLiteral("naive and cached tokens %1, max logit difference %2")
+                     .arg(equal ? QStringLiteral("equal") : QStringLiteral("DIFFER"))
+                     .arg(double(maxDiff), 0, 'g', 3);
+    }
+    std::fprintf(stderr, "kvscope: %s\n", qPrintable(lines.join(QStringLiteral("; "))));
+    return ExitOk;
+}
+
+int exportRun(const Options& o, const RunExport& run) {
+    if (!o.jsonPath.isEmpty()) {
+        auto w = writeFile(o.jsonPath, QJsonDocument(runToJson(run)).toJson(QJsonDocument::Indented));
+        if (!w) {
+            std::fprintf(stderr, "kvscope: %s\n", qPrintable(w.errorMessage()));
+            return ExitGeneration;
+        }
+    }
+    if (!o.csvPath.isEmpty()) {
+        auto w = writeFile(o.csvPath, runToCsv(run));
+        if (!w) {
+            std::fprintf(stderr, "kvscope: %s\n", qPrintable(w.errorMessage()));
+            return ExitGeneration;
+        }
+    }
+    return ExitOk;
+}
+
+}  // namespace
+
+int runHeadless(int argc, char** argv) {
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("kvscope"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(KVSCOPE_VERSION));
+    QCommandLineParser parser;
+    addOptions(parser);
+    if (!parser.parse(app.arguments())) {
+        std::fprintf(stderr, "kvscope: %s\nTry kvscope --help.\n", qPrintable(parser.errorText()));
+        return ExitUsage;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        std::fputs(qPrintable(parser.helpText()), stdout);
+        return ExitOk;
+    }
+    if (parser.isSet(QStringLiteral("version"))) {
+        std::printf("kvscope %s\n", KVSCOPE_VERSION);
+        return ExitOk;
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        std::fprintf(stderr, "kvscope: unexpected argument \"%s\"\nTry kvscope --help.\n",
+                     qPrintable(parser.positionalArguments().first()));
+        return ExitUsage;
+    }
+    auto options = parseOptions(parser);
+    if (!options) {
+        std::fprintf(stderr, "kvscope: %s\nTry kvscope --help.\n", qPrintable(options.errorMessage()));
+        return ExitUsage;
+    }
+    const Options& o = options.value();
+    auto model = loadModel(o.modelPath);
+    if (!model) {
+        std::fprintf(stderr, "kvscope: %s\n", qPrintable(model.errorMessage()));
+        return ExitModel;
+    }
+    RunExport run{model.value(), o.prompt, {}, o.settings, {}, std::nullopt};
+    const QByteArray utf8 = o.prompt.toUtf8();
+    run.promptIds = model.value()->tokenizer.encode(std::string_view(utf8.constData(), utf8.size()));
+    if (const int rc = generate(o, run); rc != ExitOk) return rc;
+    return exportRun(o, run);
+}
+
+}  // namespace kvscope

@@ -1,0 +1,45 @@
+#pragma once
+// A loaded model: configuration, tokenizer and the architecture's forward pass over weights that
+// stay memory-mapped where their dtype allows.
+
+#include "model_config.h"
+#include "result.h"
+#include "tokenizer.h"
+#include "transformer.h"
+
+#include <QByteArray>
+#include <QString>
+
+#include <memory>
+
+namespace kvscope {
+
+struct Model {
+    QString name;    // shown to the user: the folder's name, or "embedded: ..."
+    QString source;  // where it was loaded from
+    ModelConfig config;
+    Tokenizer tokenizer;
+    std::unique_ptr<const Transformer> transformer;
+    std::int64_t mappedBytes = 0;     // weights used in place from the file mapping
+    std::int64_t convertedBytes = 0;  // weights converted to float32 at load (F16/BF16)
+};
+
+using ModelPtr = std::shared_ptr<const Model>;
+
+// The four files of a Hugging Face GPT-2 folder, already in memory. The weights bytes must stay
+// valid while `keepAlive` lives.
+struct ModelSources {
+    QString name;
+    QByteArray configJson, vocabJson, merges;
+    std::shared_ptr<const void> keepAlive;
+    const std::uint8_t* weights = nullptr;
+    std::uint64_t weightsSize = 0;
+};
+
+// `path` is a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt)
+// or the model.safetensors inside one. PyTorch pickle checkpoints are refused: unpickling runs
+// code.
+Result<ModelPtr> loadModel(const QString& path);
+Result<ModelPtr> loadModel(const ModelSources& sources);
+
+}  // namespace kvscope
