@@ -48,7 +48,7 @@ SampleSummary Sampler::sample(std::span<const float> logits) {
     std::fill(processed_.begin(), processed_.end(), 0.0);
 
     SampleSummary out;
-    // The greedy test mirrors the header: NaN and non-positive temperatures are greedy.
+    // Negated so a NaN temperature falls to greedy, as the header promises.
     if (!(settings_.temperature > 0)) {
         out.token = greedyToken();
         processed_[static_cast<std::size_t>(out.token)] = 1.0;
