@@ -78,11 +78,10 @@ Result<ModelPtr> assemble(const QString& name, const QString& source, const QByt
                          .arg(tokenizer.value().vocabSize())
                          .arg(config.value().vocabSize)
                          .arg(configName)};
-    auto model = std::make_shared<Model>();
+    auto model = std::make_shared<Model>(tokenizer.take());
     model->name = name;
     model->source = source;
     model->config = config.value();
-    model->tokenizer = tokenizer.take();
     try {
         model->transformer = makeGpt2(model->config, store.value());
     } catch (const LoadError& e) {

@@ -15,6 +15,7 @@
 namespace kvscope {
 
 struct Model {
+    explicit Model(Tokenizer t) : tokenizer(std::move(t)) {}
     QString name;    // shown to the user: the folder's name, or "embedded: ..."
     QString source;  // where it was loaded from
     ModelConfig config;
