@@ -10,6 +10,8 @@
 
 #include <climits>
 #include <cmath>
+#include <functional>
+#include <queue>
 #include <utility>
 
 namespace kvscope {
@@ -213,37 +215,66 @@ std::vector<std::string_view> Tokenizer::preTokenize(std::string_view utf8) {
 }
 
 void Tokenizer::appendPieceIds(std::string_view piece, std::vector<int>& out) const {
-    std::vector<int> word;
-    word.reserve(piece.size());
-    for (char ch : piece) word.push_back(byteIds_[static_cast<unsigned char>(ch)]);
-
-    // encoder.py's loop: merge the lowest-ranked adjacent pair, every non-overlapping occurrence
-    // left to right, until no adjacent pair is a merge.
-    while (word.size() > 1) {
-        int bestRank = INT_MAX;
-        int left = -1, right = -1, merged = -1;
-        for (std::size_t i = 0; i + 1 < word.size(); ++i) {
-            const auto it = merges_.find(pairKey(word[i], word[i + 1]));
-            if (it != merges_.end() && it->second.rank < bestRank) {
-                bestRank = it->second.rank;
-                left = word[i];
-                right = word[i + 1];
-                merged = it->second.merged;
-            }
-        }
-        if (merged < 0) break;
-        std::size_t w = 0;
-        for (std::size_t i = 0; i < word.size();) {
-            if (i + 1 < word.size() && word[i] == left && word[i + 1] == right) {
-                word[w++] = merged;
-                i += 2;
-            } else {
-                word[w++] = word[i++];
-            }
-        }
-        word.resize(w);
+    // encoder.py merges the lowest-ranked adjacent pair, every non-overlapping occurrence left to
+    // right, and rescans the whole word; that is quadratic, and a pasted blob without spaces is a
+    // single piece of any length. Here the symbols form a linked list and candidate pairs sit in
+    // a heap, and all occurrences of the lowest rank are merged as one left-to-right batch, which
+    // gives the same result in O(n log n) even when a merges file ranks a pair below the pairs
+    // that produce its symbols.
+    const int n = static_cast<int>(piece.size());
+    std::vector<int> symbol(piece.size()), next(piece.size()), prev(piece.size());
+    for (int i = 0; i < n; ++i) {
+        symbol[i] = byteIds_[static_cast<unsigned char>(piece[i])];
+        next[i] = i + 1 < n ? i + 1 : -1;
+        prev[i] = i - 1;
     }
-    out.insert(out.end(), word.begin(), word.end());
+
+    struct Candidate {
+        int rank;
+        int pos;  // left symbol's original byte index, so ordering by it is left to right
+        int left, right;
+        bool operator>(const Candidate& o) const {
+            return rank != o.rank ? rank > o.rank : pos > o.pos;
+        }
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+    const auto consider = [&](int pos) {
+        if (pos < 0 || next[pos] < 0) return;
+        const auto it = merges_.find(pairKey(symbol[pos], symbol[next[pos]]));
+        if (it != merges_.end()) {
+            heap.push({it->second.rank, pos, symbol[pos], symbol[next[pos]]});
+        }
+    };
+    // Entries go stale when a neighbour merges; the symbols they recorded tell.
+    const auto stillValid = [&](const Candidate& c) {
+        return symbol[c.pos] == c.left && next[c.pos] >= 0 && symbol[next[c.pos]] == c.right;
+    };
+    for (int i = 0; i + 1 < n; ++i) consider(i);
+
+    std::vector<Candidate> batch;
+    while (!heap.empty()) {
+        // Ranks are unique per pair, so one rank is one pair. A merged symbol differs from both
+        // its parts, so merging cannot create another occurrence of the pair being merged.
+        batch.clear();
+        const int rank = heap.top().rank;
+        while (!heap.empty() && heap.top().rank == rank) {
+            batch.push_back(heap.top());
+            heap.pop();
+        }
+        const auto merged = merges_.find(pairKey(batch.front().left, batch.front().right));
+        for (const Candidate& c : batch) {
+            // An occurrence overlapping one merged just before it (as in "a a a") is now stale.
+            if (!stillValid(c)) continue;
+            const int gone = next[c.pos];
+            symbol[c.pos] = merged->second.merged;
+            symbol[gone] = -1;
+            next[c.pos] = next[gone];
+            if (next[gone] >= 0) prev[next[gone]] = c.pos;
+            consider(prev[c.pos]);
+            consider(c.pos);
+        }
+    }
+    for (int i = 0; i >= 0 && i < n; i = next[i]) out.push_back(symbol[i]);
 }
 
 void Tokenizer::encodeOrdinary(std::string_view text, std::vector<int>& out) const {

@@ -1,5 +1,6 @@
 #include "tokenizer.h"
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -186,7 +187,8 @@ private Q_SLOTS:
 
     void invalidUtf8() {
         // A lone continuation byte is a piece of its own kind, not glued to the letters around it.
-        QCOMPARE(Tokenizer::preTokenize("ab\x80" "cd"),
+        QCOMPARE(Tokenizer::preTokenize("ab\x80"
+                                        "cd"),
                  (std::vector<std::string_view>{"ab", "\x80", "cd"}));
         // Truncated euro sign: each byte is "other", so they form one punctuation-like run.
         QCOMPARE(Tokenizer::preTokenize(" \xE2\x82x"),
@@ -254,6 +256,34 @@ private Q_SLOTS:
         QCOMPARE(tok.decode(literal), std::string("<|endoftext|>"));
         const int withGaps[] = {0, 9, 303, 266, 299, 121, 309};
         QCOMPARE(tok.decode(withGaps), std::string("hello"));
+    }
+
+    void mergeRankedBelowItsParts() {
+        // encoder.py merges every occurrence of the best pair before looking at the pairs that
+        // creates, so "ab a" (rank 0) must not fire between the two "a b" merges (rank 1).
+        QJsonObject vocab;
+        for (int b = 0; b < 256; ++b) vocab.insert(byteSymbol(b), b);
+        vocab.insert(QStringLiteral("ab"), 256);
+        vocab.insert(QStringLiteral("aba"), 257);
+        auto loaded = Tokenizer::fromData(json(vocab), "ab a\na b\n", QStringLiteral("v.json"),
+                                          QStringLiteral("m.txt"));
+        QVERIFY2(loaded.ok(), qPrintable(loaded.errorMessage()));
+        QCOMPARE(loaded.value().encode("abab"), (std::vector<int>{256, 256}));
+        // Once "ab" exists, the rank-0 merge applies: a b a -> ab a -> aba.
+        QCOMPARE(loaded.value().encode("aba"), (std::vector<int>{257}));
+    }
+
+    void longPieceIsNotQuadratic() {
+        // A pasted blob without spaces is a single piece; encoder.py's rescanning loop would take
+        // many minutes on this, the heap-based merge well under a second.
+        std::mt19937 rng(7u);
+        std::string blob;
+        for (int i = 0; i < 1'000'000; ++i) blob.push_back(char('a' + rng() % 26));
+        QElapsedTimer timer;
+        timer.start();
+        const std::vector<int> ids = gpt2().encode(blob);
+        QVERIFY2(timer.elapsed() < 30'000, qPrintable(QString::number(timer.elapsed())));
+        QCOMPARE(gpt2().decode(ids), blob);
     }
 
     void errorInvalidJson() {
