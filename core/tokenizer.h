@@ -17,6 +17,7 @@
 
 namespace kvscope {
 
+// Immutable once loaded and keeps no cache, so one instance can serve several threads.
 class Tokenizer {
 public:
     // vocabJson maps token strings (written in GPT-2's byte-to-unicode alphabet) to ids; merges
