@@ -31,7 +31,8 @@ void addOptions(QCommandLineParser& p) {
     p.addHelpOption();
     p.addVersionOption();
     p.addOptions({
-        {QStringLiteral("headless"), QStringLiteral("Run without a window (the only mode so far).")},
+        {QStringLiteral("headless"),
+         QStringLiteral("Run without a window (the only mode so far).")},
         {QStringLiteral("model"),
          QStringLiteral("Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, "
                         "merges.txt) or its model.safetensors."),
@@ -44,9 +45,11 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("naive, cached or both (both run in lockstep on the same seed and are "
                         "compared; default cached)."),
          QStringLiteral("MODE"), QStringLiteral("cached")},
-        {QStringLiteral("temperature"), QStringLiteral("Sampling temperature; 0 is greedy (default 0.8)."),
-         QStringLiteral("T"), QStringLiteral("0.8")},
-        {QStringLiteral("top-k"), QStringLiteral("Keep the K most likely tokens; 0 disables (default 40)."),
+        {QStringLiteral("temperature"),
+         QStringLiteral("Sampling temperature; 0 is greedy (default 0.8)."), QStringLiteral("T"),
+         QStringLiteral("0.8")},
+        {QStringLiteral("top-k"),
+         QStringLiteral("Keep the K most likely tokens; 0 disables (default 40)."),
          QStringLiteral("K"), QStringLiteral("40")},
         {QStringLiteral("top-p"),
          QStringLiteral("Keep the smallest set of tokens whose probability reaches P; 1 disables "
@@ -61,7 +64,8 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("Write every step (ids, text, top-k, FLOPs by component, cumulative, ms, "
                         "KV bytes) with the settings and model config to FILE."),
          QStringLiteral("FILE")},
-        {QStringLiteral("csv"), QStringLiteral("Write one row per step to FILE."), QStringLiteral("FILE")},
+        {QStringLiteral("csv"), QStringLiteral("Write one row per step to FILE."),
+         QStringLiteral("FILE")},
     });
 }
 
@@ -82,10 +86,15 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
         return fail(QStringLiteral("--model DIR is required (no embedded model yet)"));
     o.prompt = p.value(QStringLiteral("prompt"));
     const QString mode = p.value(QStringLiteral("mode"));
-    if (mode == QLatin1String("naive")) o.modes = {Mode::Naive};
-    else if (mode == QLatin1String("cached")) o.modes = {Mode::Cached};
-    else if (mode == QLatin1String("both")) o.modes = {Mode::Naive, Mode::Cached};
-    else return fail(QStringLiteral("--mode: expected naive, cached or both, found \"%1\"").arg(mode));
+    if (mode == QLatin1String("naive"))
+        o.modes = {Mode::Naive};
+    else if (mode == QLatin1String("cached"))
+        o.modes = {Mode::Cached};
+    else if (mode == QLatin1String("both"))
+        o.modes = {Mode::Naive, Mode::Cached};
+    else
+        return fail(
+            QStringLiteral("--mode: expected naive, cached or both, found \"%1\"").arg(mode));
 
     const auto maxTokens = number<int>(p.value(QStringLiteral("max-tokens")), 0, 1 << 24);
     const auto temperature = number<float>(p.value(QStringLiteral("temperature")), 0.f, 1e6f);
@@ -155,12 +164,14 @@ int generate(const Options& o, RunExport& out) {
             if (!step) continue;
             out.runs[i].steps.push_back(step);
             if (i == shown) {
-                std::fwrite(step->tokenBytes.constData(), 1, size_t(step->tokenBytes.size()), stdout);
+                std::fwrite(step->tokenBytes.constData(), 1, size_t(step->tokenBytes.size()),
+                            stdout);
                 std::fflush(stdout);
             }
         }
         if (sessions.size() == 2)
-            maxDiff = std::max(maxDiff, maxAbsDiff(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
+            maxDiff =
+                std::max(maxDiff, maxAbsDiff(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
     }
     std::fputc('\n', stdout);
     QStringList lines;
@@ -181,7 +192,8 @@ int generate(const Options& o, RunExport& out) {
 
 int exportRun(const Options& o, const RunExport& run) {
     if (!o.jsonPath.isEmpty()) {
-        auto w = writeFile(o.jsonPath, QJsonDocument(runToJson(run)).toJson(QJsonDocument::Indented));
+        auto w =
+            writeFile(o.jsonPath, QJsonDocument(runToJson(run)).toJson(QJsonDocument::Indented));
         if (!w) {
             std::fprintf(stderr, "kvscope: %s\n", qPrintable(w.errorMessage()));
             return ExitGeneration;
@@ -224,7 +236,8 @@ int runHeadless(int argc, char** argv) {
     }
     auto options = parseOptions(parser);
     if (!options) {
-        std::fprintf(stderr, "kvscope: %s\nTry kvscope --help.\n", qPrintable(options.errorMessage()));
+        std::fprintf(stderr, "kvscope: %s\nTry kvscope --help.\n",
+                     qPrintable(options.errorMessage()));
         return ExitUsage;
     }
     const Options& o = options.value();
@@ -235,7 +248,8 @@ int runHeadless(int argc, char** argv) {
     }
     RunExport run{model.value(), o.prompt, {}, o.settings, {}, std::nullopt};
     const QByteArray utf8 = o.prompt.toUtf8();
-    run.promptIds = model.value()->tokenizer.encode(std::string_view(utf8.constData(), utf8.size()));
+    run.promptIds =
+        model.value()->tokenizer.encode(std::string_view(utf8.constData(), utf8.size()));
     if (const int rc = generate(o, run); rc != ExitOk) return rc;
     return exportRun(o, run);
 }

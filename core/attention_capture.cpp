@@ -67,7 +67,8 @@ void AttentionCapture::attentionRow(int layer, int head, int pos, const float* p
     }
     const std::size_t slot = std::size_t(pos - known_);
     if (slot >= fresh_.size()) fresh_.resize(slot + 1);
-    if (!fresh_[slot]) fresh_[slot] = std::make_shared<AttentionRow>(c_.nLayer, c_.nHead, pos, half_);
+    if (!fresh_[slot])
+        fresh_[slot] = std::make_shared<AttentionRow>(c_.nLayer, c_.nHead, pos, half_);
     fresh_[slot]->set(layer, head, probs);
 }
 

@@ -2,7 +2,9 @@
 
 namespace kvscope {
 
-const char* modeName(Mode m) { return m == Mode::Naive ? "naive" : "cached"; }
+const char* modeName(Mode m) {
+    return m == Mode::Naive ? "naive" : "cached";
+}
 
 FlopBreakdown& FlopBreakdown::operator+=(const FlopBreakdown& o) {
     qkv += o.qkv;

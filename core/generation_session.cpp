@@ -6,11 +6,16 @@ namespace kvscope {
 
 const char* stopReasonName(StopReason r) {
     switch (r) {
-    case StopReason::None: return "running";
-    case StopReason::MaxTokens: return "max-tokens";
-    case StopReason::ContextFull: return "context-full";
-    case StopReason::EndOfText: return "end-of-text";
-    case StopReason::Cancelled: return "cancelled";
+        case StopReason::None:
+            return "running";
+        case StopReason::MaxTokens:
+            return "max-tokens";
+        case StopReason::ContextFull:
+            return "context-full";
+        case StopReason::EndOfText:
+            return "end-of-text";
+        case StopReason::Cancelled:
+            return "cancelled";
     }
     return "unknown";
 }
@@ -30,8 +35,9 @@ Result<bool> GenerationSession::start(std::vector<int> promptIds,
     if (promptIds.empty()) {
         const int eot = model_->tokenizer.endOfTextId();
         if (eot < 0)
-            return Error{QStringLiteral("The prompt is empty and the model's vocabulary has no "
-                                        "<|endoftext|> token to start from.")};
+            return Error{
+                QStringLiteral("The prompt is empty and the model's vocabulary has no "
+                               "<|endoftext|> token to start from.")};
         promptIds.push_back(eot);
     }
     if (int(promptIds.size()) >= ctx)

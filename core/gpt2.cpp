@@ -54,8 +54,9 @@ struct Gpt2Weights {
 // Looks up every tensor by its Hugging Face GPT-2 name and checks its shape against the config.
 Gpt2Weights bindWeights(const ModelConfig& c, WeightStore& store) {
     const std::int64_t d = c.nEmbd, inner = c.nInner;
-    const QString dims = QStringLiteral("config.json (n_embd=%1, n_inner=%2, vocab_size=%3, "
-                                        "n_positions=%4)")
+    const QString dims = QStringLiteral(
+                             "config.json (n_embd=%1, n_inner=%2, vocab_size=%3, "
+                             "n_positions=%4)")
                              .arg(d)
                              .arg(inner)
                              .arg(c.vocabSize)
@@ -184,7 +185,8 @@ void Gpt2::mlp(Gpt2State& s, const Layer& w, int start, int rows, FlopBreakdown&
     f.other += kAddFlopsPerElement * rows * inner;
     // GPT-2's tanh approximation of GELU.
     const float c = std::sqrt(2.0f / std::numbers::pi_v<float>);
-    fc.array() = 0.5f * fc.array() * (1.0f + (c * (fc.array() + 0.044715f * fc.array().cube())).tanh());
+    fc.array() =
+        0.5f * fc.array() * (1.0f + (c * (fc.array() + 0.044715f * fc.array().cube())).tanh());
     f.other += kGeluFlopsPerElement * rows * inner;
     xn.noalias() = fc * w.mProj;
     countMatmul(f.mlp, rows, inner, c_.nEmbd);

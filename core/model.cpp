@@ -15,13 +15,13 @@ const QStringList kPickleSuffixes = {QStringLiteral("bin"), QStringLiteral("pt")
                                      QStringLiteral("pkl")};
 
 Error pickleRefusal(const QString& path) {
-    return Error{QStringLiteral(
-                     "%1: refused: PyTorch pickle checkpoints can run arbitrary code when they "
-                     "are loaded, so kvscope reads only safetensors. Convert it once, in an "
-                     "environment you trust, with Python and the transformers package: "
-                     "GPT2LMHeadModel.from_pretrained(folder).save_pretrained(folder, "
-                     "safe_serialization=True), which writes model.safetensors next to it.")
-                     .arg(path)};
+    return Error{
+        QStringLiteral("%1: refused: PyTorch pickle checkpoints can run arbitrary code when they "
+                       "are loaded, so kvscope reads only safetensors. Convert it once, in an "
+                       "environment you trust, with Python and the transformers package: "
+                       "GPT2LMHeadModel.from_pretrained(folder).save_pretrained(folder, "
+                       "safe_serialization=True), which writes model.safetensors next to it.")
+            .arg(path)};
 }
 
 Result<QByteArray> readSmallFile(const QString& path) {
@@ -58,11 +58,12 @@ Result<QString> modelFolder(const QString& path) {
     for (const QFileInfo& f : dir.entryInfoList(QDir::Files)) {
         if (kPickleSuffixes.contains(f.suffix().toLower())) return pickleRefusal(f.filePath());
     }
-    return Error{QStringLiteral("%1: no model here: expected model.safetensors with config.json, "
-                                "vocab.json and merges.txt, found %2")
-                     .arg(path, dir.entryList(QDir::Files).isEmpty()
-                                    ? QStringLiteral("no files")
-                                    : dir.entryList(QDir::Files).mid(0, 8).join(QStringLiteral(", ")))};
+    return Error{
+        QStringLiteral("%1: no model here: expected model.safetensors with config.json, "
+                       "vocab.json and merges.txt, found %2")
+            .arg(path, dir.entryList(QDir::Files).isEmpty()
+                           ? QStringLiteral("no files")
+                           : dir.entryList(QDir::Files).mid(0, 8).join(QStringLiteral(", ")))};
 }
 
 Result<ModelPtr> assemble(const QString& name, const QString& source, const QByteArray& configJson,
@@ -105,10 +106,12 @@ Result<ModelPtr> loadModel(const QString& path) {
     for (const QString& f : {vocab, merges}) {
         if (!QFileInfo::exists(f)) return readSmallFile(f).error();
     }
-    const QString weights = QFileInfo(path).isFile() ? QFileInfo(path).absoluteFilePath()
-                                                     : dir.filePath(QStringLiteral("model.safetensors"));
-    return assemble(dir.dirName(), dir.absolutePath(), configJson.value(), QStringLiteral("config.json"),
-                    Tokenizer::fromFiles(vocab, merges), WeightStore::open(weights));
+    const QString weights = QFileInfo(path).isFile()
+                                ? QFileInfo(path).absoluteFilePath()
+                                : dir.filePath(QStringLiteral("model.safetensors"));
+    return assemble(dir.dirName(), dir.absolutePath(), configJson.value(),
+                    QStringLiteral("config.json"), Tokenizer::fromFiles(vocab, merges),
+                    WeightStore::open(weights));
 }
 
 Result<ModelPtr> loadModel(const ModelSources& s) {

@@ -29,11 +29,12 @@ int readInt(const QJsonObject& o, std::initializer_list<const char*> keys, int l
             throw LoadError(QStringLiteral("%1: field \"%2\": expected an integer, found %3")
                                 .arg(file, QLatin1String(key), describe(v)));
         if (d < lo || d > hi)
-            throw LoadError(QStringLiteral("%1: field \"%2\": expected an integer in [%3, %4], found %5")
-                                .arg(file, QLatin1String(key))
-                                .arg(lo)
-                                .arg(hi)
-                                .arg(d, 0, 'g', 17));
+            throw LoadError(
+                QStringLiteral("%1: field \"%2\": expected an integer in [%3, %4], found %5")
+                    .arg(file, QLatin1String(key))
+                    .arg(lo)
+                    .arg(hi)
+                    .arg(d, 0, 'g', 17));
         return static_cast<int>(d);
     }
     if (!required) return fallback;
@@ -46,8 +47,8 @@ ModelConfig parseGpt2(const QJsonObject& o, const QString& file) {
     c.nLayer = readInt(o, {"n_layer", "num_hidden_layers"}, 1, kMaxLayers, file);
     c.nHead = readInt(o, {"n_head", "num_attention_heads"}, 1, kMaxEmbd, file);
     c.nEmbd = readInt(o, {"n_embd", "hidden_size"}, 1, kMaxEmbd, file);
-    c.nPositions = readInt(o, {"n_positions", "n_ctx", "max_position_embeddings"}, 1,
-                           kMaxPositions, file);
+    c.nPositions =
+        readInt(o, {"n_positions", "n_ctx", "max_position_embeddings"}, 1, kMaxPositions, file);
     c.vocabSize = readInt(o, {"vocab_size"}, 1, kMaxVocab, file);
     c.nInner = readInt(o, {"n_inner"}, 1, 4 * kMaxEmbd, file, false, 4 * c.nEmbd);
     c.nKvHead = c.nHead;
@@ -65,7 +66,8 @@ ModelConfig parseGpt2(const QJsonObject& o, const QString& file) {
                                 .arg(file, describe(v)));
         c.normEps = static_cast<float>(v.toDouble());
     }
-    const QString act = o.value(QLatin1String("activation_function")).toString(QStringLiteral("gelu_new"));
+    const QString act =
+        o.value(QLatin1String("activation_function")).toString(QStringLiteral("gelu_new"));
     if (act != QLatin1String("gelu_new") && act != QLatin1String("gelu_pytorch_tanh") &&
         act != QLatin1String("gelu_fast"))
         throw LoadError(QStringLiteral("%1: field \"activation_function\": expected \"gelu_new\" "

@@ -19,8 +19,8 @@ QJsonObject stepToJson(const Model& m, const StepResult& s) {
                                {"text", m.tokenizer.tokenDisplay(c.id)},
                                {"raw_prob", c.rawProb},
                                {"prob", c.prob}});
-    const FlopBreakdown predicted = s.prefill ? prefillFlops(m.config, s.position)
-                                              : stepFlops(m.config, s.position, s.mode);
+    const FlopBreakdown predicted =
+        s.prefill ? prefillFlops(m.config, s.position) : stepFlops(m.config, s.position, s.mode);
     QJsonObject o{{"step", s.step},
                   {"position", s.position},
                   {"prefill", s.prefill},
@@ -42,8 +42,10 @@ QJsonObject stepToJson(const Model& m, const StepResult& s) {
 }
 
 QString csvField(QString s) {
-    if (s.contains(QLatin1Char(',')) || s.contains(QLatin1Char('"')) || s.contains(QLatin1Char('\n')))
-        return QLatin1Char('"') + s.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"');
+    if (s.contains(QLatin1Char(',')) || s.contains(QLatin1Char('"')) ||
+        s.contains(QLatin1Char('\n')))
+        return QLatin1Char('"') + s.replace(QLatin1Char('"'), QStringLiteral("\"\"")) +
+               QLatin1Char('"');
     return s;
 }
 
@@ -65,10 +67,10 @@ QJsonObject modelToJson(const Model& m) {
 }
 
 QJsonObject flopsToJson(const FlopBreakdown& f) {
-    return QJsonObject{{"qkv", double(f.qkv)},         {"scores", double(f.scores)},
-                       {"attn_v", double(f.attnV)},    {"out_proj", double(f.outProj)},
-                       {"mlp", double(f.mlp)},         {"lm_head", double(f.lmHead)},
-                       {"other", double(f.other)},     {"total", double(f.total())}};
+    return QJsonObject{{"qkv", double(f.qkv)},      {"scores", double(f.scores)},
+                       {"attn_v", double(f.attnV)}, {"out_proj", double(f.outProj)},
+                       {"mlp", double(f.mlp)},      {"lm_head", double(f.lmHead)},
+                       {"other", double(f.other)},  {"total", double(f.total())}};
 }
 
 QJsonObject runToJson(const RunExport& e) {
@@ -126,10 +128,14 @@ QByteArray runToCsv(const RunExport& e) {
         for (const auto& p : run.steps) {
             const StepResult& s = *p;
             const FlopBreakdown& f = s.flops;
-            QStringList row{QLatin1String(modeName(s.mode)), QString::number(s.step),
-                            QString::number(s.position), s.prefill ? QStringLiteral("1") : QStringLiteral("0"),
-                            QString::number(s.token), csvField(s.tokenText),
-                            QString::number(s.sample.prob, 'g', 7), QString::number(s.sample.rank),
+            QStringList row{QLatin1String(modeName(s.mode)),
+                            QString::number(s.step),
+                            QString::number(s.position),
+                            s.prefill ? QStringLiteral("1") : QStringLiteral("0"),
+                            QString::number(s.token),
+                            csvField(s.tokenText),
+                            QString::number(s.sample.prob, 'g', 7),
+                            QString::number(s.sample.rank),
                             QString::number(s.sample.entropy, 'g', 7)};
             for (std::int64_t v : {f.qkv, f.scores, f.attnV, f.outProj, f.mlp, f.lmHead, f.other,
                                    f.total(), s.cumulative.total(), s.kvCacheBytes})

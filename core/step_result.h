@@ -23,10 +23,10 @@ const char* stopReasonName(StopReason r);
 struct StepResult {
     std::uint64_t runId = 0;
     Mode mode = Mode::Cached;
-    int step = 0;          // 0 for the first generated token
-    int position = 0;      // index of the generated token = tokens the forward pass saw
+    int step = 0;      // 0 for the first generated token
+    int position = 0;  // index of the generated token = tokens the forward pass saw
     int promptLength = 0;
-    bool prefill = false;    // cached mode's first step: the whole prompt in one pass
+    bool prefill = false;  // cached mode's first step: the whole prompt in one pass
 
     int token = -1;
     QByteArray tokenBytes;  // raw bytes, possibly a partial UTF-8 character
@@ -37,10 +37,10 @@ struct StepResult {
     std::vector<AttentionRowPtr> attention;  // those rows, when capture is on
     float recomputeMaxDiff = -1;  // naive: largest change of a recomputed row; -1 when none
 
-    FlopBreakdown flops;       // counted while executing this step
-    FlopBreakdown cumulative;  // this run so far, this step included
-    double milliseconds = 0;   // wall time of the forward pass and sampling
-    std::int64_t kvCacheBytes = 0;  // held after this step (0 in naive mode: nothing is kept)
+    FlopBreakdown flops;                 // counted while executing this step
+    FlopBreakdown cumulative;            // this run so far, this step included
+    double milliseconds = 0;             // wall time of the forward pass and sampling
+    std::int64_t kvCacheBytes = 0;       // held after this step (0 in naive mode: nothing is kept)
     StopReason stop = StopReason::None;  // set on the run's last step
 };
 

@@ -34,8 +34,9 @@ public:
 };
 
 struct ForwardHooks {
-    AttentionSink* attention = nullptr;         // null: nothing captured
-    const std::atomic<bool>* cancel = nullptr;  // polled between heads; set -> forward returns false
+    AttentionSink* attention = nullptr;  // null: nothing captured
+    const std::atomic<bool>* cancel =
+        nullptr;  // polled between heads; set -> forward returns false
 };
 
 class Transformer {

@@ -26,10 +26,12 @@ Result<std::shared_ptr<WeightStore>> WeightStore::open(const QString& path) {
     auto file = std::make_unique<QFile>(path);
     const QString name = QFileInfo(path).fileName();
     if (!file->open(QIODevice::ReadOnly))
-        return Error{QStringLiteral("%1: cannot open for reading: %2").arg(path, file->errorString())};
+        return Error{
+            QStringLiteral("%1: cannot open for reading: %2").arg(path, file->errorString())};
     const qint64 size = file->size();
     if (size <= 0)
-        return Error{QStringLiteral("%1: the file is empty (expected a safetensors header)").arg(name)};
+        return Error{
+            QStringLiteral("%1: the file is empty (expected a safetensors header)").arg(name)};
     const uchar* bytes = file->map(0, size);
     if (!bytes)
         return Error{QStringLiteral("%1: cannot memory-map %2 bytes: %3")
@@ -59,7 +61,9 @@ const TensorInfo* WeightStore::lookup(const QString& name) const {
     return table_.find(QStringLiteral("transformer.") + name);
 }
 
-bool WeightStore::has(const QString& name) const { return lookup(name) != nullptr; }
+bool WeightStore::has(const QString& name) const {
+    return lookup(name) != nullptr;
+}
 
 const float* WeightStore::tensor(const QString& name, std::initializer_list<std::int64_t> shape,
                                  const QString& origin) {
@@ -70,9 +74,9 @@ const float* WeightStore::tensor(const QString& name, std::initializer_list<std:
                                        "also looked for \"transformer.%2\")")
                             .arg(fileName(), name, shapeText(expected), origin));
     if (t->shape != expected)
-        throw LoadError(QStringLiteral("%1: tensor \"%2\": expected shape %3 from %4, found %5")
-                            .arg(fileName(), t->name, shapeText(expected), origin,
-                                 shapeText(t->shape)));
+        throw LoadError(
+            QStringLiteral("%1: tensor \"%2\": expected shape %3 from %4, found %5")
+                .arg(fileName(), t->name, shapeText(expected), origin, shapeText(t->shape)));
     const std::uint8_t* src = data_ + t->begin;
     const std::int64_t count = t->elementCount();
     const bool aligned = reinterpret_cast<std::uintptr_t>(src) % alignof(float) == 0;

@@ -25,7 +25,8 @@ private Q_SLOTS:
         QVERIFY2(m.ok(), qPrintable(m.errorMessage()));
         model_ = m.value();
         QRandomGenerator rng(3);
-        for (int i = 0; i < model_->config.nPositions; ++i) tokens_.push_back(int(rng.bounded(256)));
+        for (int i = 0; i < model_->config.nPositions; ++i)
+            tokens_.push_back(int(rng.bounded(256)));
     }
 
     void gpt2SmallByHand() {
@@ -42,9 +43,11 @@ private Q_SLOTS:
         // 2 FLOPs per non-embedding parameter (12 * 12 * 768^2 of them) per token.
         QCOMPARE(f.qkv + f.outProj + f.mlp, std::int64_t(2) * 12 * 12 * 768 * 768);
         // Decode attention grows by 4 * d * L per extra key.
-        QCOMPARE(stepFlops(c, 101, Mode::Cached).attention() - stepFlops(c, 100, Mode::Cached).attention(),
+        QCOMPARE(stepFlops(c, 101, Mode::Cached).attention() -
+                     stepFlops(c, 100, Mode::Cached).attention(),
                  std::int64_t(4) * 768 * 12);
-        // ceil((24 d^2 L + 2 d V) / (4 d L)) = 6703 > 1024: attention never dominates a decode step.
+        // ceil((24 d^2 L + 2 d V) / (4 d L)) = 6703 > 1024: attention never dominates a decode
+        // step.
         QVERIFY(!attentionCrossoverLength(c, Mode::Cached).has_value());
     }
 
@@ -66,7 +69,8 @@ private Q_SLOTS:
         const auto n = attentionCrossoverLength(c, Mode::Cached);
         QVERIFY(n.has_value());
         QCOMPARE(*n, (weights + 4 * d * L - 1) / (4 * d * L));
-        const FlopBreakdown at = stepFlops(c, *n, Mode::Cached), before = stepFlops(c, *n - 1, Mode::Cached);
+        const FlopBreakdown at = stepFlops(c, *n, Mode::Cached),
+                            before = stepFlops(c, *n - 1, Mode::Cached);
         QVERIFY(at.attention() >= at.weightProducts());
         QVERIFY(before.attention() < before.weightProducts());
     }
@@ -81,7 +85,8 @@ private Q_SLOTS:
         auto state = model_->transformer->newState();
         std::vector<float> logits(model_->config.vocabSize);
         FlopBreakdown counted;
-        QVERIFY(model_->transformer->forward(*state, std::span(tokens_).first(n), 0, {}, counted, logits));
+        QVERIFY(model_->transformer->forward(*state, std::span(tokens_).first(n), 0, {}, counted,
+                                             logits));
         QCOMPARE(counted, stepFlops(model_->config, n, Mode::Naive));
     }
 
@@ -117,9 +122,9 @@ private Q_SLOTS:
         QVERIFY(session.start(std::vector<int>(tokens_.begin(), tokens_.begin() + prompt), s).ok());
         int steps = 0;
         while (StepResultPtr r = session.step()) {
-            const FlopBreakdown expected =
-                r->prefill ? prefillFlops(model_->config, r->position)
-                           : stepFlops(model_->config, r->position, Mode(mode));
+            const FlopBreakdown expected = r->prefill
+                                               ? prefillFlops(model_->config, r->position)
+                                               : stepFlops(model_->config, r->position, Mode(mode));
             QCOMPARE(r->flops, expected);
             QCOMPARE(r->cumulative, cumulativeFlops(model_->config, prompt, steps + 1, Mode(mode)));
             ++steps;

@@ -32,7 +32,8 @@ void patchConfig(const QString& dir, const QString& key, const QJsonValue& value
 void expectParts(const QString& message, const QStringList& parts) {
     QVERIFY2(!message.isEmpty(), "expected an error, the model loaded");
     for (const QString& p : parts)
-        QVERIFY2(message.contains(p), qPrintable(QStringLiteral("\"%1\" not in: %2").arg(p, message)));
+        QVERIFY2(message.contains(p),
+                 qPrintable(QStringLiteral("\"%1\" not in: %2").arg(p, message)));
 }
 
 }  // namespace
@@ -62,9 +63,7 @@ private Q_SLOTS:
         QVERIFY(loadModel(QDir(dir).filePath("model.safetensors")).ok());
     }
 
-    void missingPath() {
-        expectParts(loadError(tmp_.filePath("nope")), {"nope", "no such file"});
-    }
+    void missingPath() { expectParts(loadError(tmp_.filePath("nope")), {"nope", "no such file"}); }
 
     void folderWithoutModel() {
         const QString dir = tmp_.filePath("empty");
@@ -134,14 +133,15 @@ private Q_SLOTS:
         // config.json says n_embd 32 while the tensors were written for 16.
         const QString dir = freshModel();
         patchConfig(dir, "n_embd", 32);
-        expectParts(loadError(dir), {"model.safetensors", "wte.weight", "[257, 32]", "found [257, 16]",
-                                     "n_embd=32"});
+        expectParts(loadError(dir), {"model.safetensors", "wte.weight", "[257, 32]",
+                                     "found [257, 16]", "n_embd=32"});
     }
 
     void missingTensor() {
         const QString dir = freshModel();
         auto tensors = test::tinyTensors({});
-        std::erase_if(tensors, [](const test::TensorSpec& t) { return t.name == "h.1.mlp.c_fc.bias"; });
+        std::erase_if(tensors,
+                      [](const test::TensorSpec& t) { return t.name == "h.1.mlp.c_fc.bias"; });
         test::writeFile(QDir(dir).filePath("model.safetensors"), test::safetensorsBytes(tensors));
         expectParts(loadError(dir), {"model.safetensors", "h.1.mlp.c_fc.bias", "missing", "[64]"});
     }

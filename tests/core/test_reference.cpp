@@ -32,7 +32,8 @@ std::vector<int> ids(const QJsonValue& v) {
 float maxDiff(std::span<const float> a, const QJsonArray& b) {
     if (qsizetype(a.size()) != b.size()) return INFINITY;
     float m = 0;
-    for (qsizetype i = 0; i < b.size(); ++i) m = std::max(m, std::abs(a[i] - float(b[i].toDouble())));
+    for (qsizetype i = 0; i < b.size(); ++i)
+        m = std::max(m, std::abs(a[i] - float(b[i].toDouble())));
     return m;
 }
 
@@ -110,7 +111,9 @@ private Q_SLOTS:
             for (std::size_t k = 0; k < generated.size(); ++k) {
                 StepResultPtr r = session.step();
                 QVERIFY(r);
-                if (k == 0) QVERIFY(maxDiff(session.lastLogits(), v["first_step_logits"].toArray()) <= 1e-4f);
+                if (k == 0)
+                    QVERIFY(maxDiff(session.lastLogits(), v["first_step_logits"].toArray()) <=
+                            1e-4f);
                 QCOMPARE(r->token, generated[k]);
             }
         }
@@ -119,13 +122,15 @@ private Q_SLOTS:
     void tokenizerMatchesReferenceEncoder() {
         for (const QJsonValue& c : expected_["tokenizer_cases"].toArray()) {
             const QByteArray text = c["text"].toString().toUtf8();
-            QCOMPARE(model_->tokenizer.encode(std::string_view(text.constData(), std::size_t(text.size()))),
+            QCOMPARE(model_->tokenizer.encode(
+                         std::string_view(text.constData(), std::size_t(text.size()))),
                      ids(c["ids"]));
         }
         const QJsonObject p = expected_["prompts"].toArray()[0].toObject();
         const QByteArray text = p["text"].toString().toUtf8();
-        QCOMPARE(model_->tokenizer.encode(std::string_view(text.constData(), std::size_t(text.size()))),
-                 ids(p["ids"]));
+        QCOMPARE(
+            model_->tokenizer.encode(std::string_view(text.constData(), std::size_t(text.size()))),
+            ids(p["ids"]));
     }
 
     // 200 tokens in both modes, run in lockstep: the same logits within 1e-4 at every step and the
@@ -139,7 +144,8 @@ private Q_SLOTS:
         QFETCH(float, temperature);
         const QJsonObject run = expected_["long_run"].toObject();
         GenerationSession naive(model_), cached(model_);
-        for (auto [session, mode] : {std::pair{&naive, Mode::Naive}, std::pair{&cached, Mode::Cached}}) {
+        for (auto [session, mode] :
+             {std::pair{&naive, Mode::Naive}, std::pair{&cached, Mode::Cached}}) {
             GenerationSettings s = greedy(mode, 200);
             s.sampler = SamplerSettings{temperature, 50, 0.95f, 1234567890123ull, 20};
             QVERIFY(session->start(ids(run["prompt_ids"]), s).ok());
@@ -159,7 +165,8 @@ private Q_SLOTS:
         qInfo("max |naive - cached| logit over 200 steps: %.3g", double(worst));
         QVERIFY(worst <= 1e-4f);
         if (temperature == 0.0f) {
-            const std::vector<int> all(naive.tokens().begin() + naive.promptLength(), naive.tokens().end());
+            const std::vector<int> all(naive.tokens().begin() + naive.promptLength(),
+                                       naive.tokens().end());
             QCOMPARE(all, ids(run["generated"]));
         }
     }

@@ -113,7 +113,8 @@ private Q_SLOTS:
             s.sampler.topK = 0;
             s.sampler.topP = 1;
             (void)session.start({5, 6, 7}, s);
-            while (session.step()) {}
+            while (session.step()) {
+            }
             return session.tokens();
         };
         QCOMPARE(run(99), run(99));
@@ -131,7 +132,8 @@ private Q_SLOTS:
                 QCOMPARE(r->step, step);
                 QCOMPARE(r->position, 4 + step);
                 QCOMPARE(r->prefill, mode == Mode::Cached && step == 0);
-                QCOMPARE(r->firstComputedRow, mode == Mode::Naive || step == 0 ? 0 : r->position - 1);
+                QCOMPARE(r->firstComputedRow,
+                         mode == Mode::Naive || step == 0 ? 0 : r->position - 1);
                 const std::int64_t cached = 2ll * c.nLayer * r->position * c.nEmbd * 4;
                 QCOMPARE(r->kvCacheBytes, mode == Mode::Cached ? cached : std::int64_t(0));
                 QVERIFY(r->milliseconds > 0);

@@ -70,9 +70,10 @@ inline QByteArray safetensorsBytes(const std::vector<TensorSpec>& tensors) {
         for (auto x : t.shape) shape.append(qint64(x));
         const qint64 begin = data.size();
         data.append(reinterpret_cast<const char*>(t.data.data()), qsizetype(t.data.size() * 4));
-        header.insert(t.name, QJsonObject{{"dtype", "F32"},
-                                          {"shape", shape},
-                                          {"data_offsets", QJsonArray{begin, qint64(data.size())}}});
+        header.insert(t.name,
+                      QJsonObject{{"dtype", "F32"},
+                                  {"shape", shape},
+                                  {"data_offsets", QJsonArray{begin, qint64(data.size())}}});
     }
     QByteArray json = QJsonDocument(header).toJson(QJsonDocument::Compact);
     while ((8 + json.size()) % 8) json.append(' ');
