@@ -6,12 +6,31 @@
 #include "tiny_model.h"
 
 #include <QElapsedTimer>
+
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cstdlib>
 
+#include <atomic>
+#include <new>
 #include <thread>
 
 using namespace kvscope;
+
+// Counts heap allocations so a test can show the per-token loop does not allocate beyond the
+// step's own result.
+static std::atomic<long> gAllocations{0};
+void* operator new(std::size_t n) {
+    gAllocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 namespace {
 
@@ -187,6 +206,37 @@ private Q_SLOTS:
         QCOMPARE(fullRun, std::int64_t(144) * 1024 * 1025 / 2 * 2);
         QVERIFY(fullRun < 200'000'000);
         QVERIFY(!attentionStoredAsHalf(tiny_->config));  // small models keep exact float32 rows
+    }
+
+    // Allocations per step are the result's own (the StepResult, its strings, top-k list and
+    // attention rows): the same count early and late in a run, whatever the sequence length.
+    void stepAllocationsDoNotGrowWithLength_data() {
+        QTest::addColumn<int>("mode");
+        QTest::addColumn<bool>("capture");
+        QTest::newRow("cached") << int(Mode::Cached) << true;
+        QTest::newRow("cached, no capture") << int(Mode::Cached) << false;
+        QTest::newRow("naive") << int(Mode::Naive) << true;
+    }
+    void stepAllocationsDoNotGrowWithLength() {
+        QFETCH(int, mode);
+        QFETCH(bool, capture);
+        GenerationSession session(tiny_);
+        GenerationSettings s = settings(Mode(mode), 60);
+        s.captureAttention = capture;
+        QVERIFY(session.start(someTokens(3), s).ok());
+        std::vector<long> counts;
+        std::vector<StepResultPtr> keep;  // results stay alive, as a UI keeps them
+        while (true) {
+            const long before = gAllocations.load();
+            StepResultPtr r = session.step();
+            if (!r) break;
+            counts.push_back(gAllocations.load() - before);
+            keep.push_back(r);
+        }
+        QCOMPARE(counts.size(), std::size_t(60));
+        qInfo("allocations per step: first decode %ld, last %ld", counts[1], counts.back());
+        for (std::size_t i = 2; i < counts.size(); ++i) QCOMPARE(counts[i], counts[1]);
+        QVERIFY(counts.back() <= 8);
     }
 
     void cancelInterruptsALongNaiveStep() {
