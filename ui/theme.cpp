@@ -1,0 +1,69 @@
+#include "theme.h"
+
+#include <QFontDatabase>
+
+#include <algorithm>
+
+namespace kvscope::theme {
+
+bool isDark(const QPalette& p) {
+    return p.color(QPalette::Window).lightness() < 128;
+}
+
+// Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+QColor modeColor(Mode m) {
+    return m == Mode::Naive ? QColor(213, 94, 0) : QColor(0, 114, 178);
+}
+
+QColor promptChip(const QPalette& p) {
+    return isDark(p) ? QColor(70, 74, 82) : QColor(226, 230, 236);
+}
+
+QColor generatedChip(const QPalette& p) {
+    return isDark(p) ? QColor(24, 84, 60) : QColor(200, 236, 214);
+}
+
+QColor selectionColor(const QPalette& p) {
+    return p.color(QPalette::Highlight);
+}
+
+QColor componentColor(int c) {
+    static const QColor colors[kComponents] = {
+        QColor(0, 114, 178), QColor(213, 94, 0),    QColor(230, 159, 0),  QColor(86, 180, 233),
+        QColor(0, 158, 115), QColor(204, 121, 167), QColor(140, 140, 140)};
+    return colors[std::clamp(c, 0, kComponents - 1)];
+}
+
+const char* componentName(int c) {
+    static const char* names[kComponents] = {
+        "QKV projection", "scores QK^T", "attention x V", "output projection", "MLP",
+        "lm_head",        "other"};
+    return names[std::clamp(c, 0, kComponents - 1)];
+}
+
+std::int64_t componentValue(const FlopBreakdown& f, int c) {
+    switch (c) {
+        case 0:
+            return f.qkv;
+        case 1:
+            return f.scores;
+        case 2:
+            return f.attnV;
+        case 3:
+            return f.outProj;
+        case 4:
+            return f.mlp;
+        case 5:
+            return f.lmHead;
+        default:
+            return f.other;
+    }
+}
+
+QFont monoFont(int pointSize) {
+    QFont f = QFontDatabase::systemFont(QFontDatabase::FixedFont);
+    if (pointSize > 0) f.setPointSize(pointSize);
+    return f;
+}
+
+}  // namespace kvscope::theme

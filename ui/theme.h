@@ -1,0 +1,24 @@
+#pragma once
+// Colours and fonts shared by every panel, so naive and cached, prompt and generated tokens look
+// the same everywhere, in light and dark palettes alike.
+
+#include "flops.h"
+
+#include <QColor>
+#include <QFont>
+#include <QPalette>
+
+namespace kvscope::theme {
+
+QColor modeColor(Mode m);  // naive: vermilion, cached: blue (colour-blind safe pair)
+QColor promptChip(const QPalette& p);
+QColor generatedChip(const QPalette& p);
+QColor selectionColor(const QPalette& p);
+QColor componentColor(int component);  // the seven FlopBreakdown components, in declaration order
+const char* componentName(int component);
+constexpr int kComponents = 7;
+std::int64_t componentValue(const FlopBreakdown& f, int component);
+bool isDark(const QPalette& p);
+QFont monoFont(int pointSize = 0);
+
+}  // namespace kvscope::theme
