@@ -1,0 +1,138 @@
+// The worker on its own thread, as the window drives it: one signal per token with consistent
+// payloads, stop mid-run returning promptly, a new run starting cleanly, pause and single-step.
+
+#include "generation_worker.h"
+#include "model.h"
+
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QThread>
+#include <QtTest>
+
+using namespace kvscope;
+
+class TestWorker : public QObject {
+    Q_OBJECT
+    ModelPtr model_;
+    QThread thread_;
+    GenerationWorker* worker_ = nullptr;
+
+    RunRequest request(std::uint64_t id, int tokens, bool compare = false) {
+        RunRequest r;
+        r.runId = id;
+        r.model = model_;
+        r.prompt = QStringLiteral("The old lighthouse keeper said that");
+        r.settings.maxNewTokens = tokens;
+        r.settings.sampler.seed = 11;
+        r.compare = compare;
+        return r;
+    }
+    void post(const RunRequest& r) {
+        QMetaObject::invokeMethod(
+            worker_, [w = worker_, r] { w->run(r); }, Qt::QueuedConnection);
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        auto m = loadModel(QStringLiteral(KVSCOPE_FIXTURES "/reference/model"));
+        QVERIFY2(m.ok(), qPrintable(m.errorMessage()));
+        model_ = m.value();
+        worker_ = new GenerationWorker;
+        worker_->moveToThread(&thread_);
+        connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+        thread_.start();
+    }
+    void cleanupTestCase() {
+        worker_->stop(~0ull);
+        thread_.quit();
+        thread_.wait();
+    }
+
+    void oneSignalPerToken() {
+        QSignalSpy started(worker_, &GenerationWorker::runStarted);
+        QSignalSpy steps(worker_, &GenerationWorker::stepReady);
+        QSignalSpy finished(worker_, &GenerationWorker::runFinished);
+        post(request(1, 30, true));
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(started.count(), 1);
+        QCOMPARE(steps.count(), 60);  // both modes
+        QCOMPARE(finished.first()[1].toString(), QStringLiteral("max-tokens"));
+        QVERIFY(finished.first()[2].toFloat() <= 1e-4f);
+        const auto promptIds = started.first()[1].value<std::vector<int>>();
+        int naive = 0, cached = 0;
+        for (const QList<QVariant>& args : steps) {
+            const StepResultPtr s = args[0].value<StepResultPtr>();
+            QVERIFY(s);
+            QCOMPARE(s->runId, std::uint64_t(1));
+            int& k = s->mode == Mode::Naive ? naive : cached;
+            QCOMPARE(s->step, k);
+            QCOMPARE(s->position, int(promptIds.size()) + k);
+            ++k;
+        }
+        QCOMPARE(naive, 30);
+        QCOMPARE(cached, 30);
+    }
+
+    void stopMidRunThenNewRun() {
+        QSignalSpy steps(worker_, &GenerationWorker::stepReady);
+        QSignalSpy finished(worker_, &GenerationWorker::runFinished);
+        worker_->setDelayMs(20);
+        post(request(2, 200));
+        QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 3, 5000);
+        QElapsedTimer t;
+        t.start();
+        worker_->stop(2);
+        QVERIFY(finished.wait(5000));
+        qInfo("stop returned after %lld ms", t.elapsed());
+        QVERIFY(t.elapsed() < 500);
+        QCOMPARE(finished.last()[1].toString(), QStringLiteral("cancelled"));
+        QVERIFY(steps.count() < 200);
+
+        worker_->setDelayMs(0);
+        steps.clear();
+        post(request(3, 25));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(finished.last()[0].toULongLong(), 3ull);
+        QCOMPARE(steps.count(), 25);
+    }
+
+    void stoppedBeforeItStarts() {
+        QSignalSpy started(worker_, &GenerationWorker::runStarted);
+        worker_->stop(4);
+        post(request(4, 10));
+        QTest::qWait(200);
+        QCOMPARE(started.count(), 0);
+    }
+
+    void pauseAndSingleStep() {
+        QSignalSpy steps(worker_, &GenerationWorker::stepReady);
+        QSignalSpy finished(worker_, &GenerationWorker::runFinished);
+        RunRequest r = request(5, 50);
+        r.startPaused = true;
+        post(r);
+        QTest::qWait(150);
+        QCOMPARE(steps.count(), 0);
+        worker_->stepOnce();
+        QTRY_COMPARE_WITH_TIMEOUT(steps.count(), 1, 2000);
+        worker_->stepOnce();
+        worker_->stepOnce();
+        QTRY_COMPARE_WITH_TIMEOUT(steps.count(), 3, 2000);
+        QTest::qWait(100);
+        QCOMPARE(steps.count(), 3);
+        worker_->setPaused(false);
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(steps.count(), 50);
+    }
+
+    void badPromptFails() {
+        QSignalSpy failed(worker_, &GenerationWorker::runFailed);
+        RunRequest r = request(6, 5);
+        r.prompt = QString(300, QLatin1Char('x')).replace(QLatin1String("x"), QLatin1String("x "));
+        post(r);
+        QVERIFY(failed.wait(5000));
+        QVERIFY(failed.first()[1].toString().contains(QStringLiteral("context")));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWorker)
+#include "test_worker.moc"
