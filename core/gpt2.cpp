@@ -52,7 +52,8 @@ struct Gpt2Weights {
 };
 
 // Looks up every tensor by its Hugging Face GPT-2 name and checks its shape against the config.
-Gpt2Weights bindWeights(const ModelConfig& c, WeightStore& store) {
+Gpt2Weights bindWeights(const ModelConfig& c, WeightStore& store,
+                        const std::function<void(int)>& layerDone) {
     const std::int64_t d = c.nEmbd, inner = c.nInner;
     const QString dims = QStringLiteral(
                              "config.json (n_embd=%1, n_inner=%2, vocab_size=%3, "
@@ -88,6 +89,7 @@ Gpt2Weights bindWeights(const ModelConfig& c, WeightStore& store) {
                                vec(p + QStringLiteral("mlp.c_fc.bias"), inner),
                                mat(p + QStringLiteral("mlp.c_proj.weight"), inner, d),
                                vec(p + QStringLiteral("mlp.c_proj.bias"), d)});
+        if (layerDone) layerDone(i);
     }
     const Norm lnF = norm(QStringLiteral("ln_f"));
     return Gpt2Weights{wte, wpe, std::move(layers), lnF, params};
@@ -95,8 +97,9 @@ Gpt2Weights bindWeights(const ModelConfig& c, WeightStore& store) {
 
 class Gpt2 final : public Transformer {
 public:
-    Gpt2(const ModelConfig& c, std::shared_ptr<WeightStore> store)
-        : c_(c), store_(std::move(store)), w_(bindWeights(c_, *store_)) {}
+    Gpt2(const ModelConfig& c, std::shared_ptr<WeightStore> store,
+         const std::function<void(int)>& layerDone)
+        : c_(c), store_(std::move(store)), w_(bindWeights(c_, *store_, layerDone)) {}
 
     const ModelConfig& config() const override { return c_; }
     std::int64_t parameterCount() const override { return w_.parameters; }
@@ -235,8 +238,9 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
 }  // namespace
 
 std::unique_ptr<Transformer> makeGpt2(const ModelConfig& config,
-                                      std::shared_ptr<WeightStore> weights) {
-    return std::make_unique<Gpt2>(config, std::move(weights));
+                                      std::shared_ptr<WeightStore> weights,
+                                      const std::function<void(int)>& layerDone) {
+    return std::make_unique<Gpt2>(config, std::move(weights), layerDone);
 }
 
 }  // namespace kvscope

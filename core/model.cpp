@@ -66,36 +66,60 @@ Result<QString> modelFolder(const QString& path) {
                            : dir.entryList(QDir::Files).mid(0, 8).join(QStringLiteral(", ")))};
 }
 
-Result<ModelPtr> assemble(const QString& name, const QString& source, const QByteArray& configJson,
-                          const QString& configName, Result<Tokenizer> tokenizer,
-                          Result<std::shared_ptr<WeightStore>> store) {
-    auto config = parseModelConfig(configJson, configName);
-    if (!config) return config.error();
-    if (!tokenizer) return tokenizer.error();
-    if (!store) return store.error();
-    if (tokenizer.value().vocabSize() > config.value().vocabSize)
-        return Error{QStringLiteral("vocab.json: holds %1 tokens, expected at most vocab_size=%2 "
-                                    "from %3")
-                         .arg(tokenizer.value().vocabSize())
-                         .arg(config.value().vocabSize)
-                         .arg(configName)};
-    auto model = std::make_shared<Model>(tokenizer.take());
-    model->name = name;
-    model->source = source;
-    model->config = config.value();
+// The phases of a load, run in order with progress reported between them, so a config error is
+// found before the tokenizer and the weights are read.
+struct LoadSteps {
+    QString name, source;
+    QByteArray configJson;
+    std::function<Result<Tokenizer>()> tokenizer;
+    std::function<Result<std::shared_ptr<WeightStore>>()> weights;
+};
+
+struct Cancelled {};
+
+Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) {
+    const QString configName = QStringLiteral("config.json");
+    auto report = [&](double f, const QString& stage) {
+        if (progress && !progress(f, stage)) throw Cancelled{};
+    };
     try {
-        model->transformer = makeGpt2(model->config, store.value());
+        report(0.0, QStringLiteral("reading config.json"));
+        auto config = parseModelConfig(steps.configJson, configName);
+        if (!config) return config.error();
+        report(0.05, QStringLiteral("reading the vocabulary and merges"));
+        auto tokenizer = steps.tokenizer();
+        if (!tokenizer) return tokenizer.error();
+        if (tokenizer.value().vocabSize() > config.value().vocabSize)
+            return Error{QStringLiteral("vocab.json: holds %1 tokens, expected at most "
+                                        "vocab_size=%2 from %3")
+                             .arg(tokenizer.value().vocabSize())
+                             .arg(config.value().vocabSize)
+                             .arg(configName)};
+        report(0.3, QStringLiteral("mapping model.safetensors"));
+        auto store = steps.weights();
+        if (!store) return store.error();
+        auto model = std::make_shared<Model>(tokenizer.take());
+        model->name = steps.name;
+        model->source = steps.source;
+        model->config = config.value();
+        const int layers = model->config.nLayer;
+        model->transformer = makeGpt2(model->config, store.value(), [&](int layer) {
+            report(0.35 + 0.65 * (layer + 1) / layers,
+                   QStringLiteral("binding layer %1 of %2").arg(layer + 1).arg(layers));
+        });
+        model->mappedBytes = store.value()->mappedBytes();
+        model->convertedBytes = store.value()->convertedBytes();
+        return ModelPtr(std::move(model));
     } catch (const LoadError& e) {
         return Error{e.message()};
+    } catch (const Cancelled&) {
+        return Error{QStringLiteral("%1: loading cancelled").arg(steps.source)};
     }
-    model->mappedBytes = store.value()->mappedBytes();
-    model->convertedBytes = store.value()->convertedBytes();
-    return ModelPtr(std::move(model));
 }
 
 }  // namespace
 
-Result<ModelPtr> loadModel(const QString& path) {
+Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress) {
     auto folder = modelFolder(path);
     if (!folder) return folder.error();
     const QDir dir(folder.value());
@@ -109,17 +133,25 @@ Result<ModelPtr> loadModel(const QString& path) {
     const QString weights = QFileInfo(path).isFile()
                                 ? QFileInfo(path).absoluteFilePath()
                                 : dir.filePath(QStringLiteral("model.safetensors"));
-    return assemble(dir.dirName(), dir.absolutePath(), configJson.value(),
-                    QStringLiteral("config.json"), Tokenizer::fromFiles(vocab, merges),
-                    WeightStore::open(weights));
+    return assemble(LoadSteps{dir.dirName(), dir.absolutePath(), configJson.value(),
+                              [=] { return Tokenizer::fromFiles(vocab, merges); },
+                              [=] { return WeightStore::open(weights); }},
+                    progress);
 }
 
-Result<ModelPtr> loadModel(const ModelSources& s) {
-    return assemble(s.name, s.name, s.configJson, QStringLiteral("config.json"),
-                    Tokenizer::fromData(s.vocabJson, s.merges, QStringLiteral("vocab.json"),
-                                        QStringLiteral("merges.txt")),
-                    WeightStore::fromBytes(s.keepAlive, s.weights, s.weightsSize,
-                                           QStringLiteral("model.safetensors")));
+Result<ModelPtr> loadModel(const ModelSources& s, const LoadProgress& progress) {
+    return assemble(LoadSteps{s.name, s.name, s.configJson,
+                              [&] {
+                                  return Tokenizer::fromData(s.vocabJson, s.merges,
+                                                             QStringLiteral("vocab.json"),
+                                                             QStringLiteral("merges.txt"));
+                              },
+                              [&] {
+                                  return WeightStore::fromBytes(
+                                      s.keepAlive, s.weights, s.weightsSize,
+                                      QStringLiteral("model.safetensors"));
+                              }},
+                    progress);
 }
 
 }  // namespace kvscope

@@ -10,6 +10,7 @@
 #include <QByteArray>
 #include <QString>
 
+#include <functional>
 #include <memory>
 
 namespace kvscope {
@@ -37,10 +38,14 @@ struct ModelSources {
     std::uint64_t weightsSize = 0;
 };
 
+// Reports loading progress in [0, 1]; returning false cancels the load (it then fails with a
+// "cancelled" error). Called on the loading thread.
+using LoadProgress = std::function<bool(double fraction, const QString& stage)>;
+
 // `path` is a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt)
 // or the model.safetensors inside one. PyTorch pickle checkpoints are refused: unpickling runs
 // code.
-Result<ModelPtr> loadModel(const QString& path);
-Result<ModelPtr> loadModel(const ModelSources& sources);
+Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress = {});
+Result<ModelPtr> loadModel(const ModelSources& sources, const LoadProgress& progress = {});
 
 }  // namespace kvscope

@@ -182,6 +182,21 @@ private Q_SLOTS:
         expectParts(loadError(dir), {"merges.txt", "line"});
     }
 
+    void progressIsReportedAndCancels() {
+        const QString dir = freshModel();
+        QList<double> seen;
+        auto ok = loadModel(dir, [&](double f, const QString&) {
+            seen << f;
+            return true;
+        });
+        QVERIFY(ok.ok());
+        QVERIFY(seen.size() >= 4);
+        QCOMPARE(seen.last(), 1.0);
+        QVERIFY(std::is_sorted(seen.begin(), seen.end()));
+        auto cancelled = loadModel(dir, [](double f, const QString&) { return f < 0.5; });
+        expectParts(cancelled.ok() ? QString() : cancelled.errorMessage(), {"cancelled"});
+    }
+
     void vocabularyLargerThanConfig() {
         const QString dir = freshModel();
         patchConfig(dir, "vocab_size", 100);

@@ -1,0 +1,72 @@
+#pragma once
+// Prompt and run controls: what to generate and how, and the buttons that drive the worker.
+
+#include "generation_session.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QSlider;
+class QSpinBox;
+
+namespace kvscope {
+
+enum class RunMode { Naive, Cached, Compare };
+
+class ControlPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ControlPanel(QWidget* parent = nullptr);
+
+    QString prompt() const;
+    void setPrompt(const QString& text);
+    RunMode runMode() const;
+    GenerationSettings settings() const;  // mode from runMode() (cached when comparing)
+    int delayMs() const;
+    Mode focusMode() const;  // which run single-run panels show when comparing
+
+    enum class State { Idle, Running, Paused, NoModel };
+    void setState(State s);
+    void setModelSummary(const QString& html);
+
+    void saveSettings() const;
+    void restoreSettings();
+
+Q_SIGNALS:
+    void generateRequested();
+    void pauseToggled();
+    void stepRequested();
+    void stopRequested();
+    void resetRequested();
+    void delayChanged(int ms);
+    void focusModeChanged();
+
+private:
+    QWidget* buildPromptBox();
+    QWidget* buildSamplingBox();
+    QWidget* buildButtons();
+    void newRandomSeed();
+
+    QPlainTextEdit* prompt_;
+    QComboBox* mode_;
+    QComboBox* focus_;
+    QDoubleSpinBox* temperature_;
+    QSpinBox* topK_;
+    QDoubleSpinBox* topP_;
+    QLineEdit* seed_;
+    QSpinBox* maxTokens_;
+    QSlider* delay_;
+    QLabel* delayLabel_;
+    QCheckBox* stopAtEot_;
+    QPushButton *generate_, *pause_, *step_, *stop_, *reset_;
+    QLabel* modelSummary_;
+    State state_ = State::NoModel;
+};
+
+}  // namespace kvscope
