@@ -27,6 +27,11 @@ QColor selectionColor(const QPalette& p) {
     return p.color(QPalette::Highlight);
 }
 
+// Reddish purple (Okabe-Ito) rather than red: it must not read as the naive mode's vermilion.
+QColor mismatchColor(const QPalette& p) {
+    return isDark(p) ? QColor(230, 140, 190) : QColor(170, 51, 119);
+}
+
 QColor componentColor(int c) {
     static const QColor colors[kComponents] = {
         QColor(0, 114, 178), QColor(213, 94, 0),    QColor(230, 159, 0),  QColor(86, 180, 233),

@@ -14,6 +14,7 @@ QColor modeColor(Mode m);  // naive: vermilion, cached: blue (colour-blind safe 
 QColor promptChip(const QPalette& p);
 QColor generatedChip(const QPalette& p);
 QColor selectionColor(const QPalette& p);
+QColor mismatchColor(const QPalette& p);  // naive and cached disagree: must never be seen
 QColor componentColor(int component);  // the seven FlopBreakdown components, in declaration order
 const char* componentName(int component);
 constexpr int kComponents = 7;
