@@ -20,6 +20,7 @@ const char* componentName(int component);
 constexpr int kComponents = 7;
 std::int64_t componentValue(const FlopBreakdown& f, int component);
 bool isDark(const QPalette& p);
+QColor blend(const QColor& from, const QColor& to, double t);  // t = 0: from, t = 1: to
 QFont monoFont(int pointSize = 0);
 
 }  // namespace kvscope::theme

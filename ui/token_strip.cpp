@@ -18,12 +18,6 @@ namespace {
 constexpr int kAnimationMs = 150;
 constexpr int kToolTipAlternatives = 5;
 
-// t = 0 gives a, t = 1 gives b.
-QColor mix(const QColor& a, const QColor& b, double t) {
-    const auto lerp = [t](int x, int y) { return int(x + (y - x) * t + 0.5); };
-    return QColor(lerp(a.red(), b.red()), lerp(a.green(), b.green()), lerp(a.blue(), b.blue()));
-}
-
 QString probability(double p) {
     return QString::number(p, 'f', 4);
 }
@@ -301,7 +295,7 @@ void TokenStrip::paintEvent(QPaintEvent* event) {
 QColor TokenStrip::chipFill(const Chip& c, int index) const {
     const QColor base = c.step < 0 ? theme::promptChip(palette()) : theme::generatedChip(palette());
     if (index != animChip_ || !animatingNewest()) return base;
-    return mix(theme::modeColor(source_.mode), base, anim_->currentValue().toDouble());
+    return theme::blend(theme::modeColor(source_.mode), base, anim_->currentValue().toDouble());
 }
 
 void TokenStrip::paintChip(QPainter& p, const Chip& c, int index) const {
@@ -327,7 +321,7 @@ void TokenStrip::paintChip(QPainter& p, const Chip& c, int index) const {
 
 void TokenStrip::paintText(QPainter& p, const Chip& c, const QColor& fill) const {
     const QColor text = palette().color(QPalette::Text);
-    const QColor dim = mix(text, fill, 0.55);
+    const QColor dim = theme::blend(text, fill, 0.55);
     const QFontMetrics fm(font_, this);
     QPoint at(c.rect.left() + padX_, c.rect.top() + padY_ + ascent_);
     for (const TextRun& r : c.runs) {
