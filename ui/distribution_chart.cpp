@@ -16,7 +16,7 @@ namespace kvscope {
 namespace {
 
 constexpr double kBarWidth = 0.7;
-constexpr int kMaxLabelChars = 12;
+constexpr int kMaxLabelChars = 8;
 
 QString probability(double p) {
     return QString::number(p, 'f', 4);
@@ -61,8 +61,9 @@ void DistributionChart::buildPlot() {
     sampled_->setName(tr("sampled token"));
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->setTickLabelFont(theme::monoFont(font().pointSize()));
-    plot_->xAxis->setTickLabelRotation(60);
     plot_->xAxis->grid()->setVisible(false);
+    // QCustomPlot's margin for turned labels comes out a few pixels short of the last glyph.
+    plot_->xAxis->setPadding(QFontMetrics(plot_->xAxis->tickLabelFont(), this).height() / 2);
     plot_->legend->setVisible(true);
     plot_->legend->setFont(font());
     plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
@@ -156,8 +157,8 @@ void DistributionChart::updateAxes() {
     for (const CandidateReport& c : top_) top = std::max(top, shownValue(c, shownRaw_));
     plot_->xAxis->setRange(-0.6, std::max(0.6, double(top_.size()) - 0.4));
     plot_->yAxis->setRange(0, std::max(0.02, top * 1.12));
-    plot_->yAxis->setLabel(shownRaw_ ? tr("raw probability (softmax of the logits)")
-                                     : tr("probability after temperature, top-k, top-p"));
+    plot_->yAxis->setLabel(shownRaw_ ? tr("raw probability") : tr("probability"));
+    plot_->xAxis->setTickLabelRotation(labelsFit() ? 0 : 90);
 }
 
 void DistributionChart::updateTitle() {
@@ -188,6 +189,16 @@ QString DistributionChart::sampledText() const {
         .arg(probs)
         .arg(m.rank + 1)
         .arg(top_.size());
+}
+
+// Upright labels read best; they are turned only when the widest would overlap its neighbour.
+bool DistributionChart::labelsFit() const {
+    const QFontMetrics fm(plot_->xAxis->tickLabelFont(), this);
+    int widest = 0;
+    for (const QString& l : labels_) widest = std::max(widest, fm.horizontalAdvance(elided(l)));
+    // The axis rect is not laid out before the first replot; the plot less the y axis is close.
+    const double perBar = 0.88 * plot_->width() / std::max<double>(1, double(top_.size()) + 0.2);
+    return widest < perBar * 0.9;
 }
 
 QString DistributionChart::title() const {

@@ -44,6 +44,7 @@ private:
     void fillBars();
     void updateAxes();
     void updateTitle();
+    bool labelsFit() const;
     void showEmpty();
     QString sampledText() const;
 

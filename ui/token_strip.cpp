@@ -353,6 +353,11 @@ void TokenStrip::mousePressEvent(QMouseEvent* event) {
     select(step == selected_ ? -1 : step);
 }
 
+void TokenStrip::mouseReleaseEvent(QMouseEvent* event) {
+    // The press already acted; taking the release keeps it from reaching the parent.
+    event->setAccepted(event->button() == Qt::LeftButton);
+}
+
 void TokenStrip::keyPressEvent(QKeyEvent* event) {
     const int last = generatedCount() - 1;
     const int current = selected_ < 0 ? last : std::min(selected_, last);
