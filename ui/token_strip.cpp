@@ -432,8 +432,8 @@ QString TokenStrip::generatedToolTip(const Chip& c) const {
             .arg(m.rank + 1) +
         tr("entropy %1 nats (raw %2 nats)").arg(m.entropy, 0, 'f', 3).arg(m.rawEntropy, 0, 'f', 3);
     tip += alternativesTable(m);
-    if (c.differs) {
-        const RunRecord* other = view_.record(otherMode(focus->mode));
+    const RunRecord* other = view_.record(otherMode(focus->mode));
+    if (c.differs && other && c.step < int(other->steps.size())) {
         const StepResult& o = *other->steps[std::size_t(c.step)];
         tip += QStringLiteral("<br><b>") +
                tr("the %1 run chose %2 (id %3) here")

@@ -394,6 +394,23 @@ private Q_SLOTS:
         chart.refresh();
         chart.plot()->replot();
         QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_chart.png")));
+
+        // Dark palette, following the newest step, raw probabilities.
+        QPalette dark;
+        dark.setColor(QPalette::Window, QColor(40, 42, 46));
+        dark.setColor(QPalette::WindowText, QColor(230, 230, 230));
+        dark.setColor(QPalette::Base, QColor(30, 31, 34));
+        dark.setColor(QPalette::Text, QColor(230, 230, 230));
+        view.selectedStep = -1;
+        strip.setPalette(dark);
+        strip.setView(view);
+        strip.refresh();
+        QVERIFY(strip.grab().save(QStringLiteral("/tmp/token_strip_dark.png")));
+        chart.setPalette(dark);
+        chart.setView(view);
+        chart.setShowRaw(true);
+        chart.plot()->replot();
+        QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_chart_dark.png")));
     }
 };
 
