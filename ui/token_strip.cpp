@@ -37,7 +37,6 @@ TokenStrip::TokenStrip(QWidget* parent) : QAbstractScrollArea(parent) {
     setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
     viewport()->setBackgroundRole(QPalette::Base);
-    viewport()->setMouseTracking(false);
     setAccessibleName(tr("Token strip"));
     setAccessibleDescription(
         tr("Prompt and generated tokens. Click a generated token or use the "
