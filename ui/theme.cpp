@@ -10,6 +10,12 @@ bool isDark(const QPalette& p) {
     return p.color(QPalette::Window).lightness() < 128;
 }
 
+QColor blend(const QColor& from, const QColor& to, double t) {
+    const auto lerp = [t](int a, int b) { return int(a + (b - a) * t + 0.5); };
+    return QColor(lerp(from.red(), to.red()), lerp(from.green(), to.green()),
+                  lerp(from.blue(), to.blue()));
+}
+
 // Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 QColor modeColor(Mode m) {
     return m == Mode::Naive ? QColor(213, 94, 0) : QColor(0, 114, 178);
@@ -25,6 +31,11 @@ QColor generatedChip(const QPalette& p) {
 
 QColor selectionColor(const QPalette& p) {
     return p.color(QPalette::Highlight);
+}
+
+// Reddish purple (Okabe-Ito) rather than red: it must not read as the naive mode's vermilion.
+QColor mismatchColor(const QPalette& p) {
+    return isDark(p) ? QColor(230, 140, 190) : QColor(170, 51, 119);
 }
 
 QColor componentColor(int c) {

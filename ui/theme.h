@@ -14,11 +14,13 @@ QColor modeColor(Mode m);  // naive: vermilion, cached: blue (colour-blind safe 
 QColor promptChip(const QPalette& p);
 QColor generatedChip(const QPalette& p);
 QColor selectionColor(const QPalette& p);
+QColor mismatchColor(const QPalette& p);  // naive and cached disagree: must never be seen
 QColor componentColor(int component);  // the seven FlopBreakdown components, in declaration order
 const char* componentName(int component);
 constexpr int kComponents = 7;
 std::int64_t componentValue(const FlopBreakdown& f, int component);
 bool isDark(const QPalette& p);
+QColor blend(const QColor& from, const QColor& to, double t);  // t = 0: from, t = 1: to
 QFont monoFont(int pointSize = 0);
 
 }  // namespace kvscope::theme

@@ -1,0 +1,418 @@
+// The token strip and the candidate distribution chart, driven by a real run of the reference
+// model: what they show, how the user selects a step, and that a growing run costs only the new
+// tokens.
+
+#include "distribution_chart.h"
+#include "generation_session.h"
+#include "model.h"
+#include "qcustomplot_include.h"
+#include "run_export.h"
+#include "token_strip.h"
+#include "token_text.h"
+
+#include <QScrollBar>
+#include <QSignalSpy>
+#include <QtTest>
+
+#include <algorithm>
+
+using namespace kvscope;
+
+namespace {
+
+constexpr int kSteps = 40;
+
+std::vector<StepResultPtr> generate(const ModelPtr& model, const std::vector<int>& prompt,
+                                    Mode mode) {
+    GenerationSession session(model);
+    GenerationSettings s;
+    s.mode = mode;
+    s.maxNewTokens = kSteps;
+    s.captureAttention = false;
+    if (!session.start(prompt, s)) qFatal("session did not start");
+    std::vector<StepResultPtr> steps;
+    while (StepResultPtr step = session.step()) steps.push_back(step);
+    return steps;
+}
+
+std::vector<StepResultPtr> firstSteps(const std::vector<StepResultPtr>& all, int n) {
+    return {all.begin(), all.begin() + n};
+}
+
+}  // namespace
+
+class TestPanelsTokens : public QObject {
+    Q_OBJECT
+
+    ModelPtr model_;
+    std::vector<int> prompt_;
+    std::vector<StepResultPtr> cached_, naive_;
+
+    // A run of the cached mode holding its first `steps` steps (and the naive run's when `both`).
+    RunExport exportWith(int steps, bool both = false) const {
+        RunExport e{model_, QStringLiteral("prompt"), prompt_, {}, {}, std::nullopt};
+        if (both) e.runs.push_back(RunRecord{Mode::Naive, firstSteps(naive_, steps), {}});
+        e.runs.push_back(RunRecord{Mode::Cached, firstSteps(cached_, steps), {}});
+        return e;
+    }
+    int promptChips() const { return int(prompt_.size()); }
+
+    static void showAndRefresh(TokenStrip& strip, const RunView& v, QSize size = {900, 300}) {
+        strip.resize(size);
+        strip.setView(v);
+        strip.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&strip));
+        strip.refresh();
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        auto m = loadModel(QStringLiteral(KVSCOPE_FIXTURES "/reference/model"));
+        QVERIFY2(m, qPrintable(m.errorMessage()));
+        model_ = m.value();
+        prompt_ = model_->tokenizer.encode("Once upon a time,\nthere was\ta  little fox.");
+        cached_ = generate(model_, prompt_, Mode::Cached);
+        naive_ = generate(model_, prompt_, Mode::Naive);
+        QCOMPARE(int(cached_.size()), kSteps);
+        QCOMPARE(int(naive_.size()), kSteps);
+    }
+
+    void visibleTextShowsWhitespace() {
+        QCOMPARE(visibleText(QStringLiteral(" the")), QStringLiteral("\u00B7the"));
+        QCOMPARE(visibleText(QStringLiteral("\\n\\t\\r")), QStringLiteral("\u21B5\u2192\u2190"));
+        QCOMPARE(visibleText(QStringLiteral("a\\\\b")), QStringLiteral("a\\b"));
+        QCOMPARE(visibleText(QStringLiteral("\\xE2")), QStringLiteral("\\xE2"));
+        QCOMPARE(visibleText(QString()), QStringLiteral("\u2205"));
+        const std::vector<TextRun> runs = visibleRuns(QStringLiteral(" fox\\n"));
+        QCOMPARE(int(runs.size()), 3);
+        QVERIFY(runs[0].marker && !runs[1].marker && runs[2].marker);
+        QCOMPARE(runs[1].text, QStringLiteral("fox"));
+    }
+
+    void stripShowsPromptThenGeneratedTokens() {
+        const RunExport e = exportWith(kSteps);
+        TokenStrip strip;
+        showAndRefresh(strip, RunView{&e});
+        QCOMPARE(strip.chipCount(), promptChips() + kSteps);
+        QCOMPARE(strip.stepOfChip(promptChips() - 1), -1);
+        QCOMPARE(strip.stepOfChip(promptChips()), 0);
+        QCOMPARE(strip.stepOfChip(strip.chipCount() - 1), kSteps - 1);
+        // Reading order, wrapped inside the viewport, never overlapping.
+        for (int i = 1; i < strip.chipCount(); ++i) {
+            const QRect a = strip.chipRect(i - 1), b = strip.chipRect(i);
+            QVERIFY(!a.intersects(b));
+            QVERIFY(b.top() > a.top() || (b.top() == a.top() && b.left() > a.right()));
+            QVERIFY(b.right() < strip.viewport()->width());
+        }
+        QVERIFY(strip.chipToolTip(0).contains(QStringLiteral("prompt token")));
+        QVERIFY(strip.chipToolTip(0).contains(QString::number(prompt_[0])));
+    }
+
+    void generatedChipToolTipExplainsTheStep() {
+        const RunExport e = exportWith(kSteps);
+        TokenStrip strip;
+        showAndRefresh(strip, RunView{&e});
+        const StepResult& s = *cached_[3];
+        const QString tip = strip.chipToolTip(promptChips() + 3);
+        QVERIFY2(tip.contains(QStringLiteral("id %1").arg(s.token)), qPrintable(tip));
+        QVERIFY(tip.contains(QString::number(s.sample.prob, 'f', 4)));
+        QVERIFY(tip.contains(QString::number(s.sample.rawProb, 'f', 4)));
+        QVERIFY(tip.contains(QStringLiteral("rank %1").arg(s.sample.rank + 1)));
+        QVERIFY(tip.contains(QString::number(s.sample.entropy, 'f', 3)));
+        for (int i = 0; i < 5; ++i) {
+            const CandidateReport& c = s.sample.top[std::size_t(i)];
+            const QString text = visibleText(model_->tokenizer.tokenDisplay(c.id)).toHtmlEscaped();
+            QVERIFY2(tip.contains(text), qPrintable(text));
+            QVERIFY(tip.contains(QString::number(c.prob, 'f', 4)));
+        }
+    }
+
+    void clickingAChipSelectsItsStep() {
+        const RunExport e = exportWith(kSteps);
+        TokenStrip strip;
+        showAndRefresh(strip, RunView{&e});
+        QSignalSpy spy(&strip, &TokenStrip::stepSelected);
+        QTest::mouseClick(strip.viewport(), Qt::LeftButton, {},
+                          strip.chipRect(promptChips() + 5).center());
+        QCOMPARE(spy.count(), 1);
+        QCOMPARE(spy.takeFirst().at(0).toInt(), 5);
+        // The selected chip again: back to following the newest.
+        QTest::mouseClick(strip.viewport(), Qt::LeftButton, {},
+                          strip.chipRect(promptChips() + 5).center());
+        QCOMPARE(spy.takeFirst().at(0).toInt(), -1);
+        // Prompt tokens have no step.
+        QTest::mouseClick(strip.viewport(), Qt::LeftButton, {}, strip.chipRect(1).center());
+        QCOMPARE(spy.count(), 0);
+    }
+
+    void keysMoveTheSelection() {
+        const RunExport e = exportWith(kSteps);
+        RunView view{&e};
+        TokenStrip strip;
+        showAndRefresh(strip, view);
+        // What the main window does: feed the choice back through the view.
+        connect(&strip, &TokenStrip::stepSelected, &strip, [&](int step) {
+            view.selectedStep = step;
+            strip.setView(view);
+            strip.refresh();
+        });
+        QSignalSpy spy(&strip, &TokenStrip::stepSelected);
+        view.selectedStep = 10;
+        strip.setView(view);
+        strip.refresh();
+        QTest::keyClick(&strip, Qt::Key_Right);
+        QTest::keyClick(&strip, Qt::Key_Right);
+        QTest::keyClick(&strip, Qt::Key_Left);
+        QCOMPARE(spy.count(), 3);
+        QCOMPARE(spy.at(0).at(0).toInt(), 11);
+        QCOMPARE(spy.at(1).at(0).toInt(), 12);
+        QCOMPARE(spy.at(2).at(0).toInt(), 11);
+        QTest::keyClick(&strip, Qt::Key_Escape);
+        QCOMPARE(spy.last().at(0).toInt(), -1);
+        QTest::keyClick(&strip, Qt::Key_Left);  // from following: the step before the newest
+        QCOMPARE(spy.last().at(0).toInt(), kSteps - 2);
+        QTest::keyClick(&strip, Qt::Key_Right);
+        QTest::keyClick(&strip, Qt::Key_Right);  // past the newest: follow again
+        QCOMPARE(spy.last().at(0).toInt(), -1);
+        QCOMPARE(view.selectedStep, -1);
+    }
+
+    void refreshLaysOutOnlyNewChips() {
+        RunExport e = exportWith(20);
+        TokenStrip strip;
+        showAndRefresh(strip, RunView{&e});
+        QCOMPARE(strip.chipCount(), promptChips() + 20);
+        const std::int64_t before = strip.layoutCount();
+        const QRect kept = strip.chipRect(promptChips() + 3);
+        for (int i = 20; i < 30; ++i) e.runs[0].steps.push_back(cached_[std::size_t(i)]);
+        strip.refresh();
+        QCOMPARE(strip.chipCount(), promptChips() + 30);
+        QCOMPARE(strip.layoutCount() - before, 10);
+        strip.refresh();  // nothing new
+        QCOMPARE(strip.layoutCount() - before, 10);
+        QCOMPARE(strip.chipRect(promptChips() + 3).size(), kept.size());
+    }
+
+    void aNewRunRebuildsTheStrip() {
+        RunExport e = exportWith(30);
+        TokenStrip strip;
+        showAndRefresh(strip, RunView{&e});
+        // Same RunExport object, new run: fewer steps than chips, then a different first step.
+        e.runs[0].steps = firstSteps(naive_, 5);
+        strip.refresh();
+        QCOMPARE(strip.chipCount(), promptChips() + 5);
+        e.runs[0].steps = firstSteps(cached_, 8);
+        const std::int64_t before = strip.layoutCount();
+        strip.refresh();
+        QCOMPARE(strip.chipCount(), promptChips() + 8);
+        QCOMPARE(strip.layoutCount() - before, promptChips() + 8);
+    }
+
+    void onlyASlowNewestTokenAnimates() {
+        RunExport e = exportWith(10);
+        TokenStrip strip;
+        showAndRefresh(strip, RunView{&e});
+        QVERIFY(!strip.animatingNewest());  // the first fill is not news
+        QTest::qWait(200);
+        e.runs[0].steps.push_back(cached_[10]);
+        strip.refresh();
+        QVERIFY(strip.animatingNewest());
+        e.runs[0].steps.push_back(cached_[11]);  // sooner than the fade lasts
+        strip.refresh();
+        QVERIFY(!strip.animatingNewest());
+        QTest::qWait(200);
+        for (int i = 12; i < 15; ++i) e.runs[0].steps.push_back(cached_[std::size_t(i)]);
+        strip.refresh();  // several in one frame
+        QVERIFY(!strip.animatingNewest());
+        QTest::qWait(200);
+        e.runs[0].steps.push_back(cached_[15]);
+        strip.refresh();
+        QVERIFY(strip.animatingNewest());
+        QTRY_VERIFY_WITH_TIMEOUT(!strip.animatingNewest(), 1000);
+    }
+
+    void followsTheNewestUnlessScrubbedBack() {
+        RunExport e = exportWith(30);
+        RunView view{&e};
+        TokenStrip strip;
+        showAndRefresh(strip, view, QSize(260, 70));
+        QScrollBar* bar = strip.verticalScrollBar();
+        QVERIFY(bar->maximum() > 0);
+        QCOMPARE(bar->value(), bar->maximum());
+        view.selectedStep = 0;
+        strip.setView(view);
+        strip.refresh();
+        const QRect first = strip.chipRect(promptChips());
+        QVERIFY(strip.viewport()->rect().contains(first));
+        const int scrubbed = bar->value();
+        QVERIFY(scrubbed < bar->maximum());
+        for (int i = 30; i < kSteps; ++i) e.runs[0].steps.push_back(cached_[std::size_t(i)]);
+        strip.refresh();
+        QCOMPARE(bar->value(), scrubbed);
+        QSignalSpy spy(&strip, &TokenStrip::stepSelected);
+        QTest::keyClick(&strip, Qt::Key_End);
+        QCOMPARE(spy.takeFirst().at(0).toInt(), -1);
+        QCOMPARE(bar->value(), bar->maximum());
+    }
+
+    void comparingMarksDifferingTokens() {
+        RunExport e = exportWith(kSteps, true);
+        RunView view{&e};
+        view.focusMode = Mode::Naive;
+        TokenStrip strip;
+        showAndRefresh(strip, view);
+        QCOMPARE(strip.mismatchCount(), 0);  // naive and cached must agree
+        QCOMPARE(strip.chipCount(), promptChips() + kSteps);
+
+        // A fabricated disagreement at step 7 of a fresh comparison.
+        auto changed = std::make_shared<StepResult>(*cached_[7]);
+        changed->token = (changed->token + 1) % model_->tokenizer.vocabSize();
+        changed->tokenText = model_->tokenizer.tokenDisplay(changed->token);
+        RunExport bad = exportWith(kSteps, true);
+        bad.runs[1].steps[7] = changed;
+        view.run = &bad;
+        view.focusMode = Mode::Cached;
+        strip.setView(view);
+        strip.refresh();
+        QCOMPARE(strip.mismatchCount(), 1);
+        QVERIFY(strip.chipToolTip(promptChips() + 7).contains(QStringLiteral("naive run chose")));
+        QVERIFY(!strip.chipToolTip(promptChips() + 6).contains(QStringLiteral("chose")));
+    }
+
+    void chartShowsTheStepsCandidates() {
+        const RunExport e = exportWith(kSteps);
+        RunView view{&e};
+        view.selectedStep = 12;
+        DistributionChart chart;
+        chart.resize(900, 300);
+        chart.setView(view);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        chart.refresh();
+        const StepResult& s = *cached_[12];
+        QCOMPARE(int(s.sample.top.size()), 20);
+        const auto bars = chart.candidateBars()->data();
+        QCOMPARE(bars->size(), 20);
+        for (int i = 0; i < 20; ++i) {
+            QCOMPARE(bars->at(i)->key, double(i));
+            QCOMPARE(bars->at(i)->value, double(s.sample.top[std::size_t(i)].prob));
+        }
+        const auto it = std::find_if(s.sample.top.begin(), s.sample.top.end(),
+                                     [&](const CandidateReport& c) { return c.id == s.token; });
+        QVERIFY(it != s.sample.top.end());
+        QCOMPARE(chart.sampledBar()->data()->size(), 1);
+        QCOMPARE(chart.sampledBar()->data()->at(0)->key, double(it - s.sample.top.begin()));
+        QVERIFY(chart.sampledBar()->brush().color() != chart.candidateBars()->brush().color());
+        QVERIFY(chart.title().contains(QStringLiteral("Step 12")));
+        QVERIFY(chart.title().contains(QString::number(s.sample.entropy, 'f', 3)));
+        QVERIFY(chart.title().contains(QString::number(s.sample.rawEntropy, 'f', 3)));
+
+        chart.setShowRaw(true);
+        const auto raw = chart.candidateBars()->data();
+        for (int i = 0; i < 20; ++i)
+            QCOMPARE(raw->at(i)->value, double(s.sample.top[std::size_t(i)].rawProb));
+        QCOMPARE(chart.sampledBar()->data()->at(0)->value,
+                 double(s.sample.top[std::size_t(it - s.sample.top.begin())].rawProb));
+    }
+
+    void chartSaysWhenTheSampledTokenIsNotShown() {
+        auto outside = std::make_shared<StepResult>(*cached_[4]);
+        outside->sample.top.resize(5);
+        outside->sample.top.erase(
+            std::remove_if(outside->sample.top.begin(), outside->sample.top.end(),
+                           [&](const CandidateReport& c) { return c.id == outside->token; }),
+            outside->sample.top.end());
+        RunExport e = exportWith(0);
+        e.runs[0].steps.push_back(outside);
+        DistributionChart chart;
+        chart.setView(RunView{&e});
+        chart.refresh();
+        QVERIFY(chart.title().contains(QStringLiteral("not among the top")));
+        QCOMPARE(chart.sampledBar()->data()->size(), 0);
+        QCOMPARE(chart.candidateBars()->data()->size(), int(outside->sample.top.size()));
+    }
+
+    void chartReplotsOnlyWhenTheStepChanges() {
+        RunExport e = exportWith(10);
+        RunView view{&e};
+        DistributionChart chart;
+        chart.resize(600, 300);
+        chart.setView(view);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        QSignalSpy replots(chart.plot(), &QCustomPlot::afterReplot);
+        chart.refresh();
+        QTRY_COMPARE(replots.count(), 1);
+        chart.refresh();
+        chart.setView(view);
+        chart.refresh();
+        QTest::qWait(50);
+        QCOMPARE(replots.count(), 1);
+        e.runs[0].steps.push_back(cached_[10]);  // following: the newest step changed
+        chart.refresh();
+        QTRY_COMPARE(replots.count(), 2);
+        QVERIFY(chart.title().contains(QStringLiteral("Step 10")));
+    }
+
+    void chartBarToolTip() {
+        const RunExport e = exportWith(kSteps);
+        DistributionChart chart;
+        chart.resize(900, 300);
+        chart.setView(RunView{&e});
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        chart.refresh();
+        chart.plot()->replot();  // lay out now to map coordinates to pixels
+        const StepResult& s = *cached_.back();
+        const QRect area = chart.plot()->axisRect()->rect();
+        for (int i : {0, 7, 19}) {
+            const QPoint at(int(chart.plot()->xAxis->coordToPixel(i)), area.center().y());
+            QCOMPARE(chart.barAt(at), i);
+            const CandidateReport& c = s.sample.top[std::size_t(i)];
+            const QString tip = chart.barToolTip(i);
+            QVERIFY(tip.contains(QStringLiteral("id %1").arg(c.id)));
+            QVERIFY(tip.contains(QString::number(c.prob, 'f', 4)));
+            QVERIFY(tip.contains(QString::number(c.rawProb, 'f', 4)));
+        }
+        const QPoint between(int(chart.plot()->xAxis->coordToPixel(3.5)), area.center().y());
+        QCOMPARE(chart.barAt(between), -1);
+    }
+
+    // Not a check of pixels: the PNGs are for a person to look at.
+    void grabPanels() {
+        const RunExport e = exportWith(kSteps);
+        RunView view{&e};
+        view.selectedStep = 12;
+        TokenStrip strip;
+        showAndRefresh(strip, view);
+        QVERIFY(strip.grab().save(QStringLiteral("/tmp/token_strip.png")));
+        DistributionChart chart;
+        chart.resize(900, 300);
+        chart.setView(view);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        chart.refresh();
+        chart.plot()->replot();
+        QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_chart.png")));
+
+        // Dark palette, following the newest step, raw probabilities.
+        QPalette dark;
+        dark.setColor(QPalette::Window, QColor(40, 42, 46));
+        dark.setColor(QPalette::WindowText, QColor(230, 230, 230));
+        dark.setColor(QPalette::Base, QColor(30, 31, 34));
+        dark.setColor(QPalette::Text, QColor(230, 230, 230));
+        view.selectedStep = -1;
+        strip.setPalette(dark);
+        strip.setView(view);
+        strip.refresh();
+        QVERIFY(strip.grab().save(QStringLiteral("/tmp/token_strip_dark.png")));
+        chart.setPalette(dark);
+        chart.setView(view);
+        chart.setShowRaw(true);
+        chart.plot()->replot();
+        QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_chart_dark.png")));
+    }
+};
+
+QTEST_MAIN(TestPanelsTokens)
+#include "test_panels_tokens.moc"

@@ -1,0 +1,22 @@
+#pragma once
+// Token text as the panels show it: Tokenizer::tokenDisplay() escapes control characters as
+// \n, \r, \t, \xNN and \\; a reader should instead see where the whitespace is, so spaces,
+// newlines and tabs become glyphs (drawn dimmer than the token's letters) and the
+// backslash escape is undone.
+
+#include <QString>
+
+#include <vector>
+
+namespace kvscope {
+
+struct TextRun {
+    QString text;
+    bool marker = false;  // a stand-in glyph (whitespace, raw byte), not the token's own text
+};
+
+// Consecutive characters of the same kind share one run; an empty token is one marker run.
+std::vector<TextRun> visibleRuns(const QString& display);
+QString visibleText(const QString& display);
+
+}  // namespace kvscope
