@@ -59,7 +59,7 @@ bool GenerationWorker::waitForTurn(std::uint64_t runId, bool delay) {
 void GenerationWorker::run(const RunRequest& request) {
     if (stopped(request.runId)) return;  // stopped while still queued
     paused_.store(request.startPaused);
-    singleSteps_.store(0);
+    singleSteps_.store(request.startPaused ? request.singleSteps : 0);
     const Tokenizer& tok = request.model->tokenizer;
     const QByteArray utf8 = request.prompt.toUtf8();
     const std::vector<int> ids =

@@ -23,6 +23,7 @@ struct RunRequest {
     GenerationSettings settings;  // settings.mode is ignored when compare is set
     bool compare = false;         // naive and cached in lockstep on the same seed
     bool startPaused = false;
+    int singleSteps = 0;  // tokens to compute right away when starting paused (the Step button)
 };
 
 class GenerationWorker : public QObject {
