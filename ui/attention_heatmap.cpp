@@ -24,6 +24,7 @@ namespace {
 constexpr double kLogFloor = 1e-4;  // log scale: weights below this share the darkest colour
 constexpr int kMinCapacity = 32;
 constexpr int kMaxTokenChars = 10;
+constexpr int kStripPx = 22;  // height of the cached overlay's K/V strip
 
 // Viridis sampled at tenths: perceptually uniform and readable with colour-vision deficiencies.
 // QCustomPlot 2.1 has no such preset.
@@ -41,6 +42,7 @@ QCPColorGradient viridis() {
 
 // Numeric ticks: the smallest 1-2-5 stride whose labels keep `minPx` apart.
 int numericStride(double cellPx, double minPx) {
+    if (!(cellPx > 0)) return 1;  // not laid out yet: the next resize decides
     for (int base = 1;; base *= 10) {
         for (int m : {1, 2, 5})
             if (cellPx * m * base >= minPx) return m * base;
@@ -49,16 +51,17 @@ int numericStride(double cellPx, double minPx) {
 
 QString formatDiff(float d) {
     if (d < 0) return QStringLiteral("none (nothing was computed before)");
-    return QString::number(double(d), 'e', 1);
+    const QString text = QString::number(double(d), 'e', 1);
+    return d == 0 ? text + QStringLiteral(" (bit-identical)") : text;
 }
 
-void styleItemText(QCPItemText* t, const QColor& frame, const QPalette& pal) {
+void styleItemText(QCPItemText* t, const QColor& frame, const QPalette& pal, int padding) {
     QColor back = pal.color(QPalette::Base);
     back.setAlpha(225);
     t->setBrush(back);
     t->setPen(QPen(frame, 1.5));
     t->setColor(pal.color(QPalette::Text));
-    t->setPadding(QMargins(6, 4, 6, 4));
+    t->setPadding(QMargins(padding + 2, padding, padding + 2, padding));
 }
 
 }  // namespace
@@ -67,6 +70,7 @@ AttentionHeatmap::AttentionHeatmap(QWidget* parent) : QWidget(parent) {
     buildControls();
     buildPlot();
     buildOverlay();
+    syncControls();  // choices can be made before the first run
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     auto* bar = new QHBoxLayout;
@@ -152,7 +156,7 @@ void AttentionHeatmap::buildOverlay() {
     cacheStrip_->setBrush(QBrush(cached, Qt::BDiagPattern));
     freshKey_->setPen(QPen(cached, 1));
     freshKey_->setBrush(cached);
-    styleItemText(stripText_, cached, pal);
+    styleItemText(stripText_, cached, pal, 0);
     stripText_->setPositionAlignment(Qt::AlignCenter);
     label_->position->setType(QCPItemPosition::ptAxisRectRatio);
     label_->position->setCoords(0.98, 0.02);
@@ -322,20 +326,42 @@ void AttentionHeatmap::showEmpty(const QString& why) {
     for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
              newRow_, cacheStrip_, freshKey_, stripText_, label_})
         item->setVisible(false);
-    plot_->xAxis->setRange(-0.5, 0.5);
-    plot_->yAxis->setRange(-0.5, 0.5);
-    updateTickers(plot_->axisRect()->width(), plot_->axisRect()->height());
+    stripShown_ = false;
+    updateAxes();
     plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void AttentionHeatmap::updateAxes() {
-    plot_->xAxis->setRange(-0.5, shown_ - 0.5);
-    plot_->yAxis->setRange(-0.5, shown_ - 0.5 + (extraRow_ ? 1 : 0));
-    updateTickers(plot_->axisRect()->width(), plot_->axisRect()->height());
+    layoutGeometry(plot_->axisRect()->width(), plot_->axisRect()->height());
+}
+
+// The K/V strip keeps a readable height however many rows share the axis: it takes
+// extra = kStripPx * n / (height - kStripPx) rows, at least one.
+void AttentionHeatmap::layoutGeometry(int axisWidth, int axisHeight) {
+    const int n = std::max(shown_, 1);
+    double extra = 0;
+    if (stripShown_) {
+        extra = axisHeight > 2 * kStripPx ? double(kStripPx) * n / (axisHeight - kStripPx) : 1.0;
+        extra = std::max(extra, 1.0);
+        placeStrip(extra);
+    }
+    plot_->xAxis->setRange(-0.5, n - 0.5);
+    plot_->yAxis->setRange(-0.5, n - 0.5 + extra);
+    updateTickers(axisWidth, axisHeight, extra);
+}
+
+void AttentionHeatmap::placeStrip(double extra) {
+    const int n = shown_;
+    const double top = n - 0.5 + 0.1 * extra, bottom = n - 0.5 + 0.95 * extra;
+    cacheStrip_->topLeft->setCoords(-0.5, top);
+    cacheStrip_->bottomRight->setCoords(n - 1.5, bottom);
+    freshKey_->topLeft->setCoords(n - 1.5, top);
+    freshKey_->bottomRight->setCoords(n - 0.5, bottom);
+    stripText_->position->setCoords((n - 2) / 2.0, (top + bottom) / 2);
 }
 
 // Token texts when every cell has room for a line of text, else positions at a readable stride.
-void AttentionHeatmap::updateTickers(int axisWidth, int axisHeight) {
+void AttentionHeatmap::updateTickers(int axisWidth, int axisHeight, double extraRows) {
     const int n = shown_;
     const int lineHeight = QFontMetrics(plot_->xAxis->tickLabelFont()).height();
     const int digitsWidth = QFontMetrics(plot_->xAxis->tickLabelFont()).horizontalAdvance("0000");
@@ -343,7 +369,7 @@ void AttentionHeatmap::updateTickers(int axisWidth, int axisHeight) {
         QCPAxis* axis;
         double cellPx, minNumericPx;
     };
-    const double rows = n + (extraRow_ ? 1 : 0);
+    const double rows = n + extraRows;
     for (const Side& s :
          {Side{plot_->xAxis, double(axisWidth) / std::max(n, 1), digitsWidth * 1.5},
           Side{plot_->yAxis, double(axisHeight) / std::max(rows, 1.0), lineHeight * 1.5}}) {
@@ -386,7 +412,7 @@ void AttentionHeatmap::updateOverlay(const StepResult& step) {
     for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
              newRow_, cacheStrip_, freshKey_, stripText_, label_})
         item->setVisible(false);
-    extraRow_ = false;
+    stripShown_ = false;
     overlayText_.clear();
     if (!on) return;
     if (step.mode == Mode::Naive)
@@ -401,7 +427,7 @@ void AttentionHeatmap::showNaiveOverlay(const StepResult& step) {
     const long long n = step.position - step.firstComputedRow;
     setTriangle(step.position);
     triangle_->setPen(QPen(theme::modeColor(Mode::Naive), 2.5));
-    triangle_->setBrush(QBrush(QColor(255, 255, 255, 150), Qt::FDiagPattern));
+    triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
     overlayText_ = tr("naive step: recomputed %1 rows = %2 cells; max change vs earlier steps: %3")
                        .arg(n)
                        .arg(n * (n + 1) / 2)
@@ -414,7 +440,7 @@ void AttentionHeatmap::showPrefillOverlay(const StepResult& step) {
     const long long n = step.position;
     setTriangle(step.position);
     triangle_->setPen(QPen(theme::modeColor(Mode::Cached), 2.5));
-    triangle_->setBrush(QBrush(QColor(255, 255, 255, 150), Qt::FDiagPattern));
+    triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
     overlayText_ = tr("cached prefill: %1 prompt rows = %2 cells computed in one pass; "
                       "their K/V written to the cache")
                        .arg(n)
@@ -425,15 +451,9 @@ void AttentionHeatmap::showPrefillOverlay(const StepResult& step) {
 // The new query row, and below the matrix the keys it read: all but the last from the cache.
 void AttentionHeatmap::showCachedOverlay(const StepResult& step) {
     const int n = step.position;
-    const double strip = n - 0.5;  // the extra row under the matrix
-    extraRow_ = true;
+    stripShown_ = true;  // placed with the axes, whose height it depends on
     newRow_->topLeft->setCoords(-0.5, n - 1.5);
     newRow_->bottomRight->setCoords(n - 0.5, n - 0.5);
-    cacheStrip_->topLeft->setCoords(-0.5, strip + 0.15);
-    cacheStrip_->bottomRight->setCoords(n - 1.5, strip + 0.95);
-    freshKey_->topLeft->setCoords(n - 1.5, strip + 0.15);
-    freshKey_->bottomRight->setCoords(n - 0.5, strip + 0.95);
-    stripText_->position->setCoords((n - 2) / 2.0, strip + 0.55);
     stripText_->setText(tr("K/V of keys 0..%1 read from cache").arg(n - 2));
     for (QCPAbstractItem* item :
          std::initializer_list<QCPAbstractItem*>{newRow_, cacheStrip_, freshKey_, stripText_})
@@ -441,7 +461,8 @@ void AttentionHeatmap::showCachedOverlay(const StepResult& step) {
     stripText_->setVisible(n > 1);
     overlayText_ =
         tr("cached step: 1 new row of %1 cells; %2 K/V rows read from cache").arg(n).arg(n - 1);
-    placeLabel(overlayText_, theme::modeColor(Mode::Cached));
+    placeLabel(overlayText_ + tr("; K/V of position %1 computed now and appended").arg(n - 1),
+               theme::modeColor(Mode::Cached));
 }
 
 // Outline of the causal triangle of `rows` rows: a staircase along the diagonal.
@@ -469,7 +490,7 @@ void AttentionHeatmap::placeLabel(const QString& text, const QColor& color) {
     QString lines = text;
     lines.replace(QStringLiteral("; "), QStringLiteral("\n"));
     label_->setText(lines);
-    styleItemText(label_, color, palette());
+    styleItemText(label_, color, palette(), 4);
     label_->setVisible(true);
 }
 
@@ -479,8 +500,8 @@ bool AttentionHeatmap::eventFilter(QObject* watched, QEvent* event) {
         const auto* e = static_cast<QResizeEvent*>(event);
         const QSize delta = e->size() - e->oldSize();
         if (e->oldSize().isValid())
-            updateTickers(plot_->axisRect()->width() + delta.width(),
-                          plot_->axisRect()->height() + delta.height());
+            layoutGeometry(plot_->axisRect()->width() + delta.width(),
+                           plot_->axisRect()->height() + delta.height());
     }
     return QWidget::eventFilter(watched, event);
 }

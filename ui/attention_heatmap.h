@@ -74,7 +74,9 @@ private:
 
     void showEmpty(const QString& why);
     void updateAxes();
-    void updateTickers(int axisWidth, int axisHeight);
+    void layoutGeometry(int axisWidth, int axisHeight);
+    void placeStrip(double extraRows);
+    void updateTickers(int axisWidth, int axisHeight, double extraRows);
     QString tokenLabel(int position) const;
     QString tokenAt(int position) const;
 
@@ -113,7 +115,7 @@ private:
     int written_ = 0;  // rows 0..written_-1 of the colour map hold the current choice
     int shown_ = 0;
     int triangleRows_ = -1;
-    bool extraRow_ = false;  // the cached overlay's K/V strip sits one row below the matrix
+    bool stripShown_ = false;  // the cached overlay's K/V strip sits below the matrix
     long long rowsWritten_ = 0;
     QString overlayText_;
 };
