@@ -236,6 +236,27 @@ private Q_SLOTS:
         }
     }
 
+    // Log scale: the colour scale turns logarithmic and tiny weights share the floor colour
+    // rather than reaching log(0); switching back restores the exact weights.
+    void logScaleClampsAndRestores() {
+        const auto rows = rowsOf(run_.runs[1]);
+        AttentionHeatmap w;
+        w.setView(viewOf(run_, Mode::Cached));
+        w.refresh();
+        w.setLogScale(true);
+        QCOMPARE(w.colorMap()->dataScaleType(), QCPAxis::stLogarithmic);
+        const double floor = w.colorMap()->dataRange().lower;
+        QVERIFY(floor > 0);
+        QCPColorMapData* data = w.colorMap()->data();
+        for (int q = 0; q < w.shownRows(); ++q)
+            for (int k = 0; k <= q; ++k)
+                QCOMPARE(data->cell(k, q),
+                         std::max(double(rows[std::size_t(q)]->at(0, 0, k)), floor));
+        w.setLogScale(false);
+        QCOMPARE(w.colorMap()->dataScaleType(), QCPAxis::stLinear);
+        checkCells(w, rows, 0, 0);
+    }
+
     void naiveOverlayReportsRecomputation() {
         const RunRecord& rec = run_.runs[0];
         AttentionHeatmap w;
