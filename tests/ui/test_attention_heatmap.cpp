@@ -1,0 +1,393 @@
+// The attention heatmap panel on real runs of the reference model: the colour map holds the
+// stored attention rows of the chosen layer and head, grows one row at a time, follows the
+// selected step, and the recompute map reports what each step actually computed.
+
+#include "attention_heatmap.h"
+#include "generation_session.h"
+#include "model.h"
+#include "qcp.h"
+
+#include <QSignalSpy>
+#include <QtTest>
+
+#include <cmath>
+
+using namespace kvscope;
+
+namespace {
+
+constexpr int kTokens = 30;
+
+ModelPtr loadOrDie() {
+    auto m = loadModel(QStringLiteral(KVSCOPE_FIXTURES "/reference/model"));
+    if (!m) qFatal("%s", qPrintable(m.errorMessage()));
+    return m.value();
+}
+
+// Both modes in lockstep on the same seed, as the window's compare mode fills a RunExport.
+RunExport runBoth(const ModelPtr& model, const QString& prompt) {
+    RunExport run{model, prompt, {}, {}, {}, std::nullopt};
+    const QByteArray utf8 = prompt.toUtf8();
+    run.promptIds = model->tokenizer.encode(std::string_view(utf8.constData(), utf8.size()));
+    run.settings.maxNewTokens = kTokens;
+    std::vector<std::unique_ptr<GenerationSession>> sessions;
+    for (Mode mode : {Mode::Naive, Mode::Cached}) {
+        GenerationSettings s = run.settings;
+        s.mode = mode;
+        sessions.push_back(std::make_unique<GenerationSession>(model));
+        if (!sessions.back()->start(run.promptIds, s)) qFatal("session did not start");
+        run.runs.push_back(RunRecord{mode, {}, StopReason::None});
+    }
+    while (!sessions[0]->finished()) {
+        for (std::size_t i = 0; i < sessions.size(); ++i)
+            if (StepResultPtr step = sessions[i]->step()) run.runs[i].steps.push_back(step);
+    }
+    return run;
+}
+
+double expectedWeight(const AttentionRow& row, int layer, int head, int key) {
+    if (head != AttentionHeatmap::kMeanOfHeads) return row.at(layer, head, key);
+    double sum = 0;
+    for (int h = 0; h < row.heads(); ++h) sum += row.at(layer, h, key);
+    return sum / row.heads();
+}
+
+// Rows by position as the run's steps hand them out; naive steps carry them all.
+std::vector<AttentionRowPtr> rowsOf(const RunRecord& rec) {
+    std::vector<AttentionRowPtr> rows;
+    for (const StepResultPtr& s : rec.steps)
+        for (const AttentionRowPtr& r : s->attention)
+            if (r->position() == int(rows.size())) rows.push_back(r);
+    return rows;
+}
+
+RunView viewOf(const RunExport& run, Mode focus, int selected = -1) {
+    RunView v;
+    v.run = &run;
+    v.focusMode = focus;
+    v.selectedStep = selected;
+    return v;
+}
+
+// Every cell of the shown triangle against the stored rows, and NaN above the diagonal.
+void checkCells(const AttentionHeatmap& w, const std::vector<AttentionRowPtr>& rows, int layer,
+                int head) {
+    QCPColorMapData* data = w.colorMap()->data();
+    const int n = w.shownRows();
+    for (int q = 0; q < n; ++q) {
+        for (int k = 0; k < n; ++k) {
+            const double cell = data->cell(k, q);
+            if (k > q) {
+                QVERIFY2(std::isnan(cell), qPrintable(QStringLiteral("(%1,%2)").arg(q).arg(k)));
+                continue;
+            }
+            const double want = expectedWeight(*rows[std::size_t(q)], layer, head, k);
+            QVERIFY2(std::abs(cell - want) <= 1e-12,
+                     qPrintable(QStringLiteral("layer %1 head %2 cell (%3,%4): %5 != %6")
+                                    .arg(layer)
+                                    .arg(head)
+                                    .arg(q)
+                                    .arg(k)
+                                    .arg(cell)
+                                    .arg(want)));
+        }
+    }
+}
+
+// The visible items of a kind, for checking where the overlay was drawn.
+template <typename Item>
+QList<Item*> visibleItems(QCustomPlot* plot) {
+    QList<Item*> out;
+    for (int i = 0; i < plot->itemCount(); ++i)
+        if (auto* it = qobject_cast<Item*>(plot->item(i)); it && it->visible()) out << it;
+    return out;
+}
+
+void showAndRender(AttentionHeatmap& w) {
+    w.resize(800, 700);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.refresh();
+    w.plot()->replot(QCustomPlot::rpImmediateRefresh);
+}
+
+}  // namespace
+
+class TestAttentionHeatmap : public QObject {
+    Q_OBJECT
+
+private:
+    ModelPtr model_;
+    RunExport run_;
+
+private Q_SLOTS:
+    void initTestCase() {
+        model_ = loadOrDie();
+        run_ = runBoth(model_, QStringLiteral("the cat"));
+        QCOMPARE(int(run_.runs[0].steps.size()), kTokens);
+        QCOMPARE(int(run_.runs[1].steps.size()), kTokens);
+        QVERIFY(!run_.runs[0].steps.back()->attention.empty());
+    }
+
+    void controlsFollowTheModel() {
+        AttentionHeatmap w;
+        w.setView(viewOf(run_, Mode::Cached));
+        w.refresh();
+        w.setLayer(model_->config.nLayer - 1);
+        QCOMPARE(w.layer(), model_->config.nLayer - 1);
+        w.setLayer(model_->config.nLayer + 5);  // clamped by the spin box
+        QCOMPARE(w.layer(), model_->config.nLayer - 1);
+        w.setHead(AttentionHeatmap::kMeanOfHeads);
+        QCOMPARE(w.head(), AttentionHeatmap::kMeanOfHeads);
+        w.setHead(model_->config.nHead - 1);
+        QCOMPARE(w.head(), model_->config.nHead - 1);
+        w.setHead(model_->config.nHead);  // no such head: the choice stays
+        QCOMPARE(w.head(), model_->config.nHead - 1);
+    }
+
+    void emptyViewShowsNothing() {
+        AttentionHeatmap w;
+        w.setView(RunView{});
+        w.refresh();
+        QCOMPARE(w.shownRows(), 0);
+        QVERIFY(!w.colorMap()->visible());
+    }
+
+    void cellsMatchStoredRows_data() {
+        QTest::addColumn<int>("mode");
+        QTest::addColumn<int>("layer");
+        QTest::addColumn<int>("head");
+        for (Mode m : {Mode::Cached, Mode::Naive}) {
+            const char* name = modeName(m);
+            QTest::addRow("%s l0 h0", name) << int(m) << 0 << 0;
+            QTest::addRow("%s l1 h3", name) << int(m) << 1 << 3;
+            QTest::addRow("%s l1 h2", name) << int(m) << 1 << 2;
+            QTest::addRow("%s l0 mean", name) << int(m) << 0 << AttentionHeatmap::kMeanOfHeads;
+            QTest::addRow("%s l1 mean", name) << int(m) << 1 << AttentionHeatmap::kMeanOfHeads;
+        }
+    }
+    void cellsMatchStoredRows() {
+        QFETCH(int, mode);
+        QFETCH(int, layer);
+        QFETCH(int, head);
+        const RunRecord& rec = run_.runs[mode == int(Mode::Naive) ? 0 : 1];
+        AttentionHeatmap w;
+        w.setView(viewOf(run_, Mode(mode)));
+        w.setLayer(layer);
+        w.setHead(head);
+        w.refresh();
+        QCOMPARE(w.shownRows(), rec.steps.back()->position);
+        checkCells(w, rowsOf(rec), layer, head);
+    }
+
+    // The same widget switching the focus run and the head must not show stale rows.
+    void switchingFocusAndHeadRewritesRows() {
+        AttentionHeatmap w;
+        w.setView(viewOf(run_, Mode::Naive));
+        w.setHead(1);
+        w.refresh();
+        w.setView(viewOf(run_, Mode::Cached, 10));
+        w.refresh();
+        checkCells(w, rowsOf(run_.runs[1]), 0, 1);
+        w.setHead(AttentionHeatmap::kMeanOfHeads);
+        checkCells(w, rowsOf(run_.runs[1]), 0, AttentionHeatmap::kMeanOfHeads);
+        w.setView(viewOf(run_, Mode::Cached));
+        w.refresh();
+        checkCells(w, rowsOf(run_.runs[1]), 0, AttentionHeatmap::kMeanOfHeads);
+    }
+
+    void matrixFollowsSelectedStep() {
+        for (Mode m : {Mode::Cached, Mode::Naive}) {
+            const RunRecord& rec = *viewOf(run_, m).focus();
+            AttentionHeatmap w;
+            w.setView(viewOf(run_, m));
+            w.refresh();
+            const long long afterFull = w.rowsWritten();
+            for (int s : {5, 0, 17, kTokens - 1}) {
+                w.setView(viewOf(run_, m, s));
+                w.refresh();
+                const int n = rec.steps[std::size_t(s)]->position;
+                QCOMPARE(w.shownRows(), n);
+                QCOMPARE(w.plot()->xAxis->range().upper, n - 0.5);
+                QCOMPARE(w.plot()->yAxis->range().upper, n - 0.5);
+                checkCells(w, rowsOf(rec), 0, 0);
+            }
+            // Scrubbing over rows already written writes nothing.
+            QCOMPARE(w.rowsWritten(), afterFull);
+        }
+    }
+
+    // A live run: the window refreshes after every step; each row is written exactly once.
+    void liveRunWritesEachRowOnce() {
+        for (Mode m : {Mode::Cached, Mode::Naive}) {
+            const RunRecord& full = *viewOf(run_, m).focus();
+            RunExport live{model_, run_.prompt, run_.promptIds, run_.settings, {}, std::nullopt};
+            live.runs.push_back(RunRecord{m, {}, StopReason::None});
+            AttentionHeatmap w;
+            w.setHead(AttentionHeatmap::kMeanOfHeads);
+            for (const StepResultPtr& s : full.steps) {
+                live.runs[0].steps.push_back(s);
+                w.setView(viewOf(live, m));
+                w.refresh();
+                QCOMPARE(w.shownRows(), s->position);
+            }
+            QCOMPARE(w.rowsWritten(), full.steps.back()->position);
+            checkCells(w, rowsOf(full), 0, AttentionHeatmap::kMeanOfHeads);
+        }
+    }
+
+    // Log scale: the colour scale turns logarithmic and tiny weights share the floor colour
+    // rather than reaching log(0); switching back restores the exact weights.
+    void logScaleClampsAndRestores() {
+        const auto rows = rowsOf(run_.runs[1]);
+        AttentionHeatmap w;
+        w.setView(viewOf(run_, Mode::Cached));
+        w.refresh();
+        w.setLogScale(true);
+        QCOMPARE(w.colorMap()->dataScaleType(), QCPAxis::stLogarithmic);
+        const double floor = w.colorMap()->dataRange().lower;
+        QVERIFY(floor > 0);
+        QCPColorMapData* data = w.colorMap()->data();
+        for (int q = 0; q < w.shownRows(); ++q)
+            for (int k = 0; k <= q; ++k)
+                QCOMPARE(data->cell(k, q),
+                         std::max(double(rows[std::size_t(q)]->at(0, 0, k)), floor));
+        w.setLogScale(false);
+        QCOMPARE(w.colorMap()->dataScaleType(), QCPAxis::stLinear);
+        checkCells(w, rows, 0, 0);
+    }
+
+    void naiveOverlayReportsRecomputation() {
+        const RunRecord& rec = run_.runs[0];
+        AttentionHeatmap w;
+        w.setRecomputeMapShown(true);
+        w.setView(viewOf(run_, Mode::Naive));
+        w.refresh();
+        const StepResult& last = *rec.steps.back();
+        const int n = last.position;
+        QVERIFY(last.recomputeMaxDiff >= 0);
+        const QString text = w.overlayText();
+        QVERIFY2(text.startsWith(QStringLiteral("naive step: recomputed %1 rows = %2 cells")
+                                     .arg(n)
+                                     .arg(n * (n + 1) / 2)),
+                 qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("max change vs earlier steps: %1")
+                                   .arg(double(last.recomputeMaxDiff), 0, 'e', 1)),
+                 qPrintable(text));
+
+        w.setView(viewOf(run_, Mode::Naive, 0));
+        w.refresh();
+        QVERIFY2(w.overlayText().contains(
+                     QStringLiteral("recomputed %1 rows").arg(rec.steps[0]->position)),
+                 qPrintable(w.overlayText()));
+        QVERIFY2(w.overlayText().contains(QStringLiteral("none")), qPrintable(w.overlayText()));
+
+        w.setRecomputeMapShown(false);
+        QVERIFY(w.overlayText().isEmpty());
+        QVERIFY(visibleItems<QCPItemText>(w.plot()).isEmpty());
+    }
+
+    void cachedOverlayMarksOneRowAndTheCache() {
+        const RunRecord& rec = run_.runs[1];
+        AttentionHeatmap w;
+        w.setRecomputeMapShown(true);
+        w.setView(viewOf(run_, Mode::Cached, 12));
+        w.refresh();
+        const int n = rec.steps[12]->position;
+        QCOMPARE(w.overlayText(),
+                 QStringLiteral("cached step: 1 new row of %1 cells; %2 K/V rows read from cache")
+                     .arg(n)
+                     .arg(n - 1));
+        // The new row is outlined, and the extra row below the matrix holds the K/V strip.
+        bool rowMarked = false, stripMarked = false;
+        for (QCPItemRect* r : visibleItems<QCPItemRect>(w.plot())) {
+            const QPointF tl = r->topLeft->coords(), br = r->bottomRight->coords();
+            rowMarked |= tl == QPointF(-0.5, n - 1.5) && br == QPointF(n - 0.5, n - 0.5);
+            stripMarked |= tl.x() == -0.5 && br.x() == n - 1.5 && tl.y() > n - 0.5;
+        }
+        QVERIFY(rowMarked);
+        QVERIFY(stripMarked);
+        QVERIFY(w.plot()->yAxis->range().upper >= n + 0.5);
+
+        w.setView(viewOf(run_, Mode::Cached, 0));
+        w.refresh();
+        const int p = rec.steps[0]->position;
+        QVERIFY2(w.overlayText().startsWith(QStringLiteral("cached prefill: %1 prompt rows = %2 "
+                                                           "cells computed in one pass")
+                                                .arg(p)
+                                                .arg(p * (p + 1) / 2)),
+                 qPrintable(w.overlayText()));
+    }
+
+    void hoverNamesTheCell() {
+        AttentionHeatmap w;
+        w.setView(viewOf(run_, Mode::Cached));
+        showAndRender(w);
+        QSignalSpy spy(&w, &AttentionHeatmap::cellHovered);
+        const auto rows = rowsOf(run_.runs[1]);
+        auto hover = [&](int q, int k) {
+            const QPointF px(w.plot()->xAxis->coordToPixel(k), w.plot()->yAxis->coordToPixel(q));
+            QMouseEvent move(QEvent::MouseMove, px, w.plot()->mapToGlobal(px), Qt::NoButton,
+                             Qt::NoButton, Qt::NoModifier);
+            QCoreApplication::sendEvent(w.plot(), &move);
+        };
+        hover(20, 7);
+        QCOMPARE(spy.count(), 1);
+        QCOMPARE(spy[0][0].toInt(), 20);
+        QCOMPARE(spy[0][1].toInt(), 7);
+        QCOMPARE(spy[0][2].toFloat(), rows[20]->at(0, 0, 7));
+        hover(7, 20);  // above the diagonal: nothing there
+        QCOMPARE(spy.count(), 1);
+    }
+
+    // Too many positions for a token per cell: numbered positions at a readable stride.
+    void numericTicksWhenTokensDoNotFit() {
+        RunExport big{model_, run_.prompt, run_.promptIds, run_.settings, {}, std::nullopt};
+        GenerationSettings s = run_.settings;
+        s.maxNewTokens = 150;
+        GenerationSession session(model_);
+        QVERIFY(session.start(run_.promptIds, s));
+        big.runs.push_back(RunRecord{Mode::Cached, {}, StopReason::None});
+        while (StepResultPtr step = session.step()) big.runs[0].steps.push_back(step);
+        AttentionHeatmap w;
+        w.setRecomputeMapShown(true);
+        w.setView(viewOf(big, Mode::Cached));
+        showAndRender(w);
+        const int n = w.shownRows();
+        QCOMPARE(n, big.runs[0].steps.back()->position);
+        for (QCPAxis* axis : {w.plot()->xAxis, w.plot()->yAxis}) {
+            const auto ticks = axis->ticker().dynamicCast<QCPAxisTickerText>()->ticks();
+            QVERIFY(ticks.size() > 2 && ticks.size() < n / 4);
+            for (auto it = ticks.begin(); it != ticks.end(); ++it)
+                QCOMPARE(it.value(), QString::number(int(it.key())));
+        }
+        QVERIFY(w.grab().save(QStringLiteral("/tmp/heatmap_long.png")));
+        // Scrubbing back to a short prefix brings the token labels back.
+        w.setView(viewOf(big, Mode::Cached, 0));
+        w.refresh();
+        const auto ticks = w.plot()->xAxis->ticker().dynamicCast<QCPAxisTickerText>()->ticks();
+        QCOMPARE(ticks.size(), w.shownRows());
+        QCOMPARE(ticks.value(1), model_->tokenizer.tokenDisplay(run_.promptIds[1])
+                                     .replace(QLatin1Char(' '), QChar(0x00B7)));
+    }
+
+    void grabPngs() {
+        for (Mode m : {Mode::Naive, Mode::Cached}) {
+            AttentionHeatmap w;
+            w.setRecomputeMapShown(true);
+            w.setView(viewOf(run_, m));
+            showAndRender(w);
+            const QString path = m == Mode::Naive ? QStringLiteral("/tmp/heatmap_naive.png")
+                                                  : QStringLiteral("/tmp/heatmap_cached.png");
+            QVERIFY(w.grab().save(path));
+        }
+        AttentionHeatmap w;
+        w.setRecomputeMapShown(true);
+        w.setView(viewOf(run_, Mode::Cached, 0));
+        showAndRender(w);
+        QVERIFY(w.grab().save(QStringLiteral("/tmp/heatmap_prefill.png")));
+    }
+};
+
+QTEST_MAIN(TestAttentionHeatmap)
+#include "test_attention_heatmap.moc"

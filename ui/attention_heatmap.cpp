@@ -1,0 +1,530 @@
+#include "attention_heatmap.h"
+
+#include "theme.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFontMetrics>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMouseEvent>
+#include <QResizeEvent>
+#include <QSpinBox>
+#include <QToolTip>
+#include <QVBoxLayout>
+#include "qcp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace kvscope {
+namespace {
+
+constexpr double kLogFloor = 1e-4;  // log scale: weights below this share the darkest colour
+constexpr int kMinCapacity = 32;
+constexpr int kMaxTokenChars = 10;
+constexpr int kStripPx = 22;  // height of the cached overlay's K/V strip
+
+// Viridis sampled at tenths: perceptually uniform and readable with colour-vision deficiencies.
+// QCustomPlot 2.1 has no such preset.
+QCPColorGradient viridis() {
+    static const char* stops[] = {"#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
+                                  "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725"};
+    QMap<double, QColor> map;
+    for (int i = 0; i <= 10; ++i) map.insert(i / 10.0, QColor(stops[i]));
+    QCPColorGradient g;
+    g.setColorStops(map);
+    g.setLevelCount(256);
+    g.setNanHandling(QCPColorGradient::nhTransparent);  // the empty upper triangle
+    return g;
+}
+
+// Numeric ticks: the smallest 1-2-5 stride whose labels keep `minPx` apart.
+int numericStride(double cellPx, double minPx) {
+    if (!(cellPx > 0)) return 1;  // not laid out yet: the next resize decides
+    for (int base = 1;; base *= 10) {
+        for (int m : {1, 2, 5})
+            if (cellPx * m * base >= minPx) return m * base;
+    }
+}
+
+QString formatDiff(float d) {
+    if (d < 0) return QStringLiteral("none (nothing was computed before)");
+    const QString text = QString::number(double(d), 'e', 1);
+    return d == 0 ? text + QStringLiteral(" (bit-identical)") : text;
+}
+
+void styleItemText(QCPItemText* t, const QColor& frame, const QPalette& pal, int padding) {
+    QColor back = pal.color(QPalette::Base);
+    back.setAlpha(225);
+    t->setBrush(back);
+    t->setPen(QPen(frame, 1.5));
+    t->setColor(pal.color(QPalette::Text));
+    t->setPadding(QMargins(padding + 2, padding, padding + 2, padding));
+}
+
+}  // namespace
+
+AttentionHeatmap::AttentionHeatmap(QWidget* parent) : QWidget(parent) {
+    buildControls();
+    buildPlot();
+    buildOverlay();
+    syncControls();  // choices can be made before the first run
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(layerBox_);
+    bar->addWidget(headBox_);
+    bar->addWidget(recomputeBox_);
+    bar->addWidget(logBox_);
+    bar->addWidget(status_, 1);
+    layout->addLayout(bar);
+    layout->addWidget(plot_, 1);
+    showEmpty(tr("No run yet."));
+}
+
+void AttentionHeatmap::buildControls() {
+    layerBox_ = new QSpinBox(this);
+    layerBox_->setPrefix(tr("layer "));
+    layerBox_->setRange(0, 0);
+    layerBox_->setToolTip(tr("Transformer layer whose attention is shown"));
+    headBox_ = new QComboBox(this);
+    headBox_->setToolTip(tr("Attention head, or the mean over all heads of the layer"));
+    recomputeBox_ = new QCheckBox(tr("recompute map"), this);
+    recomputeBox_->setToolTip(
+        tr("Mark the cells the selected step computed, and the K/V rows it read from the cache"));
+    logBox_ = new QCheckBox(tr("log scale"), this);
+    status_ = new QLabel(this);
+    status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    connect(layerBox_, &QSpinBox::valueChanged, this, &AttentionHeatmap::selectionChanged);
+    connect(headBox_, &QComboBox::currentIndexChanged, this, &AttentionHeatmap::selectionChanged);
+    connect(recomputeBox_, &QCheckBox::toggled, this, &AttentionHeatmap::refresh);
+    connect(logBox_, &QCheckBox::toggled, this, &AttentionHeatmap::selectionChanged);
+}
+
+void AttentionHeatmap::buildPlot() {
+    plot_ = new QCustomPlot(this);
+    plot_->setMinimumSize(240, 200);
+    const QPalette pal = palette();
+    plot_->setBackground(pal.brush(QPalette::Base));
+    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
+        a->setTicker(QSharedPointer<QCPAxisTickerText>::create());
+        a->grid()->setVisible(false);
+        a->setSubTicks(false);
+        a->setBasePen(QPen(pal.color(QPalette::Text)));
+        a->setTickPen(QPen(pal.color(QPalette::Text)));
+        a->setTickLabelColor(pal.color(QPalette::Text));
+        a->setLabelColor(pal.color(QPalette::Text));
+    }
+    plot_->xAxis->setLabel(tr("key position (attended to)"));
+    plot_->yAxis->setLabel(tr("query position (attending)"));
+    plot_->yAxis->setRangeReversed(true);  // position 0 at the top, as text reads
+
+    map_ = new QCPColorMap(plot_->xAxis, plot_->yAxis);
+    map_->setInterpolate(false);
+    map_->setTightBoundary(false);
+    scale_ = new QCPColorScale(plot_);
+    plot_->plotLayout()->addElement(0, 1, scale_);
+    scale_->setType(QCPAxis::atRight);
+    scale_->axis()->setTickLabelColor(pal.color(QPalette::Text));
+    scale_->axis()->setLabelColor(pal.color(QPalette::Text));
+    map_->setColorScale(scale_);
+    map_->setGradient(viridis());
+    map_->setDataRange(QCPRange(0, 1));
+    auto* group = new QCPMarginGroup(plot_);
+    plot_->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+
+    plot_->installEventFilter(this);
+    plot_->setMouseTracking(true);
+    connect(plot_, &QCustomPlot::mouseMove, this, &AttentionHeatmap::onMouseMove);
+}
+
+void AttentionHeatmap::buildOverlay() {
+    const QPalette pal = palette();
+    triangle_ = new QCPCurve(plot_->xAxis, plot_->yAxis);
+    triangle_->setSelectable(QCP::stNone);
+    newRow_ = new QCPItemRect(plot_);
+    cacheStrip_ = new QCPItemRect(plot_);
+    freshKey_ = new QCPItemRect(plot_);
+    stripText_ = new QCPItemText(plot_);
+    label_ = new QCPItemText(plot_);
+    const QColor cached = theme::modeColor(Mode::Cached);
+    newRow_->setPen(QPen(Qt::white, 3));
+    cacheStrip_->setPen(QPen(cached, 1));
+    cacheStrip_->setBrush(QBrush(cached, Qt::BDiagPattern));
+    freshKey_->setPen(QPen(cached, 1));
+    freshKey_->setBrush(cached);
+    styleItemText(stripText_, cached, pal, 0);
+    stripText_->setPositionAlignment(Qt::AlignCenter);
+    label_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    label_->position->setCoords(0.98, 0.02);
+    label_->setPositionAlignment(Qt::AlignTop | Qt::AlignRight);
+    label_->setTextAlignment(Qt::AlignLeft);
+    for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
+             newRow_, cacheStrip_, freshKey_, stripText_, label_}) {
+        item->setSelectable(false);
+        item->setVisible(false);
+    }
+    triangle_->setVisible(false);
+}
+
+void AttentionHeatmap::setView(const RunView& v) {
+    view_ = v;
+    const Model* model = v.run ? v.run->model.get() : nullptr;
+    if (model != model_) {
+        model_ = model;
+        firstStep_.reset();
+        syncControls();
+    }
+}
+
+// Fills the layer and head choices for the model, keeping the user's choice where it still exists.
+void AttentionHeatmap::syncControls() {
+    const int layers = model_ ? model_->config.nLayer : 1;
+    const int heads = model_ ? model_->config.nHead : 1;
+    const int keepHead = head();
+    const QSignalBlocker blockLayer(layerBox_), blockHead(headBox_);
+    layerBox_->setRange(0, layers - 1);
+    headBox_->clear();
+    for (int h = 0; h < heads; ++h) headBox_->addItem(tr("head %1").arg(h), h);
+    headBox_->addItem(tr("mean of heads"), kMeanOfHeads);
+    const int index = headBox_->findData(keepHead);
+    headBox_->setCurrentIndex(index < 0 ? 0 : index);
+    written_ = 0;
+}
+
+int AttentionHeatmap::layer() const {
+    return layerBox_->value();
+}
+
+void AttentionHeatmap::setLayer(int layer) {
+    layerBox_->setValue(layer);
+}
+
+int AttentionHeatmap::head() const {
+    return headBox_->count() ? headBox_->currentData().toInt() : 0;
+}
+
+void AttentionHeatmap::setHead(int head) {
+    const int index = headBox_->findData(head);
+    if (index >= 0) headBox_->setCurrentIndex(index);
+}
+
+bool AttentionHeatmap::recomputeMapShown() const {
+    return recomputeBox_->isChecked();
+}
+
+void AttentionHeatmap::setRecomputeMapShown(bool on) {
+    recomputeBox_->setChecked(on);
+}
+
+void AttentionHeatmap::setLogScale(bool on) {
+    logBox_->setChecked(on);
+}
+
+// A new layer, head or scale: every row shown must be written again, once.
+void AttentionHeatmap::selectionChanged() {
+    written_ = 0;
+    const bool log = logBox_->isChecked();
+    map_->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    scale_->axis()->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
+                                  : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    map_->setDataRange(log ? QCPRange(kLogFloor, 1) : QCPRange(0, 1));
+    refresh();
+}
+
+void AttentionHeatmap::refresh() {
+    const RunRecord* rec = view_.focus();
+    const int index = view_.stepIndex();
+    if (!rec || index < 0) return showEmpty(tr("No steps yet."));
+    if (!syncRun(*rec, index))
+        return showEmpty(tr("This run did not capture attention (capture was off)."));
+    const StepResult& step = *rec->steps[std::size_t(index)];
+    shown_ = step.position;
+    ensureCapacity(shown_);
+    writeRows(shown_);
+    map_->setVisible(true);
+    const bool mean = head() == kMeanOfHeads;
+    scale_->axis()->setLabel(mean ? tr("mean weight over heads") : tr("attention weight"));
+    status_->setText(tr("%1 run, step %2 (token \"%3\"): %4 query rows")
+                         .arg(QLatin1String(modeName(step.mode)))
+                         .arg(step.step)
+                         .arg(step.tokenText)
+                         .arg(shown_));
+    updateOverlay(step);
+    updateAxes();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+// Folds steps up to `stepIndex` into the row history; false when the step's rows are missing.
+bool AttentionHeatmap::syncRun(const RunRecord& rec, int stepIndex) {
+    if (rec.steps.front() != firstStep_) {
+        firstStep_ = rec.steps.front();
+        rows_.clear();
+        scanned_ = 0;
+        written_ = 0;
+    }
+    for (; scanned_ <= std::size_t(stepIndex); ++scanned_) appendRows(*rec.steps[scanned_]);
+    const int needed = rec.steps[std::size_t(stepIndex)]->position;
+    return needed > 0 && int(rows_.size()) >= needed;
+}
+
+// A cached step brings its new rows only; a naive step brings every row, of which the earlier
+// ones are the very rows already held, so only the tail is new.
+void AttentionHeatmap::appendRows(const StepResult& step) {
+    if (step.attention.empty()) return;
+    const int first = step.attention.front()->position();
+    const int have = int(rows_.size());
+    if (first > have) return;  // a gap: capture was off for an earlier step
+    for (std::size_t i = std::size_t(have - first); i < step.attention.size(); ++i)
+        rows_.push_back(step.attention[i]);
+}
+
+// Grows by doubling so a run of n rows rewrites O(n^2) cells in total, not per step.
+void AttentionHeatmap::ensureCapacity(int rows) {
+    if (rows <= capacity_) return;
+    int cap = std::max(kMinCapacity, capacity_);
+    while (cap < rows) cap *= 2;
+    capacity_ = cap;
+    QCPColorMapData* data = map_->data();
+    data->setSize(cap, cap);
+    data->setRange(QCPRange(0, cap - 1), QCPRange(0, cap - 1));
+    data->fill(std::numeric_limits<double>::quiet_NaN());
+    written_ = 0;
+}
+
+void AttentionHeatmap::writeRows(int upTo) {
+    QCPColorMapData* data = map_->data();
+    const bool log = logBox_->isChecked();
+    for (; written_ < upTo; ++written_) {
+        const AttentionRow& row = *rows_[std::size_t(written_)];
+        for (int key = 0; key < row.length(); ++key) {
+            const double w = cellWeight(row, key);
+            data->setCell(key, written_, log ? std::max(w, kLogFloor) : w);
+        }
+        ++rowsWritten_;
+    }
+}
+
+double AttentionHeatmap::cellWeight(const AttentionRow& row, int key) const {
+    const int l = std::min(layer(), row.layers() - 1);
+    const int h = head();
+    if (h != kMeanOfHeads) return row.at(l, std::min(h, row.heads() - 1), key);
+    double sum = 0;
+    for (int i = 0; i < row.heads(); ++i) sum += row.at(l, i, key);
+    return sum / row.heads();
+}
+
+void AttentionHeatmap::showEmpty(const QString& why) {
+    shown_ = 0;
+    overlayText_.clear();
+    status_->setText(why);
+    map_->setVisible(false);
+    triangle_->setVisible(false);
+    for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
+             newRow_, cacheStrip_, freshKey_, stripText_, label_})
+        item->setVisible(false);
+    stripShown_ = false;
+    updateAxes();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void AttentionHeatmap::updateAxes() {
+    layoutGeometry(plot_->axisRect()->width(), plot_->axisRect()->height());
+}
+
+// The K/V strip keeps a readable height however many rows share the axis: it takes
+// extra = kStripPx * n / (height - kStripPx) rows, at least one.
+void AttentionHeatmap::layoutGeometry(int axisWidth, int axisHeight) {
+    const int n = std::max(shown_, 1);
+    double extra = 0;
+    if (stripShown_) {
+        extra = axisHeight > 2 * kStripPx ? double(kStripPx) * n / (axisHeight - kStripPx) : 1.0;
+        extra = std::max(extra, 1.0);
+        placeStrip(extra);
+    }
+    plot_->xAxis->setRange(-0.5, n - 0.5);
+    plot_->yAxis->setRange(-0.5, n - 0.5 + extra);
+    updateTickers(axisWidth, axisHeight, extra);
+}
+
+void AttentionHeatmap::placeStrip(double extra) {
+    const int n = shown_;
+    const double top = n - 0.5 + 0.1 * extra, bottom = n - 0.5 + 0.95 * extra;
+    cacheStrip_->topLeft->setCoords(-0.5, top);
+    cacheStrip_->bottomRight->setCoords(n - 1.5, bottom);
+    freshKey_->topLeft->setCoords(n - 1.5, top);
+    freshKey_->bottomRight->setCoords(n - 0.5, bottom);
+    stripText_->position->setCoords((n - 2) / 2.0, (top + bottom) / 2);
+}
+
+// Token texts when every cell has room for a line of text, else positions at a readable stride.
+void AttentionHeatmap::updateTickers(int axisWidth, int axisHeight, double extraRows) {
+    const int n = shown_;
+    const int lineHeight = QFontMetrics(plot_->xAxis->tickLabelFont()).height();
+    const int digitsWidth = QFontMetrics(plot_->xAxis->tickLabelFont()).horizontalAdvance("0000");
+    struct Side {
+        QCPAxis* axis;
+        double cellPx, minNumericPx;
+    };
+    const double rows = n + extraRows;
+    for (const Side& s :
+         {Side{plot_->xAxis, double(axisWidth) / std::max(n, 1), digitsWidth * 1.5},
+          Side{plot_->yAxis, double(axisHeight) / std::max(rows, 1.0), lineHeight * 1.5}}) {
+        auto ticker = s.axis->ticker().dynamicCast<QCPAxisTickerText>();
+        ticker->clear();
+        const bool tokens = s.cellPx >= lineHeight;
+        const int stride = tokens ? 1 : numericStride(s.cellPx, s.minNumericPx);
+        for (int p = 0; p < n; p += stride)
+            ticker->addTick(p, tokens ? tokenLabel(p) : QString::number(p));
+        if (s.axis == plot_->xAxis) s.axis->setTickLabelRotation(tokens ? -90 : 0);
+    }
+}
+
+// Spaces shown as middle dots: GPT-2 tokens usually carry their leading space.
+QString AttentionHeatmap::tokenLabel(int position) const {
+    QString t = tokenAt(position);
+    t.replace(QLatin1Char(' '), QChar(0x00B7));
+    if (t.size() > kMaxTokenChars) t = t.left(kMaxTokenChars - 1) + QChar(0x2026);
+    return t;
+}
+
+QString AttentionHeatmap::tokenAt(int position) const {
+    const RunRecord* rec = view_.focus();
+    if (!rec || rec->steps.empty() || !model_) return QString::number(position);
+    const Tokenizer& tok = model_->tokenizer;
+    const int promptLength = rec->steps.front()->promptLength;
+    if (position < promptLength) {
+        const auto& ids = view_.run->promptIds;
+        // An empty prompt starts from <|endoftext|>.
+        const int id = position < int(ids.size()) ? ids[std::size_t(position)] : tok.endOfTextId();
+        return tok.tokenDisplay(id);
+    }
+    const std::size_t generated = std::size_t(position - promptLength);
+    return generated < rec->steps.size() ? rec->steps[generated]->tokenText : QString();
+}
+
+void AttentionHeatmap::updateOverlay(const StepResult& step) {
+    const bool on = recomputeBox_->isChecked();
+    triangle_->setVisible(false);
+    for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
+             newRow_, cacheStrip_, freshKey_, stripText_, label_})
+        item->setVisible(false);
+    stripShown_ = false;
+    overlayText_.clear();
+    if (!on) return;
+    if (step.mode == Mode::Naive)
+        showNaiveOverlay(step);
+    else if (step.prefill)
+        showPrefillOverlay(step);
+    else
+        showCachedOverlay(step);
+}
+
+void AttentionHeatmap::showNaiveOverlay(const StepResult& step) {
+    const long long n = step.position - step.firstComputedRow;
+    setTriangle(step.position);
+    triangle_->setPen(QPen(theme::modeColor(Mode::Naive), 2.5));
+    triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
+    overlayText_ = tr("naive step: recomputed %1 rows = %2 cells; max change vs earlier steps: %3")
+                       .arg(n)
+                       .arg(n * (n + 1) / 2)
+                       .arg(formatDiff(step.recomputeMaxDiff));
+    placeLabel(overlayText_ + tr("; only row %1 is new").arg(step.position - 1),
+               theme::modeColor(Mode::Naive));
+}
+
+void AttentionHeatmap::showPrefillOverlay(const StepResult& step) {
+    const long long n = step.position;
+    setTriangle(step.position);
+    triangle_->setPen(QPen(theme::modeColor(Mode::Cached), 2.5));
+    triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
+    overlayText_ = tr("cached prefill: %1 prompt rows = %2 cells computed in one pass; "
+                      "their K/V written to the cache")
+                       .arg(n)
+                       .arg(n * (n + 1) / 2);
+    placeLabel(overlayText_, theme::modeColor(Mode::Cached));
+}
+
+// The new query row, and below the matrix the keys it read: all but the last from the cache.
+void AttentionHeatmap::showCachedOverlay(const StepResult& step) {
+    const int n = step.position;
+    stripShown_ = true;  // placed with the axes, whose height it depends on
+    newRow_->topLeft->setCoords(-0.5, n - 1.5);
+    newRow_->bottomRight->setCoords(n - 0.5, n - 0.5);
+    stripText_->setText(tr("K/V of keys 0..%1 read from cache").arg(n - 2));
+    for (QCPAbstractItem* item :
+         std::initializer_list<QCPAbstractItem*>{newRow_, cacheStrip_, freshKey_, stripText_})
+        item->setVisible(true);
+    stripText_->setVisible(n > 1);
+    overlayText_ =
+        tr("cached step: 1 new row of %1 cells; %2 K/V rows read from cache").arg(n).arg(n - 1);
+    placeLabel(overlayText_ + tr("; K/V of position %1 computed now and appended").arg(n - 1),
+               theme::modeColor(Mode::Cached));
+}
+
+// Outline of the causal triangle of `rows` rows: a staircase along the diagonal.
+void AttentionHeatmap::setTriangle(int rows) {
+    triangle_->setVisible(true);
+    if (rows == triangleRows_) return;
+    triangleRows_ = rows;
+    QVector<double> t, x, y;
+    auto add = [&](double px, double py) {
+        t.push_back(t.size());
+        x.push_back(px);
+        y.push_back(py);
+    };
+    add(-0.5, -0.5);
+    for (int r = 0; r < rows; ++r) {
+        add(r + 0.5, r - 0.5);
+        add(r + 0.5, r + 0.5);
+    }
+    add(-0.5, rows - 0.5);
+    add(-0.5, -0.5);
+    triangle_->setData(t, x, y, true);
+}
+
+void AttentionHeatmap::placeLabel(const QString& text, const QColor& color) {
+    QString lines = text;
+    lines.replace(QStringLiteral("; "), QStringLiteral("\n"));
+    label_->setText(lines);
+    styleItemText(label_, color, palette(), 4);
+    label_->setVisible(true);
+}
+
+bool AttentionHeatmap::eventFilter(QObject* watched, QEvent* event) {
+    // The plot lays itself out again when resized; the axis rect follows the widget's change.
+    if (watched == plot_ && event->type() == QEvent::Resize && shown_ > 0) {
+        const auto* e = static_cast<QResizeEvent*>(event);
+        const QSize delta = e->size() - e->oldSize();
+        if (e->oldSize().isValid())
+            layoutGeometry(plot_->axisRect()->width() + delta.width(),
+                           plot_->axisRect()->height() + delta.height());
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+void AttentionHeatmap::onMouseMove(QMouseEvent* e) {
+    const QPointF pos = e->position();
+    const int key = int(std::lround(plot_->xAxis->pixelToCoord(pos.x())));
+    const int query = int(std::lround(plot_->yAxis->pixelToCoord(pos.y())));
+    const bool inside = plot_->axisRect()->rect().contains(pos.toPoint());
+    if (!inside || query < 0 || query >= shown_ || key < 0 || key > query ||
+        query >= int(rows_.size())) {
+        QToolTip::hideText();
+        return;
+    }
+    const float w = float(cellWeight(*rows_[std::size_t(query)], key));
+    const QString text = tr("query %1 \"%2\" attends to key %3 \"%4\"\nweight %5")
+                             .arg(query)
+                             .arg(tokenAt(query))
+                             .arg(key)
+                             .arg(tokenAt(key))
+                             .arg(double(w), 0, 'g', 4);
+    QToolTip::showText(e->globalPosition().toPoint(), text, plot_);
+    Q_EMIT cellHovered(query, key, w);
+}
+
+}  // namespace kvscope

@@ -1,0 +1,123 @@
+#pragma once
+// The attention matrix of one layer and head (or their mean) for the focus run up to the selected
+// step, with an optional "recompute map" showing which cells that step actually computed: the
+// whole triangle in naive mode, a single row reading the K/V cache in cached mode.
+//
+// The matrix is updated incrementally: rows are immutable and shared between steps, so each row is
+// written into the colour map once per layer/head choice, and scrubbing back only narrows the
+// axes.
+
+#include "run_view.h"
+
+#include <QString>
+#include <QWidget>
+
+#include <vector>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QMouseEvent;
+class QSpinBox;
+class QCustomPlot;
+class QCPColorMap;
+class QCPColorScale;
+class QCPCurve;
+class QCPItemRect;
+class QCPItemText;
+
+namespace kvscope {
+
+class AttentionHeatmap : public QWidget {
+    Q_OBJECT
+public:
+    static constexpr int kMeanOfHeads = -1;
+
+    explicit AttentionHeatmap(QWidget* parent = nullptr);
+
+    void setView(const RunView& v);
+    void refresh();
+    QCustomPlot* plot() const { return plot_; }
+    QCPColorMap* colorMap() const { return map_; }
+
+    int layer() const;
+    void setLayer(int layer);
+    int head() const;  // kMeanOfHeads for the mean over heads
+    void setHead(int head);
+    bool recomputeMapShown() const;
+    void setRecomputeMapShown(bool on);
+    void setLogScale(bool on);
+
+    int shownRows() const { return shown_; }  // query positions on screen
+    QString overlayText() const { return overlayText_; }
+    // Rows written into the colour map since construction; shows that refresh is incremental.
+    long long rowsWritten() const { return rowsWritten_; }
+
+Q_SIGNALS:
+    void cellHovered(int query, int key, float weight);
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    void buildControls();
+    void buildPlot();
+    void buildOverlay();
+    void syncControls();
+    void selectionChanged();
+
+    bool syncRun(const RunRecord& rec, int stepIndex);
+    void appendRows(const StepResult& step);
+    void ensureCapacity(int rows);
+    void writeRows(int upTo);
+    double cellWeight(const AttentionRow& row, int key) const;
+
+    void showEmpty(const QString& why);
+    void updateAxes();
+    void layoutGeometry(int axisWidth, int axisHeight);
+    void placeStrip(double extraRows);
+    void updateTickers(int axisWidth, int axisHeight, double extraRows);
+    QString tokenLabel(int position) const;
+    QString tokenAt(int position) const;
+
+    void updateOverlay(const StepResult& step);
+    void showNaiveOverlay(const StepResult& step);
+    void showPrefillOverlay(const StepResult& step);
+    void showCachedOverlay(const StepResult& step);
+    void setTriangle(int rows);
+    void placeLabel(const QString& text, const QColor& color);
+
+    void onMouseMove(QMouseEvent* e);
+
+    RunView view_;
+    const Model* model_ = nullptr;
+
+    QSpinBox* layerBox_ = nullptr;
+    QComboBox* headBox_ = nullptr;
+    QCheckBox* recomputeBox_ = nullptr;
+    QCheckBox* logBox_ = nullptr;
+    QLabel* status_ = nullptr;
+
+    QCustomPlot* plot_ = nullptr;
+    QCPColorMap* map_ = nullptr;
+    QCPColorScale* scale_ = nullptr;
+    QCPCurve* triangle_ = nullptr;
+    QCPItemRect* newRow_ = nullptr;
+    QCPItemRect* cacheStrip_ = nullptr;
+    QCPItemRect* freshKey_ = nullptr;
+    QCPItemText* stripText_ = nullptr;
+    QCPItemText* label_ = nullptr;
+
+    StepResultPtr firstStep_;            // identifies the run the history belongs to
+    std::vector<AttentionRowPtr> rows_;  // history by query position
+    std::size_t scanned_ = 0;            // steps of the run already folded into rows_
+    int capacity_ = 0;                   // rows/columns the colour map data holds
+    int written_ = 0;  // rows 0..written_-1 of the colour map hold the current choice
+    int shown_ = 0;
+    int triangleRows_ = -1;
+    bool stripShown_ = false;  // the cached overlay's K/V strip sits below the matrix
+    long long rowsWritten_ = 0;
+    QString overlayText_;
+};
+
+}  // namespace kvscope
