@@ -12,7 +12,7 @@
 #include <QSpinBox>
 #include <QToolTip>
 #include <QVBoxLayout>
-#include "qcp.h"
+#include "qcustomplot_include.h"
 
 #include <algorithm>
 #include <cmath>

@@ -5,7 +5,7 @@
 #include "attention_heatmap.h"
 #include "generation_session.h"
 #include "model.h"
-#include "qcp.h"
+#include "qcustomplot_include.h"
 
 #include <QSignalSpy>
 #include <QtTest>
