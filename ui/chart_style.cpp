@@ -22,17 +22,19 @@ protected:
 };
 
 // QCPAxisTickerLog labels only powers of ten, which leaves a sequence spanning less than a decade
-// with one label or none; over a few decades 1-2-5 steps keep several labels readable.
+// with one label or none; narrow ranges get every digit, a few decades 1-2-5 steps.
 class SiLogTicker : public SiTicker<QCPAxisTickerLog> {
 protected:
     QVector<double> createTickVector(double tickStep, const QCPRange& range) override {
+        const double decades = std::log10(range.upper / range.lower);
+        narrow_ = range.lower > 0 && decades <= 3;
+        if (!narrow_) return QCPAxisTickerLog::createTickVector(tickStep, range);
+        static const QVector<double> within = {1, 2, 3, 4, 5, 6, 7, 8, 9}, across = {1, 2, 5};
+        QVector<double> ticks;
         const int e0 = int(std::floor(std::log10(range.lower)));
         const int e1 = int(std::ceil(std::log10(range.upper)));
-        narrow_ = range.lower > 0 && e1 - e0 <= 3;
-        if (!narrow_) return QCPAxisTickerLog::createTickVector(tickStep, range);
-        QVector<double> ticks;
         for (int e = e0; e <= e1; ++e)
-            for (double m : {1.0, 2.0, 5.0}) ticks.append(m * std::pow(10.0, e));
+            for (double m : decades < 1.2 ? within : across) ticks.append(m * std::pow(10.0, e));
         return ticks;
     }
     int getSubTickCount(double tickStep) override {
@@ -65,14 +67,30 @@ QPalette paletteOf(QCustomPlot* plot) {
 
 }  // namespace
 
-QString siLabel(double v) {
-    if (v == 0 || !std::isfinite(v)) return QString::number(v);
+namespace {
+struct SiParts {
+    QString mantissa, prefix;
+};
+
+SiParts siParts(double v) {
+    if (v == 0 || !std::isfinite(v)) return {QString::number(v), QString()};
     static const char* prefixes[] = {"p", "n", "µ", "m", "", "k", "M", "G", "T", "P", "E"};
-    // Rounding to the shown digits first picks the prefix, so 999.96 reads "1 k", not "1e+03 ".
+    // Rounding to the shown digits first picks the prefix, so 999.96 reads "1 k", not "1e+03".
     const double shown = QString::number(v, 'g', 3).toDouble();
     const int e = std::clamp(int(std::floor(std::log10(std::abs(shown)) / 3)), -4, 6);
-    const QString mantissa = QString::number(shown / std::pow(1000.0, e), 'g', 3);
-    return e == 0 ? mantissa : mantissa + QLatin1Char(' ') + QString::fromUtf8(prefixes[e + 4]);
+    return {QString::number(shown / std::pow(1000.0, e), 'g', 3),
+            QString::fromUtf8(prefixes[e + 4])};
+}
+}  // namespace
+
+QString siLabel(double v) {
+    const SiParts p = siParts(v);
+    return p.prefix.isEmpty() ? p.mantissa : p.mantissa + QLatin1Char(' ') + p.prefix;
+}
+
+QString siValue(double v, const QString& unit) {
+    const SiParts p = siParts(v);
+    return p.mantissa + QLatin1Char(' ') + p.prefix + unit;
 }
 
 QSharedPointer<QCPAxisTicker> siTicker(bool logarithmic) {
@@ -114,6 +132,17 @@ QCustomPlot* newPlot(const QString& id, const QString& title, QWidget* parent) {
 
 QCPTextElement* plotTitle(QCustomPlot* plot) {
     return qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+}
+
+QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id) {
+    auto* t = new QCPTextElement(plot, QString(), sized(kNotePt));
+    t->setObjectName(id);
+    t->setTextColor(paletteOf(plot).color(QPalette::Text));
+    t->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
+    t->setMargins(QMargins(12, 0, 12, 2));
+    plot->plotLayout()->insertRow(1);
+    plot->plotLayout()->addElement(1, 0, t);
+    return t;
 }
 
 QCPAxisRect* addRectBelow(QCustomPlot* plot, double stretch) {
@@ -261,10 +290,11 @@ void rescaleAxis(QCPAxis* a, bool isValue) {
     a->rescale(true);
     const QCPRange r = a->range();
     if (a->scaleType() == QCPAxis::stLogarithmic) {
+        const double pad = isValue ? 1.3 : 1.03;
         if (r.lower <= 0)
             a->setRange(1, 10);
         else
-            a->setRange(r.lower / 1.3, r.upper * 1.3);
+            a->setRange(r.lower / pad, r.upper * pad);
         return;
     }
     if (isValue) {

@@ -12,6 +12,8 @@ namespace kvscope::charts {
 
 // "1.2 G", "350 k", "12": three significant digits and an SI prefix, for FLOPs and bytes.
 QString siLabel(double v);
+// "48.1 kB", "203 MFLOP": the value with its prefixed unit, for notes.
+QString siValue(double v, const QString& unit);
 QSharedPointer<QCPAxisTicker> siTicker(bool logarithmic);
 // Switches an axis between linear and log10. Log axes always get SI labels at 1-2-5 steps;
 // linear ones only when `siLinear` (token positions read better as plain integers).
@@ -41,6 +43,9 @@ struct VLine {
     void hide();
 };
 VLine addVLine(QCPAxisRect* rect, const QString& id, const QPen& pen, bool labelled);
+
+// A line of small text in its own layout row below the title: notes that must never cover data.
+QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id);
 
 // A small multi-line note pinned to a corner of the axis rect.
 QCPItemText* addNote(QCPAxisRect* rect, const QString& id, Qt::Alignment corner);

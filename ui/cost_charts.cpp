@@ -178,7 +178,6 @@ public:
                                 QStringLiteral("Cumulative FLOPs since the run started"), parent)) {
         top_ = plot->axisRect();
         ratioRect_ = charts::addRectBelow(plot, 0.45);
-        plot->plotLayout()->setRowStretchFactor(1, 1.0);
         charts::labelAxes(top_, QString(), QStringLiteral("cumulative FLOPs"), true);
         charts::labelAxes(ratioRect_, kPositionAxis, QStringLiteral("naive ÷ cached"), false);
         for (Mode m : kModes) {
@@ -193,8 +192,7 @@ public:
         ratio_ = charts::addLine(ratioRect_, QStringLiteral("cumulative.ratio"),
                                  QStringLiteral("naive ÷ cached"), QColor(90, 90, 90), false);
         ratio_->removeFromLegend();
-        notes_ = charts::addNote(top_, QStringLiteral("cumulative.notes"),
-                                 Qt::AlignRight | Qt::AlignBottom);
+        notes_ = charts::addSubtitle(plot, QStringLiteral("cumulative.notes"));
         ratioNote_ = charts::addNote(ratioRect_, QStringLiteral("cumulative.ratioNote"),
                                      Qt::AlignLeft | Qt::AlignTop);
         select_[0] =
@@ -233,7 +231,6 @@ public:
             updateMode(c, m, notes);
         }
         notes_->setText(notes.join(QLatin1Char('\n')));
-        notes_->setVisible(!notes.isEmpty());
         updateRatioNote();
         for (QCPAxisRect* r : {top_, ratioRect_}) charts::rescale(r);
         ratioRect_->axis(QCPAxis::atBottom)->setRange(top_->axis(QCPAxis::atBottom)->range());
@@ -272,6 +269,7 @@ private:
         }
     }
 
+    // One note line per mode: the fitted slope and where attention takes over.
     void updateMode(const Ctx& c, Mode m, QStringList& notes) {
         const int i = idx(m);
         crossover_[i].hide();
@@ -280,31 +278,29 @@ private:
         const auto crossover = attentionCrossoverLength(*c.config, m);
         fits_[i] = fitSlope(series_[i], crossover);
         const QString label = name(m) + (series_[i].predicted ? " (predicted)" : "");
+        QString line = label + QStringLiteral(": ");
+        measured_[i]->setName(name(m));
+        predicted_[i]->setName(name(m) + " (predicted)");
         if (fits_[i]) {
             const SlopeFit& f = *fits_[i];
             (series_[i].predicted ? predicted_ : measured_)[i]->setName(
                 QStringLiteral("%1 · slope %2").arg(label).arg(f.slope, 0, 'f', 2));
-            notes << QStringLiteral("%1: slope %2 over n = %3–%4 (%5)")
-                         .arg(label)
-                         .arg(f.slope, 0, 'f', 2)
-                         .arg(f.from)
-                         .arg(f.to)
-                         .arg(f.attentionDominated ? str("attention-dominated")
-                                                   : str("last half; weights still dominate"));
-        } else {
-            measured_[i]->setName(name(m));
-            predicted_[i]->setName(name(m) + " (predicted)");
+            line += QStringLiteral("log-log slope %1 over n = %2–%3 (%4) · ")
+                        .arg(f.slope, 0, 'f', 2)
+                        .arg(f.from)
+                        .arg(f.to)
+                        .arg(f.attentionDominated ? str("attention-dominated")
+                                                  : str("last half; weights still dominate"));
         }
-        notes << crossoverNote(c, m, crossover);
+        notes << line + crossoverNote(c, m, crossover);
     }
 
     QString crossoverNote(const Ctx& c, Mode m, std::optional<std::int64_t> crossover) {
         const int i = idx(m);
         if (!crossover)
             return QStringLiteral(
-                       "%1: attention never overtakes the weight matrices within the "
-                       "context (%2 tokens)")
-                .arg(name(m))
+                       "attention never overtakes the weight matrices within the "
+                       "context (%1 tokens)")
                 .arg(c.config->nPositions);
         crossover_[i].place(
             double(*crossover),
@@ -312,8 +308,7 @@ private:
             i == 0 ? 0.02 : 0.12);
         const auto& pos = series_[i].position;
         const bool reached = !pos.empty() && pos.back() >= double(*crossover);
-        return QStringLiteral("%1: attention overtakes the weight matrices at n = %2%3")
-            .arg(name(m))
+        return QStringLiteral("attention overtakes the weight matrices at n = %1%2")
             .arg(*crossover)
             .arg(reached ? QString() : QStringLiteral(" (not reached yet)"));
     }
@@ -336,7 +331,8 @@ private:
     std::optional<SlopeFit> fits_[2];
     std::size_t ratioCount_ = 0;
     VLine crossover_[2], select_[2];
-    QCPItemText *notes_, *ratioNote_;
+    QCPTextElement* notes_;
+    QCPItemText* ratioNote_;
 };
 
 // --- Stacked breakdown by component ------------------------------------------------------------
@@ -509,8 +505,11 @@ public:
 
     void update(const Ctx& c, std::optional<double> x) override {
         for (Mode m : kModes) charts::setShown(bytes_[idx(m)], c.ran[idx(m)]);
-        savedLine_->setVisible(c.ran[idx(Mode::Cached)]);
-        savedPredicted_->setVisible(c.config && !c.ran[idx(Mode::Cached)]);
+        // The lower rect's axis names what it shows; the legend is the upper rect's.
+        charts::setShown(savedLine_, c.ran[idx(Mode::Cached)]);
+        charts::setShown(savedPredicted_, c.config && !c.ran[idx(Mode::Cached)]);
+        savedLine_->removeFromLegend();
+        savedPredicted_->removeFromLegend();
         for (QCPAxisRect* r : {top_, saved_}) charts::rescale(r);
         saved_->axis(QCPAxis::atBottom)->setRange(top_->axis(QCPAxis::atBottom)->range());
         placeSelection(select_[0], x);
@@ -528,15 +527,15 @@ private:
                                      [&](const Row& r) { return x && r.position == *x; });
         note_->setVisible(it != rows_.end());
         if (it == rows_.end()) return;
-        QString text = QStringLiteral("at n = %1: %2FLOPs saved")
+        QString text = QStringLiteral("at n = %1: %2 saved")
                            .arg(it->position)
-                           .arg(charts::siLabel(it->saved) + QLatin1Char(' '));
+                           .arg(charts::siValue(it->saved, QStringLiteral("FLOP")));
         if (it->bytes < 0)
             text += QStringLiteral("\nKV cache: run the cached mode to measure it");
         else if (it->bytes > 0)
-            text += QStringLiteral(" for %1B of KV cache\n= %2 FLOPs saved per byte held")
-                        .arg(charts::siLabel(it->bytes) + QLatin1Char(' '))
-                        .arg(charts::siLabel(it->saved / it->bytes));
+            text += QStringLiteral(" for %1 of KV cache\n= %2 saved per byte held")
+                        .arg(charts::siValue(it->bytes, QStringLiteral("B")),
+                             charts::siValue(it->saved / it->bytes, QStringLiteral("FLOP")));
         note_->setText(text);
     }
 
