@@ -29,6 +29,9 @@ protected:
         const double decades = std::log10(range.upper / range.lower);
         narrow_ = range.lower > 0 && decades <= 3;
         if (!narrow_) return QCPAxisTickerLog::createTickVector(tickStep, range);
+        // Within a factor of three, evenly spaced round numbers label better than any mantissas.
+        if (decades < 0.5)
+            return QCPAxisTicker::createTickVector(QCPAxisTicker::getTickStep(range), range);
         static const QVector<double> within = {1, 2, 3, 4, 5, 6, 7, 8, 9}, across = {1, 2, 5};
         QVector<double> ticks;
         const int e0 = int(std::floor(std::log10(range.lower)));

@@ -84,8 +84,12 @@ public:
         }
         prefillNote_ = new QCPItemText(plot);
         prefillNote_->setObjectName(QStringLiteral("perStep.prefillNote"));
-        prefillNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-        prefillNote_->setPadding(QMargins(8, 0, 0, 6));
+        // Below and right of the marker: the naive line leaves that point upwards.
+        prefillNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+        prefillNote_->setPadding(QMargins(8, 6, 0, 0));
+        // Right, half-way up: between naive at the top and cached at the bottom, in linear and
+        // log scale alike.
+        r->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
         prefillNote_->setColor(theme::modeColor(Mode::Cached));
         select_ = charts::addVLine(r, QStringLiteral("perStep.selected"), selectionPen(), false);
     }
@@ -180,6 +184,7 @@ public:
         ratioRect_ = charts::addRectBelow(plot, 0.45);
         charts::labelAxes(top_, QString(), QStringLiteral("cumulative FLOPs"), true);
         charts::labelAxes(ratioRect_, kPositionAxis, QStringLiteral("naive ÷ cached"), false);
+        ratioRect_->axis(QCPAxis::atLeft)->ticker()->setTickCount(3);
         for (Mode m : kModes) {
             const QColor c = theme::modeColor(m);
             const int i = idx(m);
@@ -355,7 +360,21 @@ public:
             if (i > 0) b->moveAbove(bars_[i - 1]);
             bars_[i] = b;
         }
-        plot->legend->setFillOrder(QCPLayoutGrid::foRowsFirst);
+        // Two rows of four in a layout row of their own: inside the axis rect the legend would
+        // cover the bars it explains.
+        plot->legend->setWrap(4);
+        plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
+        r->insetLayout()->take(plot->legend);
+        plot->plotLayout()->insertRow(1);
+        plot->plotLayout()->addElement(1, 0, plot->legend);
+        plot->plotLayout()->setRowStretchFactor(1, 0.001);
+        prefillNote_ = new QCPItemText(plot);
+        prefillNote_->setObjectName(QStringLiteral("breakdown.prefillNote"));
+        prefillNote_->setClipToAxisRect(false);
+        prefillNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+        prefillNote_->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        prefillNote_->position->setAxisRect(r);
+        prefillNote_->setPadding(QMargins(6, 2, 0, 0));
         crossover_ = charts::addVLine(r, QStringLiteral("breakdown.crossover"),
                                       QPen(QColor(90, 90, 90), 1.2, Qt::DotLine), true);
         select_ = charts::addVLine(r, QStringLiteral("breakdown.selected"), selectionPen(), false);
@@ -363,23 +382,28 @@ public:
 
     void reset(const Ctx& c) override {
         for (QCPBars* b : bars_) b->data()->clear();
+        prefill_.reset();
+        decodeMax_ = 0;
         const RunRecord* focus = c.view.focus();
         mode_ = focus ? focus->mode : Mode::Cached;
         charts::plotTitle(plot)->setText(
             QStringLiteral("FLOPs per step by component · %1 run").arg(name(mode_)));
-        // Cached runs start with one tall prefill bar at the left; naive bars grow to the right.
-        plot->axisRect()->insetLayout()->setInsetAlignment(
-            0, Qt::AlignTop | (mode_ == Mode::Cached ? Qt::AlignRight : Qt::AlignLeft));
+        plot->legend->setVisible(c.config != nullptr);
     }
 
     void add(const Ctx&, const StepResult& s) override {
         if (s.mode != mode_) return;
         for (int i = 0; i < theme::kComponents; ++i)
             bars_[i]->addData(s.position, double(theme::componentValue(s.flops, i)));
+        if (s.prefill)
+            prefill_ = std::make_pair(double(s.position), double(s.flops.total()));
+        else
+            decodeMax_ = std::max(decodeMax_, double(s.flops.total()));
     }
 
     void update(const Ctx& c, std::optional<double> x) override {
         charts::rescale(plot->axisRect());
+        clipPrefill();
         placeSelection(select_, x);
         crossover_.hide();
         if (!c.config) return;
@@ -389,8 +413,23 @@ public:
     }
 
 private:
+    // A long prompt's prefill bar can be a hundred decode steps tall and flatten them into
+    // invisibility; scale to the decode steps and write the prefill's height on its bar instead.
+    void clipPrefill() {
+        const bool clip = prefill_ && decodeMax_ > 0 && prefill_->second > 3 * decodeMax_;
+        prefillNote_->setVisible(clip);
+        if (!clip) return;
+        plot->yAxis->setRange(0, decodeMax_ * 1.2);
+        prefillNote_->position->setCoords(prefill_->first, 0.02);
+        prefillNote_->setText(QStringLiteral("prefill bar: %1 (off scale)")
+                                  .arg(charts::siValue(prefill_->second, QStringLiteral("FLOP"))));
+    }
+
     QCPBars* bars_[theme::kComponents];
     Mode mode_ = Mode::Cached;
+    std::optional<std::pair<double, double>> prefill_;  // position, total
+    double decodeMax_ = 0;
+    QCPItemText* prefillNote_;
     VLine crossover_, select_;
 };
 
@@ -465,9 +504,12 @@ public:
         saved_ = charts::addRectBelow(plot, 1.0);
         charts::labelAxes(top_, QString(), QStringLiteral("KV cache held (bytes)"), true);
         charts::labelAxes(saved_, kPositionAxis, QStringLiteral("FLOPs saved so far"), true);
-        for (Mode m : kModes)
-            bytes_[idx(m)] = charts::addLine(top_, "memory.kvBytes." + name(m), name(m),
-                                             theme::modeColor(m), false);
+        bytes_[0] = charts::addLine(top_, QStringLiteral("memory.kvBytes.naive"),
+                                    QStringLiteral("naive (keeps no cache)"),
+                                    theme::modeColor(Mode::Naive), false);
+        bytes_[1] =
+            charts::addLine(top_, QStringLiteral("memory.kvBytes.cached"), QStringLiteral("cached"),
+                            theme::modeColor(Mode::Cached), false);
         const QColor c = theme::modeColor(Mode::Cached);
         savedLine_ = charts::addLine(saved_, QStringLiteral("memory.saved"),
                                      QStringLiteral("saved"), c, false);

@@ -491,6 +491,15 @@ private Q_SLOTS:
             w.grab().save(QDir(keep).filePath(QStringLiteral("tab_1_cumulative_log.png")));
             QVERIFY(exportChart(w.plots().at(2), QDir(keep).filePath("export_breakdown.png"),
                                 chartCaption(viewOf(compare_)), 2.0, QSize(640, 400)));
+            // A smaller panel, and a run that crosses over, for a second look.
+            w.resize(820, 520);
+            w.setView(viewOf(tinyCompare_, 40));
+            w.refresh();
+            for (int i = 0; i < tabs->count(); ++i) {
+                tabs->setCurrentIndex(i);
+                qobject_cast<QCustomPlot*>(tabs->widget(i))->replot();
+                w.grab().save(QDir(keep).filePath(QStringLiteral("small_%1.png").arg(i)));
+            }
         }
     }
 };
