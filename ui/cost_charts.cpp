@@ -7,6 +7,7 @@
 #include "qcustomplot_include.h"
 
 #include <QCheckBox>
+#include <QSignalBlocker>
 #include <QTabWidget>
 #include <QVBoxLayout>
 
@@ -711,7 +712,10 @@ QList<QPair<QString, QCustomPlot*>> CostCharts::namedPlots() const {
 }
 
 void CostCharts::setLogScale(bool on) {
-    if (d_->logBox->isChecked() != on) d_->logBox->setChecked(on);  // re-enters via toggled
+    {
+        const QSignalBlocker quiet(d_->logBox);  // already handling this change
+        d_->logBox->setChecked(on);
+    }
     for (auto& c : d_->charts) c->setLog(on);
     updateCharts();
     for (auto& c : d_->charts) c->plot->replot(QCustomPlot::rpQueuedReplot);

@@ -324,6 +324,12 @@ private Q_SLOTS:
         QCOMPARE(pointCount(ms), 60);
         QCOMPARE(*valueAt(ms, compare_.runs[0].steps[7]->position),
                  compare_.runs[0].steps[7]->milliseconds);
+        // Throughput: FLOPs over seconds, so GFLOP/s = total / ms / 1e6 reads off the G ticks.
+        const StepResult& s7 = *compare_.runs[0].steps[7];
+        QVERIFY(s7.milliseconds > 0);
+        const double rate = *valueAt(find(w, QStringLiteral("time.rate.naive")), s7.position);
+        QVERIFY(std::abs(rate / 1e9 - double(s7.flops.total()) / s7.milliseconds / 1e6) <
+                1e-9 * rate / 1e9);
     }
 
     void logScaleSwitchesTheCostAxes() {
