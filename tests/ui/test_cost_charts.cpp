@@ -1,0 +1,514 @@
+// The cost charts and their export, on real runs of the reference model (and a tiny model whose
+// attention overtakes its weight matrices inside the context).
+
+#include "../core/tiny_model.h"
+#include "chart_export.h"
+#include "cost_charts.h"
+#include "generation_session.h"
+#include "model.h"
+#include "qcustomplot_include.h"
+
+#include <QSvgRenderer>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <set>
+
+using namespace kvscope;
+
+namespace {
+
+ModelPtr loadOrDie(const QString& dir) {
+    auto m = loadModel(dir);
+    if (!m) qFatal("%s", qPrintable(m.errorMessage()));
+    return m.value();
+}
+
+// Runs the modes in lockstep on one seed, as the window and the CLI do.
+RunExport generate(const ModelPtr& model, std::vector<Mode> modes, std::vector<int> prompt,
+                   int tokens) {
+    RunExport out{model, QString(), prompt, {}, {}, std::nullopt};
+    out.settings.maxNewTokens = tokens;
+    out.settings.captureAttention = false;
+    out.settings.sampler.seed = 1234;
+    std::vector<std::unique_ptr<GenerationSession>> sessions;
+    for (Mode m : modes) {
+        GenerationSettings s = out.settings;
+        s.mode = m;
+        sessions.push_back(std::make_unique<GenerationSession>(model));
+        if (!sessions.back()->start(prompt, s, 1 + std::uint64_t(sessions.size())))
+            qFatal("start failed");
+        out.runs.push_back(RunRecord{m, {}, StopReason::None});
+    }
+    while (!sessions[0]->finished())
+        for (std::size_t i = 0; i < sessions.size(); ++i)
+            if (StepResultPtr s = sessions[i]->step()) out.runs[i].steps.push_back(s);
+    return out;
+}
+
+RunView viewOf(const RunExport& run, int selected = -1) {
+    RunView v;
+    v.run = &run;
+    v.selectedStep = selected;
+    return v;
+}
+
+template <typename T = QCPGraph>
+T* find(const CostCharts& w, const QString& name) {
+    for (QCustomPlot* p : w.plots())
+        if (T* t = p->findChild<T*>(name)) return t;
+    qFatal("no chart element %s", qPrintable(name));
+}
+
+QCustomPlot* plotNamed(const CostCharts& w, const QString& name) {
+    for (const auto& [n, p] : w.namedPlots())
+        if (n == name) return p;
+    return nullptr;
+}
+
+// The value plotted at `key`, or nullopt when the graph has no point there.
+std::optional<double> valueAt(const QCPGraph* g, double key) {
+    const auto it = g->data()->findBegin(key, false);
+    if (it == g->data()->constEnd() || it->key != key) return std::nullopt;
+    return it->value;
+}
+
+int pointCount(const QCPGraph* g) {
+    return g->data()->size();
+}
+
+// Distinct colours in a sample of pixels: a blank or single-colour render has one or two.
+int distinctColors(const QImage& img, int stride = 7) {
+    std::set<QRgb> seen;
+    for (int y = 0; y < img.height(); y += stride)
+        for (int x = 0; x < img.width(); x += stride) seen.insert(img.pixel(x, y));
+    return int(seen.size());
+}
+
+}  // namespace
+
+class TestCostCharts : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+    ModelPtr ref_, tiny_;
+    RunExport compare_, cachedOnly_, naiveOnly_, tinyCompare_;
+
+private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY(tmp_.isValid());
+        ref_ = loadOrDie(QStringLiteral(KVSCOPE_FIXTURES "/reference/model"));
+        const std::vector<int> prompt = ref_->tokenizer.encode("The quick brown fox jumps");
+        QVERIFY(prompt.size() >= 3);
+        compare_ = generate(ref_, {Mode::Naive, Mode::Cached}, prompt, 60);
+        cachedOnly_ = generate(ref_, {Mode::Cached}, prompt, 60);
+        naiveOnly_ = generate(ref_, {Mode::Naive}, prompt, 60);
+        QCOMPARE(compare_.runs[0].steps.size(), std::size_t(60));
+        QCOMPARE(compare_.runs[1].steps.size(), std::size_t(60));
+
+        // Context 320, width 16: attention overtakes the weights near n = 161 (cached) and
+        // n = 193 (naive), so a run from 150 to 230 tokens crosses both.
+        QVERIFY(test::writeTinyModel(tmp_.filePath(QStringLiteral("tiny"))));
+        tiny_ = loadOrDie(tmp_.filePath(QStringLiteral("tiny")));
+        std::vector<int> longPrompt;
+        for (int i = 0; i < 150; ++i) longPrompt.push_back((i * 37) % 256);
+        tinyCompare_ = generate(tiny_, {Mode::Naive, Mode::Cached}, longPrompt, 80);
+    }
+
+    void perStepGraphsHaveOnePointPerStep() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        for (const RunRecord& r : compare_.runs) {
+            const QString id = QStringLiteral("perStep.") + modeName(r.mode);
+            const QCPGraph* line = find(w, id);
+            const QCPGraph* prefill = find(w, id + ".prefill");
+            QVERIFY(line->visible());
+            QCOMPARE(pointCount(line) + pointCount(prefill), int(r.steps.size()));
+            for (const StepResultPtr& s : r.steps) {
+                const auto v = valueAt(s->prefill ? prefill : line, s->position);
+                QVERIFY2(v, qPrintable(QStringLiteral("no point at %1").arg(s->position)));
+                QCOMPARE(*v, double(s->flops.total()));
+            }
+        }
+        // The cached prefill stands apart from the decode line, with its note.
+        const QCPGraph* cachedPrefill = find(w, QStringLiteral("perStep.cached.prefill"));
+        QCOMPARE(pointCount(cachedPrefill), 1);
+        const int p = compare_.runs[1].steps.front()->promptLength;
+        QVERIFY(valueAt(cachedPrefill, p));
+        QVERIFY(!valueAt(find(w, QStringLiteral("perStep.cached")), p));
+        const auto* note = find<QCPItemText>(w, QStringLiteral("perStep.prefillNote"));
+        QVERIFY(note->visible());
+        QCOMPARE(note->text(), QStringLiteral("prefill: %1 tokens in one pass").arg(p));
+        // Both modes ran: nothing is predicted.
+        QVERIFY(!find(w, QStringLiteral("perStep.predicted.naive"))->visible());
+        QVERIFY(!find(w, QStringLiteral("perStep.predicted.cached"))->visible());
+    }
+
+    void predictionShowsTheNaiveModeWhenOnlyCachedRuns() {
+        CostCharts w;
+        w.setView(viewOf(cachedOnly_));
+        w.refresh();
+        const QCPGraph* predicted = find(w, QStringLiteral("perStep.predicted.naive"));
+        QVERIFY(predicted->visible());
+        QVERIFY(!find(w, QStringLiteral("perStep.naive"))->visible());
+        QCOMPARE(predicted->pen().style(), Qt::DashLine);
+        QCOMPARE(pointCount(predicted), int(cachedOnly_.runs[0].steps.size()));
+        for (const StepResultPtr& s : cachedOnly_.runs[0].steps)
+            QCOMPARE(*valueAt(predicted, s->position),
+                     double(stepFlops(ref_->config, s->position, Mode::Naive).total()));
+    }
+
+    void predictionShowsTheCachedModeWhenOnlyNaiveRuns() {
+        CostCharts w;
+        w.setView(viewOf(naiveOnly_));
+        w.refresh();
+        const QCPGraph* decode = find(w, QStringLiteral("perStep.predicted.cached"));
+        const QCPGraph* prefill = find(w, QStringLiteral("perStep.predicted.cached.prefill"));
+        QVERIFY(decode->visible());
+        QCOMPARE(pointCount(decode) + pointCount(prefill), int(naiveOnly_.runs[0].steps.size()));
+        for (const StepResultPtr& s : naiveOnly_.runs[0].steps) {
+            const bool first = s->position == s->promptLength;
+            const auto expected = first ? prefillFlops(ref_->config, s->promptLength)
+                                        : stepFlops(ref_->config, s->position, Mode::Cached);
+            QCOMPARE(*valueAt(first ? prefill : decode, s->position), double(expected.total()));
+        }
+    }
+
+    void cumulativeCurvesCarryTheirSlopes() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        const auto naive = w.cumulativeSlope(Mode::Naive);
+        const auto cached = w.cumulativeSlope(Mode::Cached);
+        QVERIFY(naive && cached);
+        QVERIFY2(*naive > *cached, qPrintable(QStringLiteral("%1 %2").arg(*naive).arg(*cached)));
+        qInfo("reference model, prompt %d, 60 tokens: slope naive %.3f, cached %.3f",
+              compare_.runs[0].steps.front()->promptLength, *naive, *cached);
+        for (const char* m : {"naive", "cached"}) {
+            const QCPGraph* g = find(w, QStringLiteral("cumulative.") + m);
+            QVERIFY2(g->name().contains(QStringLiteral("slope")), qPrintable(g->name()));
+            QCOMPARE(*valueAt(g, g->data()->at(g->data()->size() - 1)->key),
+                     double(compare_.runs[m[0] == 'n' ? 0 : 1].steps.back()->cumulative.total()));
+        }
+        const auto* notes = find<QCPTextElement>(w, QStringLiteral("cumulative.notes"));
+        QVERIFY(notes->text().contains(QStringLiteral("naive: log-log slope")));
+        QVERIFY(notes->text().contains(QStringLiteral("cached: log-log slope")));
+        // Neither mode reaches the crossover within this model's 256-token context: said, not
+        // drawn.
+        QVERIFY(notes->text().contains(QStringLiteral("within the context (256 tokens)")));
+        QVERIFY(!find<QCPItemLine>(w, QStringLiteral("cumulative.crossover.naive"))->visible());
+        // The ratio at the last step is the two cumulative totals divided.
+        const QCPGraph* ratio = find(w, QStringLiteral("cumulative.ratio"));
+        QCOMPARE(pointCount(ratio), 60);
+        const double expected = double(compare_.runs[0].steps.back()->cumulative.total()) /
+                                double(compare_.runs[1].steps.back()->cumulative.total());
+        QCOMPARE(ratio->data()->at(59)->value, expected);
+    }
+
+    void crossoverMarkedWhereAttentionOvertakes() {
+        CostCharts w;
+        w.setView(viewOf(tinyCompare_));
+        w.refresh();
+        for (Mode m : {Mode::Naive, Mode::Cached}) {
+            const auto n = attentionCrossoverLength(tiny_->config, m);
+            QVERIFY(n && *n > 150 && *n < 220);
+            const auto* line =
+                find<QCPItemLine>(w, QStringLiteral("cumulative.crossover.") + modeName(m));
+            QVERIFY(line->visible());
+            QCOMPARE(line->start->coords().x(), double(*n));
+            QCOMPARE(line->end->coords().x(), double(*n));
+        }
+        // Past the crossover the fit covers the attention-dominated steps only.
+        const auto* notes = find<QCPTextElement>(w, QStringLiteral("cumulative.notes"));
+        QCOMPARE(notes->text().count(QStringLiteral("attention-dominated")), 2);
+        qInfo("tiny model, prompt 150, 80 tokens: slope naive %.3f, cached %.3f",
+              *w.cumulativeSlope(Mode::Naive), *w.cumulativeSlope(Mode::Cached));
+        const auto* breakdownLine = find<QCPItemLine>(w, QStringLiteral("breakdown.crossover"));
+        QCOMPARE(breakdownLine->start->coords().x(),
+                 double(*attentionCrossoverLength(tiny_->config, Mode::Cached)));
+    }
+
+    // Width 4 in a context of 1024: attention overtakes the weights at n = 50 (naive) and 89
+    // (cached), so most of a 1000-token run is attention-dominated and the fitted exponents
+    // approach the asymptotic 3 and 2.
+    void slopesApproachThreeAndTwoWhenAttentionDominates() {
+        test::TinyShape shape;
+        shape.nEmbd = 4;
+        shape.nPositions = 1024;
+        QVERIFY(test::writeTinyModel(tmp_.filePath(QStringLiteral("narrow")), shape));
+        const ModelPtr narrow = loadOrDie(tmp_.filePath(QStringLiteral("narrow")));
+        QVERIFY(*attentionCrossoverLength(narrow->config, Mode::Cached) < 100);
+        const RunExport run = generate(narrow, {Mode::Cached}, std::vector<int>{1, 2, 3}, 1000);
+        CostCharts w;
+        w.setView(viewOf(run));
+        w.refresh();
+        const double naive = *w.cumulativeSlope(Mode::Naive);  // the closed-form prediction
+        const double cached = *w.cumulativeSlope(Mode::Cached);
+        qInfo(
+            "narrow tiny model, prompt 3, 1000 tokens: slope naive %.3f (predicted), cached "
+            "%.3f",
+            naive, cached);
+        QVERIFY2(naive > 2.6 && naive <= 3.0, qPrintable(QString::number(naive)));
+        QVERIFY2(cached > 1.6 && cached <= 2.0, qPrintable(QString::number(cached)));
+    }
+
+    void breakdownSumsToTheTotal() {
+        CostCharts w;
+        w.setView(viewOf(compare_));  // focus: cached
+        w.refresh();
+        const RunRecord& r = compare_.runs[1];
+        for (const StepResultPtr& s : r.steps) {
+            double sum = 0;
+            for (int i = 0; i < 7; ++i) {
+                const auto* bars = find<QCPBars>(w, QStringLiteral("breakdown.%1").arg(i));
+                const auto it = bars->data()->findBegin(s->position, false);
+                QVERIFY(it != bars->data()->constEnd() && it->key == s->position);
+                sum += it->value;
+            }
+            QCOMPARE(sum, double(s->flops.total()));
+        }
+        QCOMPARE(find<QCPBars>(w, QStringLiteral("breakdown.0"))->data()->size(),
+                 int(r.steps.size()));
+    }
+
+    void refreshAppendsAndRestartsOnANewRun() {
+        RunExport partial = compare_;
+        for (RunRecord& r : partial.runs) r.steps.resize(20);
+        CostCharts w;
+        w.setView(viewOf(partial));
+        w.refresh();
+        const QCPGraph* naive = find(w, QStringLiteral("perStep.naive"));
+        QCOMPARE(pointCount(naive), 20);
+        partial.runs[0].steps = compare_.runs[0].steps;  // naive a step ahead, as in lockstep
+        partial.runs[1].steps.resize(35);
+        for (std::size_t i = 20; i < 35; ++i) partial.runs[1].steps[i] = compare_.runs[1].steps[i];
+        w.refresh();
+        QCOMPARE(pointCount(naive), 60);
+        QCOMPARE(pointCount(find(w, QStringLiteral("cumulative.ratio"))), 35);
+        // Another run in the same record: the charts start over rather than append to the old.
+        w.setView(viewOf(cachedOnly_));
+        w.refresh();
+        QVERIFY(!naive->visible());
+        QCOMPARE(pointCount(find(w, QStringLiteral("perStep.predicted.naive"))), 60);
+    }
+
+    void selectedStepIsMarkedOnEveryChart() {
+        CostCharts w;
+        w.setView(viewOf(compare_, 10));
+        w.refresh();
+        const double x = compare_.runs[1].steps[10]->position;
+        for (const char* id : {"perStep.selected", "cumulative.selected", "breakdown.selected",
+                               "time.selected", "memory.selected"}) {
+            const auto* line = find<QCPItemLine>(w, QString::fromLatin1(id));
+            QVERIFY(line->visible());
+            QCOMPARE(line->start->coords().x(), x);
+        }
+        const auto* note = find<QCPItemText>(w, QStringLiteral("memory.note"));
+        QVERIFY(note->text().startsWith(QStringLiteral("at n = %1").arg(x)));
+    }
+
+    void memoryAndTimeFollowTheSteps() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        const RunRecord& cached = compare_.runs[1];
+        const QCPGraph* bytes = find(w, QStringLiteral("memory.kvBytes.cached"));
+        const QCPGraph* saved = find(w, QStringLiteral("memory.saved"));
+        for (const StepResultPtr& s : cached.steps) {
+            QCOMPARE(*valueAt(bytes, s->position), double(s->kvCacheBytes));
+            const auto naive =
+                cumulativeFlops(ref_->config, s->promptLength, s->step + 1, Mode::Naive);
+            QCOMPARE(*valueAt(saved, s->position), double(naive.total() - s->cumulative.total()));
+        }
+        const QCPGraph* ms = find(w, QStringLiteral("time.ms.naive"));
+        QCOMPARE(pointCount(ms), 60);
+        QCOMPARE(*valueAt(ms, compare_.runs[0].steps[7]->position),
+                 compare_.runs[0].steps[7]->milliseconds);
+        // Throughput: FLOPs over seconds, so GFLOP/s = total / ms / 1e6 reads off the G ticks.
+        const StepResult& s7 = *compare_.runs[0].steps[7];
+        QVERIFY(s7.milliseconds > 0);
+        const double rate = *valueAt(find(w, QStringLiteral("time.rate.naive")), s7.position);
+        QVERIFY(std::abs(rate / 1e9 - double(s7.flops.total()) / s7.milliseconds / 1e6) <
+                1e-9 * rate / 1e9);
+    }
+
+    void logScaleSwitchesTheCostAxes() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        w.setLogScale(true);
+        QCustomPlot* cumulative = plotNamed(w, QStringLiteral("cumulative"));
+        QCOMPARE(cumulative->xAxis->scaleType(), QCPAxis::stLogarithmic);
+        QCOMPARE(cumulative->yAxis->scaleType(), QCPAxis::stLogarithmic);
+        QVERIFY(cumulative->yAxis->range().lower > 0);
+        w.setLogScale(false);
+        QCOMPARE(cumulative->yAxis->scaleType(), QCPAxis::stLinear);
+    }
+
+    void captionDescribesTheRun() {
+        const int p = compare_.runs[0].steps.front()->promptLength;
+        QCOMPARE(chartCaption(viewOf(compare_)),
+                 QStringLiteral("model %1 · mode compare · prompt %2 tokens · 60 tokens "
+                                "generated · seed 1234")
+                     .arg(ref_->name)
+                     .arg(p));
+        QVERIFY(chartCaption(viewOf(cachedOnly_)).contains(QStringLiteral("mode cached ·")));
+        QCOMPARE(chartCaption(RunView{}), QStringLiteral("no run"));
+    }
+
+    void pngHasTheAskedPixelSize() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        QCustomPlot* plot = w.plots().front();
+        const QString path = tmp_.filePath(QStringLiteral("per_step.png"));
+        QVERIFY(exportChart(plot, path, chartCaption(viewOf(compare_)), 2.0, QSize(640, 400)));
+        QImage img(path);
+        QCOMPARE(img.size(), QSize(1280, 800));
+        QVERIFY(distinctColors(img) > 5);
+        QVERIFY(exportChart(plot, path, QStringLiteral("c"), 1.5, QSize(500, 300)));
+        QCOMPARE(QImage(path).size(), QSize(750, 450));
+    }
+
+    void pdfAndSvgAreVectorFiles() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        QCustomPlot* plot = plotNamed(w, QStringLiteral("cumulative"));
+        const QString pdf = tmp_.filePath(QStringLiteral("c.pdf"));
+        const QString svg = tmp_.filePath(QStringLiteral("c.svg"));
+        QVERIFY(exportChart(plot, pdf, QStringLiteral("caption"), 2.0, QSize(700, 450)));
+        QVERIFY(exportChart(plot, svg, QStringLiteral("caption"), 2.0, QSize(700, 450)));
+        QFile f(pdf);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QVERIFY(f.read(4) == "%PDF");
+        QSvgRenderer renderer(svg);
+        QVERIFY(renderer.isValid());
+        QCOMPARE(renderer.viewBoxF(), QRectF(0, 0, 700, 450));
+    }
+
+    void exportLeavesTheScreenLayoutUnchanged() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        for (QCustomPlot* plot : w.plots()) {
+            const int cells = plot->plotLayout()->elementCount();
+            const int elements = int(plot->plotLayout()->elements(true).size());
+            const int rows = plot->plotLayout()->rowCount();
+            for (const char* suffix : {"png", "pdf", "svg"}) {
+                const QString path = tmp_.filePath(plot->objectName() + "." + suffix);
+                QVERIFY(
+                    exportChart(plot, path, QStringLiteral("the caption"), 1.0, QSize(400, 300)));
+            }
+            QCOMPARE(plot->plotLayout()->elementCount(), cells);
+            QCOMPARE(int(plot->plotLayout()->elements(true).size()), elements);
+            QCOMPARE(plot->plotLayout()->rowCount(), rows);
+        }
+    }
+
+    void exportedChartCarriesTheCaption() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        QCustomPlot* plot = w.plots().front();
+        const QString with = tmp_.filePath(QStringLiteral("with.png"));
+        const QString without = tmp_.filePath(QStringLiteral("without.png"));
+        QVERIFY(exportChart(plot, with, QStringLiteral("model x · mode y"), 1.0, QSize(600, 400)));
+        QVERIFY(exportChart(plot, without, QString(), 1.0, QSize(600, 400)));
+        // The caption sits right-aligned in the bottom strip, which is plain background below
+        // the centred axis label when there is no caption.
+        const QImage a(with), b(without);
+        QCOMPARE(a.size(), b.size());
+        if (const QString keep = qEnvironmentVariable("KVSCOPE_GRAB_DIR"); !keep.isEmpty()) {
+            a.save(QDir(keep).filePath(QStringLiteral("caption_with.png")));
+            b.save(QDir(keep).filePath(QStringLiteral("caption_without.png")));
+        }
+        QVERIFY(distinctColors(a.copy(500, 386, 100, 12), 1) > 1);
+        QCOMPARE(distinctColors(b.copy(500, 386, 100, 12), 1), 1);
+        const QString svg = tmp_.filePath(QStringLiteral("with.svg"));
+        QVERIFY(exportChart(plot, svg, QStringLiteral("model x · mode y"), 1.0, QSize(600, 400)));
+        QFile f(svg);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QVERIFY(QString::fromUtf8(f.readAll()).contains(QStringLiteral("model x · mode y")));
+    }
+
+    void exportErrorsNameTheFile() {
+        CostCharts w;
+        QCustomPlot* plot = w.plots().front();
+        QFile blocker(tmp_.filePath(QStringLiteral("not-a-dir")));
+        QVERIFY(blocker.open(QIODevice::WriteOnly));
+        blocker.close();
+        for (const char* suffix : {"png", "pdf", "svg"}) {
+            const QString path = blocker.fileName() + "/chart." + suffix;
+            const auto r = exportChart(plot, path, QStringLiteral("c"));
+            QVERIFY(!r);
+            QVERIFY2(r.errorMessage().contains(path), qPrintable(r.errorMessage()));
+        }
+        const QString bmp = tmp_.filePath(QStringLiteral("chart.bmp"));
+        const auto r = exportChart(plot, bmp, QStringLiteral("c"));
+        QVERIFY(!r);
+        QVERIFY(r.errorMessage().contains(bmp));
+        QVERIFY(!QFile::exists(bmp));
+        const auto all = exportAllCharts(w.namedPlots(), blocker.fileName() + "/sub", "c");
+        QVERIFY(!all);
+        QVERIFY(all.errorMessage().contains(blocker.fileName()));
+    }
+
+    void exportAllWritesThreeFormatsPerChart() {
+        CostCharts w;
+        w.setView(viewOf(compare_));
+        w.refresh();
+        const QString dir = tmp_.filePath(QStringLiteral("all/charts"));
+        const auto written = exportAllCharts(w.namedPlots(), dir, chartCaption(viewOf(compare_)));
+        QVERIFY2(written, qPrintable(written.errorMessage()));
+        QCOMPARE(written.value().size(), 15);
+        for (const auto& [name, plot] : w.namedPlots())
+            for (const char* suffix : {".png", ".pdf", ".svg"})
+                QVERIFY(written.value().contains(QDir(dir).filePath(name + suffix)));
+        for (const QString& path : written.value())
+            QVERIFY2(QFileInfo(path).size() > 1000, qPrintable(path));
+    }
+
+    // Each tab as the user sees it at 1280x800. With KVSCOPE_GRAB_DIR set the images are kept
+    // there for a human to look at.
+    void tabsRenderAtWindowSize() {
+        CostCharts w;
+        w.resize(1280, 800);
+        w.setView(viewOf(compare_, 30));
+        w.refresh();
+        w.show();
+        const QString keep = qEnvironmentVariable("KVSCOPE_GRAB_DIR");
+        auto* tabs = w.findChild<QTabWidget*>();
+        QVERIFY(tabs);
+        for (int i = 0; i < tabs->count(); ++i) {
+            tabs->setCurrentIndex(i);
+            auto* plot = qobject_cast<QCustomPlot*>(tabs->widget(i));
+            plot->replot();
+            const QImage img = w.grab().toImage();
+            QVERIFY(distinctColors(img) > 10);
+            if (!keep.isEmpty())
+                img.save(QDir(keep).filePath(
+                    QStringLiteral("tab_%1_%2.png").arg(i).arg(plot->objectName())));
+        }
+        if (!keep.isEmpty()) {
+            w.setLogScale(true);
+            tabs->setCurrentIndex(1);
+            qobject_cast<QCustomPlot*>(tabs->widget(1))->replot();
+            w.grab().save(QDir(keep).filePath(QStringLiteral("tab_1_cumulative_log.png")));
+            QVERIFY(exportChart(w.plots().at(2), QDir(keep).filePath("export_breakdown.png"),
+                                chartCaption(viewOf(compare_)), 2.0, QSize(640, 400)));
+            // A smaller panel, and a run that crosses over, for a second look.
+            w.resize(820, 520);
+            w.setView(viewOf(tinyCompare_, 40));
+            w.refresh();
+            for (int i = 0; i < tabs->count(); ++i) {
+                tabs->setCurrentIndex(i);
+                qobject_cast<QCustomPlot*>(tabs->widget(i))->replot();
+                w.grab().save(QDir(keep).filePath(QStringLiteral("small_%1.png").arg(i)));
+            }
+        }
+    }
+};
+
+QTEST_MAIN(TestCostCharts)
+#include "test_cost_charts.moc"

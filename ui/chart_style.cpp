@@ -1,0 +1,317 @@
+#include "chart_style.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kvscope::charts {
+namespace {
+
+constexpr double kTickPt = 8, kLabelPt = 9, kNotePt = 8;
+
+QFont sized(double points, bool bold = false) {
+    QFont f;
+    f.setPointSizeF(points);
+    f.setBold(bold);
+    return f;
+}
+
+template <typename Base>
+class SiTicker : public Base {
+protected:
+    QString getTickLabel(double tick, const QLocale&, QChar, int) override { return siLabel(tick); }
+};
+
+// QCPAxisTickerLog labels only powers of ten, which leaves a sequence spanning less than a decade
+// with one label or none; narrow ranges get every digit, a few decades 1-2-5 steps.
+class SiLogTicker : public SiTicker<QCPAxisTickerLog> {
+protected:
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override {
+        const double decades = std::log10(range.upper / range.lower);
+        narrow_ = range.lower > 0 && decades <= 3;
+        if (!narrow_) return QCPAxisTickerLog::createTickVector(tickStep, range);
+        // Within a factor of three, evenly spaced round numbers label better than any mantissas.
+        if (decades < 0.5)
+            return QCPAxisTicker::createTickVector(QCPAxisTicker::getTickStep(range), range);
+        static const QVector<double> within = {1, 2, 3, 4, 5, 6, 7, 8, 9}, across = {1, 2, 5};
+        QVector<double> ticks;
+        const int e0 = int(std::floor(std::log10(range.lower)));
+        const int e1 = int(std::ceil(std::log10(range.upper)));
+        for (int e = e0; e <= e1; ++e)
+            for (double m : decades < 1.2 ? within : across) ticks.append(m * std::pow(10.0, e));
+        return ticks;
+    }
+    int getSubTickCount(double tickStep) override {
+        return narrow_ ? 0 : QCPAxisTickerLog::getSubTickCount(tickStep);
+    }
+
+private:
+    bool narrow_ = false;
+};
+
+void styleRect(QCPAxisRect* rect, const QPalette& pal) {
+    const QColor text = pal.color(QPalette::Text);
+    QColor grid = text;
+    grid.setAlpha(35);
+    for (QCPAxis* a : rect->axes()) {
+        a->setBasePen(QPen(text));
+        a->setTickPen(QPen(text));
+        a->setSubTickPen(QPen(text));
+        a->setTickLabelColor(text);
+        a->setLabelColor(text);
+        a->setTickLabelFont(sized(kTickPt));
+        a->setLabelFont(sized(kLabelPt));
+        a->grid()->setPen(QPen(grid));
+    }
+}
+
+QPalette paletteOf(QCustomPlot* plot) {
+    return plot->parentWidget() ? plot->parentWidget()->palette() : plot->palette();
+}
+
+}  // namespace
+
+namespace {
+struct SiParts {
+    QString mantissa, prefix;
+};
+
+SiParts siParts(double v) {
+    if (v == 0 || !std::isfinite(v)) return {QString::number(v), QString()};
+    static const char* prefixes[] = {"p", "n", "µ", "m", "", "k", "M", "G", "T", "P", "E"};
+    // Rounding to the shown digits first picks the prefix, so 999.96 reads "1 k", not "1e+03".
+    const double shown = QString::number(v, 'g', 3).toDouble();
+    const int e = std::clamp(int(std::floor(std::log10(std::abs(shown)) / 3)), -4, 6);
+    return {QString::number(shown / std::pow(1000.0, e), 'g', 3),
+            QString::fromUtf8(prefixes[e + 4])};
+}
+}  // namespace
+
+QString siLabel(double v) {
+    const SiParts p = siParts(v);
+    return p.prefix.isEmpty() ? p.mantissa : p.mantissa + QLatin1Char(' ') + p.prefix;
+}
+
+QString siValue(double v, const QString& unit) {
+    const SiParts p = siParts(v);
+    return p.mantissa + QLatin1Char(' ') + p.prefix + unit;
+}
+
+QSharedPointer<QCPAxisTicker> siTicker(bool logarithmic) {
+    if (logarithmic) return QSharedPointer<QCPAxisTicker>(new SiLogTicker);
+    return QSharedPointer<QCPAxisTicker>(new SiTicker<QCPAxisTicker>);
+}
+
+void setLogAxis(QCPAxis* axis, bool logarithmic, bool siLinear) {
+    axis->setScaleType(logarithmic ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (logarithmic || siLinear)
+        axis->setTicker(siTicker(logarithmic));
+    else
+        axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+}
+
+QCustomPlot* newPlot(const QString& id, const QString& title, QWidget* parent) {
+    auto* plot = new QCustomPlot(parent);
+    plot->setObjectName(id);
+    const QPalette pal = paletteOf(plot);
+    plot->setBackground(pal.color(QPalette::Base));
+    plot->plotLayout()->insertRow(0);
+    auto* heading = new QCPTextElement(plot, title, sized(10, true));
+    heading->setObjectName(id + QStringLiteral(".title"));
+    heading->setTextColor(pal.color(QPalette::Text));
+    plot->plotLayout()->addElement(0, 0, heading);
+    styleRect(plot->axisRect(), pal);
+
+    plot->legend->setVisible(true);
+    plot->legend->setFont(sized(kNotePt));
+    plot->legend->setTextColor(pal.color(QPalette::Text));
+    QColor fill = pal.color(QPalette::Base);
+    fill.setAlpha(215);
+    plot->legend->setBrush(fill);
+    plot->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
+    plot->legend->setIconSize(18, 9);
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    return plot;
+}
+
+QCPTextElement* plotTitle(QCustomPlot* plot) {
+    return qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+}
+
+QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id) {
+    auto* t = new QCPTextElement(plot, QString(), sized(kNotePt));
+    t->setObjectName(id);
+    t->setTextColor(paletteOf(plot).color(QPalette::Text));
+    t->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
+    t->setMargins(QMargins(12, 0, 12, 2));
+    plot->plotLayout()->insertRow(1);
+    plot->plotLayout()->addElement(1, 0, t);
+    return t;
+}
+
+QCPAxisRect* addRectBelow(QCustomPlot* plot, double stretch) {
+    QCPAxisRect* top = plot->axisRect(0);
+    auto* rect = new QCPAxisRect(plot);
+    plot->plotLayout()->addElement(plot->plotLayout()->rowCount(), 0, rect);
+    plot->plotLayout()->setRowStretchFactor(plot->plotLayout()->rowCount() - 1, stretch);
+    auto* group = new QCPMarginGroup(plot);
+    top->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+    rect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+    styleRect(rect, paletteOf(plot));
+    return rect;
+}
+
+void labelAxes(QCPAxisRect* rect, const QString& x, const QString& y, bool siY) {
+    rect->axis(QCPAxis::atBottom)->setLabel(x);
+    rect->axis(QCPAxis::atLeft)->setLabel(y);
+    if (siY) rect->axis(QCPAxis::atLeft)->setTicker(siTicker(false));
+}
+
+QCPGraph* addLine(QCPAxisRect* rect, const QString& id, const QString& label, const QColor& c,
+                  bool dashed) {
+    QCPGraph* g =
+        rect->parentPlot()->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+    g->setObjectName(id);
+    g->setName(label);
+    g->setPen(QPen(c, dashed ? 1.5 : 2.0, dashed ? Qt::DashLine : Qt::SolidLine));
+    return g;
+}
+
+QCPGraph* addMarkers(QCPAxisRect* rect, const QString& id, const QString& label, const QColor& c,
+                     bool filled) {
+    QCPGraph* g = addLine(rect, id, label, c, false);
+    g->setLineStyle(QCPGraph::lsNone);
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(c, 1.5),
+                                       filled ? QBrush(c) : QBrush(Qt::NoBrush), 10));
+    return g;
+}
+
+void setShown(QCPAbstractPlottable* p, bool shown) {
+    p->setVisible(shown);
+    if (shown)
+        p->addToLegend();
+    else
+        p->removeFromLegend();
+}
+
+void VLine::place(double x, const QString& text, double labelY) {
+    line->setVisible(true);
+    line->start->setCoords(x, 0);
+    line->end->setCoords(x, 1);
+    if (!label) return;
+    label->setVisible(!text.isEmpty());
+    label->setText(text);
+    label->position->setCoords(x, labelY);
+}
+
+void VLine::hide() {
+    line->setVisible(false);
+    if (label) label->setVisible(false);
+}
+
+namespace {
+// x in plot coordinates, y as a fraction of the axis rect's height: a line or label that spans
+// the rect whatever the value range or scale.
+void pinToRect(QCPItemPosition* p, QCPAxisRect* rect) {
+    p->setAxes(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+    p->setAxisRect(rect);
+    p->setTypeX(QCPItemPosition::ptPlotCoords);
+    p->setTypeY(QCPItemPosition::ptAxisRectRatio);
+}
+}  // namespace
+
+VLine addVLine(QCPAxisRect* rect, const QString& id, const QPen& pen, bool labelled) {
+    VLine v;
+    v.line = new QCPItemLine(rect->parentPlot());
+    v.line->setObjectName(id);
+    v.line->setPen(pen);
+    v.line->setClipAxisRect(rect);
+    pinToRect(v.line->start, rect);
+    pinToRect(v.line->end, rect);
+    if (labelled) {
+        v.label = new QCPItemText(rect->parentPlot());
+        v.label->setObjectName(id + QStringLiteral(".label"));
+        v.label->setClipAxisRect(rect);
+        pinToRect(v.label->position, rect);
+        v.label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+        v.label->setFont(sized(kNotePt));
+        v.label->setColor(pen.color());
+        v.label->setPadding(QMargins(4, 1, 4, 1));
+    }
+    v.hide();
+    return v;
+}
+
+QCPItemText* addNote(QCPAxisRect* rect, const QString& id, Qt::Alignment corner) {
+    auto* t = new QCPItemText(rect->parentPlot());
+    t->setObjectName(id);
+    t->setClipAxisRect(rect);
+    t->position->setType(QCPItemPosition::ptAxisRectRatio);
+    t->position->setAxisRect(rect);
+    t->position->setCoords(corner & Qt::AlignLeft ? 0.01 : 0.99,
+                           corner & Qt::AlignTop ? 0.02 : 0.98);
+    t->setPositionAlignment(corner);
+    t->setTextAlignment(Qt::AlignLeft);
+    const QPalette pal = paletteOf(rect->parentPlot());
+    QColor fill = pal.color(QPalette::Base);
+    fill.setAlpha(215);
+    t->setBrush(fill);
+    t->setPen(QPen(pal.color(QPalette::Mid)));
+    t->setColor(pal.color(QPalette::Text));
+    t->setFont(sized(kNotePt));
+    t->setPadding(QMargins(5, 3, 5, 3));
+    t->setVisible(false);
+    return t;
+}
+
+void ModeSeries::add(double x, double y, bool isPrefill) {
+    (isPrefill ? prefill : line)->addData(x, y);
+}
+
+void ModeSeries::clear() {
+    line->data()->clear();
+    prefill->data()->clear();
+}
+
+void ModeSeries::setShown(bool shown) {
+    charts::setShown(line, shown);
+    charts::setShown(prefill, shown && !prefill->data()->isEmpty());
+}
+
+ModeSeries addModeSeries(QCPAxisRect* rect, const QString& id, const QString& label,
+                         const QColor& c, bool predicted) {
+    ModeSeries s;
+    s.line = addLine(rect, id, label, c, predicted);
+    s.prefill = addMarkers(rect, id + QStringLiteral(".prefill"),
+                           label + QStringLiteral(" prefill"), c, !predicted);
+    return s;
+}
+
+namespace {
+// Values start at zero so bar and line heights compare honestly; positions get half a token of
+// margin so the first and last bars are not cut in half.
+void rescaleAxis(QCPAxis* a, bool isValue) {
+    a->rescale(true);
+    const QCPRange r = a->range();
+    if (a->scaleType() == QCPAxis::stLogarithmic) {
+        const double pad = isValue ? 1.3 : 1.03;
+        if (r.lower <= 0)
+            a->setRange(1, 10);
+        else
+            a->setRange(r.lower / pad, r.upper * pad);
+        return;
+    }
+    if (isValue) {
+        a->setRange(std::min(0.0, r.lower), r.upper > 0 ? r.upper * 1.08 : 1.0);
+        return;
+    }
+    const double pad = std::max(r.size() * 0.02, 0.6);
+    a->setRange(r.lower - pad, r.upper + pad);
+}
+}  // namespace
+
+void rescale(QCPAxisRect* rect) {
+    rescaleAxis(rect->axis(QCPAxis::atBottom), false);
+    rescaleAxis(rect->axis(QCPAxis::atLeft), true);
+}
+
+}  // namespace kvscope::charts

@@ -1,0 +1,69 @@
+#pragma once
+// Building blocks shared by the cost charts: SI tick labels, palette-aware plot setup, and the
+// few item kinds every chart repeats (a vertical marker line, a corner note, a measured/predicted
+// series whose prefill step is kept apart from the decode steps).
+
+#include "qcustomplot_include.h"
+
+#include <QColor>
+#include <QString>
+
+namespace kvscope::charts {
+
+// "1.2 G", "350 k", "12": three significant digits and an SI prefix, for FLOPs and bytes.
+QString siLabel(double v);
+// "48.1 kB", "203 MFLOP": the value with its prefixed unit, for notes.
+QString siValue(double v, const QString& unit);
+QSharedPointer<QCPAxisTicker> siTicker(bool logarithmic);
+// Switches an axis between linear and log10. Log axes always get SI labels at 1-2-5 steps;
+// linear ones only when `siLinear` (token positions read better as plain integers).
+void setLogAxis(QCPAxis* axis, bool logarithmic, bool siLinear);
+
+// A plot with a title row above its one axis rect, coloured from `parent`'s palette.
+QCustomPlot* newPlot(const QString& id, const QString& title, QWidget* parent);
+QCPTextElement* plotTitle(QCustomPlot* plot);
+// A second axis rect below the first, its left and right margins aligned with the first so both
+// position axes line up.
+QCPAxisRect* addRectBelow(QCustomPlot* plot, double stretch);
+void labelAxes(QCPAxisRect* rect, const QString& x, const QString& y, bool siY);
+
+// `id` is the objectName (tests and tools find series by it), `label` the legend text.
+QCPGraph* addLine(QCPAxisRect* rect, const QString& id, const QString& label, const QColor& c,
+                  bool dashed);
+QCPGraph* addMarkers(QCPAxisRect* rect, const QString& id, const QString& label, const QColor& c,
+                     bool filled);
+// Hidden series also leave the legend, so it lists only what is drawn.
+void setShown(QCPAbstractPlottable* p, bool shown);
+
+// A vertical line spanning the axis rect at plot x, with an optional label at its top.
+struct VLine {
+    QCPItemLine* line = nullptr;
+    QCPItemText* label = nullptr;
+    void place(double x, const QString& text = {}, double labelY = 0.02);
+    void hide();
+};
+VLine addVLine(QCPAxisRect* rect, const QString& id, const QPen& pen, bool labelled);
+
+// A line of small text in its own layout row below the title: notes that must never cover data.
+QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id);
+
+// A small multi-line note pinned to a corner of the axis rect.
+QCPItemText* addNote(QCPAxisRect* rect, const QString& id, Qt::Alignment corner);
+
+// One mode's series: decode steps joined by a line, the cached prefill as a lone marker, because
+// that step processes the whole prompt and is not a point on the per-token trend.
+struct ModeSeries {
+    QCPGraph* line = nullptr;
+    QCPGraph* prefill = nullptr;
+    void add(double x, double y, bool isPrefill);
+    void clear();
+    void setShown(bool shown);
+};
+// Object names: <id> for the line, <id>.prefill for the marker.
+ModeSeries addModeSeries(QCPAxisRect* rect, const QString& id, const QString& label,
+                         const QColor& c, bool predicted);
+
+// Fits both axes to the visible data with a little headroom, keeping log axes positive.
+void rescale(QCPAxisRect* rect);
+
+}  // namespace kvscope::charts

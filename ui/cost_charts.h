@@ -1,0 +1,51 @@
+#pragma once
+// What generation costs, drawn from the run's StepResults and the core's closed-form FLOP counts:
+// FLOPs per step, cumulative FLOPs with their power-law slopes, the per-component breakdown,
+// measured time and throughput, and the KV-cache memory paid for the compute saved.
+//
+// Each plot's objectName is its export file stem (see namedPlots()). Series and markers carry
+// objectNames too ("perStep.naive", "perStep.cached.prefill", "perStep.predicted.naive",
+// "cumulative.crossover.cached", "breakdown.4", ...), so tests and tools can find them without
+// reaching into this class.
+
+#include "run_view.h"
+
+#include <QList>
+#include <QPair>
+#include <QWidget>
+
+#include <memory>
+#include <optional>
+
+class QCustomPlot;
+
+namespace kvscope {
+
+class CostCharts : public QWidget {
+    Q_OBJECT
+public:
+    explicit CostCharts(QWidget* parent = nullptr);
+    ~CostCharts() override;
+
+    void setView(const RunView& v);
+    // Appends the steps that arrived since the last call and queues one replot per chart.
+    void refresh();
+    QList<QCustomPlot*> plots() const;
+    QList<QPair<QString, QCustomPlot*>> namedPlots() const;  // (file stem, plot), for exports
+
+    // Log-log axes for the per-step and cumulative charts (also a checkbox above the tabs).
+    void setLogScale(bool on);
+    // The exponent fitted to a mode's cumulative FLOPs (measured, or predicted when that mode did
+    // not run); nullopt until there are enough steps.
+    std::optional<double> cumulativeSlope(Mode m) const;
+
+private:
+    void reset();
+    void appendNewSteps();
+    void updateCharts();
+
+    struct Impl;
+    std::unique_ptr<Impl> d_;
+};
+
+}  // namespace kvscope
