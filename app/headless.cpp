@@ -1,24 +1,26 @@
 #include "headless.h"
 
 #include "generation_session.h"
+#include "main_window.h"
 #include "model.h"
 #include "run_export.h"
 
+#include <QApplication>
 #include <QCommandLineParser>
-#include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 namespace kvscope {
 namespace {
 
 struct Options {
-    QString modelPath, prompt, jsonPath, csvPath;
+    QString modelPath, prompt, jsonPath, csvPath, exportDir;
     std::vector<Mode> modes;
     GenerationSettings settings;
 };
@@ -66,6 +68,10 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("FILE")},
         {QStringLiteral("csv"), QStringLiteral("Write one row per step to FILE."),
          QStringLiteral("FILE")},
+        {QStringLiteral("export-dir"),
+         QStringLiteral("Write every chart (PNG, PDF, SVG) with run.csv and run.json to DIR, as "
+                        "the window's File > Export All does; needs no display."),
+         QStringLiteral("DIR")},
     });
 }
 
@@ -117,6 +123,7 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     o.settings.captureAttention = !p.isSet(QStringLiteral("no-attention"));
     o.jsonPath = p.value(QStringLiteral("json"));
     o.csvPath = p.value(QStringLiteral("csv"));
+    o.exportDir = p.value(QStringLiteral("export-dir"));
     return o;
 }
 
@@ -206,13 +213,41 @@ int exportRun(const Options& o, const RunExport& run) {
             return ExitGeneration;
         }
     }
+    if (!o.exportDir.isEmpty()) {
+        // The charts are the window's own panels, drawn offscreen.
+        MainWindow window;
+        window.resize(1600, 1000);
+        window.show();
+        window.showRun(std::make_unique<RunExport>(run));
+        auto written = window.exportAll(o.exportDir);
+        if (!written) {
+            std::fprintf(stderr, "kvscope: %s\n", qPrintable(written.errorMessage()));
+            return ExitGeneration;
+        }
+        std::fprintf(stderr, "kvscope: wrote %lld files to %s\n", qlonglong(written.value().size()),
+                     qPrintable(o.exportDir));
+    }
     return ExitOk;
+}
+
+bool wantsExportDir(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (std::strncmp(argv[i], "--export-dir", 12) == 0) return true;
+    return false;
 }
 
 }  // namespace
 
 int runHeadless(int argc, char** argv) {
-    QCoreApplication app(argc, argv);
+    // Charts need a QApplication; without a display it draws on the offscreen platform.
+    std::unique_ptr<QCoreApplication> gui;
+    if (wantsExportDir(argc, argv)) {
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+        gui = std::make_unique<QApplication>(argc, argv);
+    } else {
+        gui = std::make_unique<QCoreApplication>(argc, argv);
+    }
+    QCoreApplication& app = *gui;
     QCoreApplication::setApplicationName(QStringLiteral("kvscope"));
     QCoreApplication::setApplicationVersion(QStringLiteral(KVSCOPE_VERSION));
     QCommandLineParser parser;

@@ -78,8 +78,9 @@ AttentionHeatmap::AttentionHeatmap(QWidget* parent) : QWidget(parent) {
     bar->addWidget(headBox_);
     bar->addWidget(recomputeBox_);
     bar->addWidget(logBox_);
-    bar->addWidget(status_, 1);
+    bar->addStretch(1);
     layout->addLayout(bar);
+    layout->addWidget(status_);
     layout->addWidget(plot_, 1);
     showEmpty(tr("No run yet."));
 }
@@ -95,8 +96,10 @@ void AttentionHeatmap::buildControls() {
     recomputeBox_->setToolTip(
         tr("Mark the cells the selected step computed, and the K/V rows it read from the cache"));
     logBox_ = new QCheckBox(tr("log scale"), this);
+    logBox_->setToolTip(tr("Colour by the logarithm of the weight, to see small weights"));
     status_ = new QLabel(this);
     status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    status_->setWordWrap(true);  // a long token must not widen the dock
     connect(layerBox_, &QSpinBox::valueChanged, this, &AttentionHeatmap::selectionChanged);
     connect(headBox_, &QComboBox::currentIndexChanged, this, &AttentionHeatmap::selectionChanged);
     connect(recomputeBox_, &QCheckBox::toggled, this, &AttentionHeatmap::refresh);

@@ -231,13 +231,13 @@ void installExportMenu(QCustomPlot* plot, std::function<QString()> caption) {
 }
 
 Result<QStringList> exportAllCharts(const QList<QPair<QString, QCustomPlot*>>& charts,
-                                    const QString& dir, const QString& caption) {
+                                    const QString& dir, const QString& caption, QSize size) {
     if (!QDir().mkpath(dir)) return fileError(dir, QStringLiteral("cannot create the folder"));
     QStringList written;
     for (const auto& [name, plot] : charts) {
         for (const char* suffix : {"png", "pdf", "svg"}) {
             const QString path = QDir(dir).filePath(name + QLatin1Char('.') + suffix);
-            if (auto r = exportChart(plot, path, caption); !r) return r.error();
+            if (auto r = exportChart(plot, path, caption, 2.0, size); !r) return r.error();
             written << path;
         }
     }

@@ -36,8 +36,8 @@ void copyChartToClipboard(QCustomPlot* plot, const QString& caption);
 void installExportMenu(QCustomPlot* plot, std::function<QString()> caption);
 
 // Writes <name>.png, <name>.pdf and <name>.svg for each (name, plot) into `dir` (created if
-// missing). Returns the written paths, or the first error.
+// missing), at `size` (empty: each widget's own). Returns the written paths, or the first error.
 Result<QStringList> exportAllCharts(const QList<QPair<QString, QCustomPlot*>>& charts,
-                                    const QString& dir, const QString& caption);
+                                    const QString& dir, const QString& caption, QSize size = {});
 
 }  // namespace kvscope

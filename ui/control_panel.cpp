@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -48,15 +49,17 @@ QWidget* ControlPanel::buildPromptBox() {
     mode_->addItem(tr("Cached (KV cache)"));
     mode_->addItem(tr("Compare (both, same seed)"));
     mode_->setCurrentIndex(2);
-    mode_->setToolTip(tr("Naive re-runs the whole sequence at every step; Cached keeps each "
-                         "layer's keys and values and computes only the new position; Compare "
-                         "runs both in lockstep."));
+    mode_->setToolTip(
+        tr("Naive re-runs the whole sequence at every step; Cached keeps each "
+           "layer's keys and values and computes only the new position; Compare "
+           "runs both in lockstep."));
     focus_ = new QComboBox;
     focus_->addItem(tr("naive run"));
     focus_->addItem(tr("cached run"));
     focus_->setCurrentIndex(0);
-    focus_->setToolTip(tr("In Compare mode, which run the token strip, distribution and "
-                          "attention panels show."));
+    focus_->setToolTip(
+        tr("In Compare mode, which run the token strip, distribution and "
+           "attention panels show."));
     connect(focus_, &QComboBox::currentIndexChanged, this, &ControlPanel::focusModeChanged);
     connect(mode_, &QComboBox::currentIndexChanged, this,
             [this](int i) { focus_->setEnabled(i == 2); });
@@ -68,7 +71,7 @@ QWidget* ControlPanel::buildPromptBox() {
 
 QWidget* ControlPanel::buildButtons() {
     auto* w = new QWidget;
-    auto* l = new QHBoxLayout(w);
+    auto* l = new QGridLayout(w);  // two rows keep the panel narrow
     l->setContentsMargins(0, 0, 0, 0);
     generate_ = new QPushButton(tr("Generate"));
     pause_ = new QPushButton(tr("Pause"));
@@ -81,7 +84,11 @@ QWidget* ControlPanel::buildButtons() {
     stop_->setToolTip(tr("Stop the run, even in the middle of a step (Esc)."));
     reset_->setToolTip(tr("Stop and clear the run from every panel."));
     generate_->setDefault(true);
-    for (QPushButton* b : {generate_, pause_, step_, stop_, reset_}) l->addWidget(b);
+    l->addWidget(generate_, 0, 0, 1, 2);
+    l->addWidget(pause_, 0, 2);
+    l->addWidget(step_, 1, 0);
+    l->addWidget(stop_, 1, 1);
+    l->addWidget(reset_, 1, 2);
     connect(generate_, &QPushButton::clicked, this, &ControlPanel::generateRequested);
     connect(pause_, &QPushButton::clicked, this, &ControlPanel::pauseToggled);
     connect(step_, &QPushButton::clicked, this, &ControlPanel::stepRequested);
@@ -97,8 +104,9 @@ QWidget* ControlPanel::buildSamplingBox() {
     temperature_->setRange(0, 5);
     temperature_->setSingleStep(0.1);
     temperature_->setValue(0.8);
-    temperature_->setToolTip(tr("Divides the logits before the softmax; 0 always picks the most "
-                                "likely token (greedy)."));
+    temperature_->setToolTip(
+        tr("Divides the logits before the softmax; 0 always picks the most "
+           "likely token (greedy)."));
     topK_ = new QSpinBox;
     topK_->setRange(0, 1 << 20);
     topK_->setValue(40);
@@ -108,13 +116,15 @@ QWidget* ControlPanel::buildSamplingBox() {
     topP_->setRange(0, 1);
     topP_->setSingleStep(0.05);
     topP_->setValue(0.95);
-    topP_->setToolTip(tr("Keep the smallest set of tokens whose probabilities add up to P; "
-                         "1 turns it off."));
+    topP_->setToolTip(
+        tr("Keep the smallest set of tokens whose probabilities add up to P; "
+           "1 turns it off."));
     seed_ = new QLineEdit(QStringLiteral("42"));
     seed_->setValidator(
         new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,19}")), seed_));
     seed_->setToolTip(tr("Random seed: the same seed and settings give the same tokens."));
-    auto* dice = new QPushButton(tr("New"));
+    dice_ = new QPushButton(tr("New"));
+    auto* dice = dice_;
     dice->setToolTip(tr("Pick a new random seed."));
     connect(dice, &QPushButton::clicked, this, &ControlPanel::newRandomSeed);
     auto* seedRow = new QHBoxLayout;
@@ -132,7 +142,8 @@ QWidget* ControlPanel::buildSamplingBox() {
     delay_->setPageStep(100);
     delay_->setToolTip(tr("Wait this long between tokens so a class can follow."));
     delayLabel_ = new QLabel;
-    delayLabel_->setMinimumWidth(delayLabel_->fontMetrics().horizontalAdvance(QStringLiteral("1000 ms")));
+    delayLabel_->setMinimumWidth(
+        delayLabel_->fontMetrics().horizontalAdvance(QStringLiteral("1000 ms")));
     auto updateDelay = [this](int ms) {
         delayLabel_->setText(ms == 0 ? tr("full speed") : tr("%1 ms").arg(ms));
         Q_EMIT delayChanged(ms);
@@ -157,10 +168,18 @@ void ControlPanel::newRandomSeed() {
     seed_->setText(QString::number(QRandomGenerator::global()->generate64() >> 1));
 }
 
-QString ControlPanel::prompt() const { return prompt_->toPlainText(); }
-void ControlPanel::setPrompt(const QString& text) { prompt_->setPlainText(text); }
-RunMode ControlPanel::runMode() const { return RunMode(mode_->currentIndex()); }
-int ControlPanel::delayMs() const { return delay_->value(); }
+QString ControlPanel::prompt() const {
+    return prompt_->toPlainText();
+}
+void ControlPanel::setPrompt(const QString& text) {
+    prompt_->setPlainText(text);
+}
+RunMode ControlPanel::runMode() const {
+    return RunMode(mode_->currentIndex());
+}
+int ControlPanel::delayMs() const {
+    return delay_->value();
+}
 Mode ControlPanel::focusMode() const {
     if (runMode() == RunMode::Naive) return Mode::Naive;
     if (runMode() == RunMode::Cached) return Mode::Cached;
@@ -179,14 +198,16 @@ GenerationSettings ControlPanel::settings() const {
     return s;
 }
 
-void ControlPanel::setModelSummary(const QString& html) { modelSummary_->setText(html); }
+void ControlPanel::setModelSummary(const QString& html) {
+    modelSummary_->setText(html);
+}
 
 // Settings that would change the run in flight are locked while it goes; pacing stays live.
 void ControlPanel::setState(State s) {
     state_ = s;
     const bool idle = s == State::Idle, active = s == State::Running || s == State::Paused;
     for (QWidget* w : std::initializer_list<QWidget*>{prompt_, mode_, temperature_, topK_, topP_,
-                                                      seed_, maxTokens_, stopAtEot_})
+                                                      seed_, dice_, maxTokens_, stopAtEot_})
         w->setEnabled(!active && s != State::NoModel);
     generate_->setEnabled(idle);
     pause_->setEnabled(active);
@@ -214,10 +235,12 @@ void ControlPanel::saveSettings() const {
 void ControlPanel::restoreSettings() {
     QSettings q;
     q.beginGroup(QStringLiteral("controls"));
-    if (q.contains(QStringLiteral("prompt"))) setPrompt(q.value(QStringLiteral("prompt")).toString());
+    if (q.contains(QStringLiteral("prompt")))
+        setPrompt(q.value(QStringLiteral("prompt")).toString());
     mode_->setCurrentIndex(q.value(QStringLiteral("mode"), mode_->currentIndex()).toInt());
     focus_->setCurrentIndex(q.value(QStringLiteral("focus"), focus_->currentIndex()).toInt());
-    temperature_->setValue(q.value(QStringLiteral("temperature"), temperature_->value()).toDouble());
+    temperature_->setValue(
+        q.value(QStringLiteral("temperature"), temperature_->value()).toDouble());
     topK_->setValue(q.value(QStringLiteral("topK"), topK_->value()).toInt());
     topP_->setValue(q.value(QStringLiteral("topP"), topP_->value()).toDouble());
     seed_->setText(q.value(QStringLiteral("seed"), seed_->text()).toString());

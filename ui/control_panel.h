@@ -60,6 +60,7 @@ private:
     QSpinBox* topK_;
     QDoubleSpinBox* topP_;
     QLineEdit* seed_;
+    QPushButton* dice_;
     QSpinBox* maxTokens_;
     QSlider* delay_;
     QLabel* delayLabel_;

@@ -291,12 +291,11 @@ private:
             const SlopeFit& f = *fits_[i];
             (series_[i].predicted ? predicted_ : measured_)[i]->setName(
                 QStringLiteral("%1 · slope %2").arg(label).arg(f.slope, 0, 'f', 2));
-            line += QStringLiteral("log-log slope %1 over n = %2–%3 (%4) · ")
+            line += QStringLiteral("slope %1 over n = %2–%3 (%4) · ")
                         .arg(f.slope, 0, 'f', 2)
                         .arg(f.from)
                         .arg(f.to)
-                        .arg(f.attentionDominated ? str("attention-dominated")
-                                                  : str("last half; weights still dominate"));
+                        .arg(f.attentionDominated ? str("attention-dominated") : str("last half"));
         }
         notes << line + crossoverNote(c, m, crossover);
     }
@@ -304,9 +303,7 @@ private:
     QString crossoverNote(const Ctx& c, Mode m, std::optional<std::int64_t> crossover) {
         const int i = idx(m);
         if (!crossover)
-            return QStringLiteral(
-                       "attention never overtakes the weight matrices within the "
-                       "context (%1 tokens)")
+            return QStringLiteral("attention < weights up to the context limit (%1)")
                 .arg(c.config->nPositions);
         crossover_[i].place(
             double(*crossover),
@@ -314,7 +311,7 @@ private:
             i == 0 ? 0.02 : 0.12);
         const auto& pos = series_[i].position;
         const bool reached = !pos.empty() && pos.back() >= double(*crossover);
-        return QStringLiteral("attention overtakes the weight matrices at n = %1%2")
+        return QStringLiteral("attention ≥ weights from n = %1%2")
             .arg(*crossover)
             .arg(reached ? QString() : QStringLiteral(" (not reached yet)"));
     }

@@ -191,11 +191,11 @@ private Q_SLOTS:
                      double(compare_.runs[m[0] == 'n' ? 0 : 1].steps.back()->cumulative.total()));
         }
         const auto* notes = find<QCPTextElement>(w, QStringLiteral("cumulative.notes"));
-        QVERIFY(notes->text().contains(QStringLiteral("naive: log-log slope")));
-        QVERIFY(notes->text().contains(QStringLiteral("cached: log-log slope")));
+        QVERIFY(notes->text().contains(QStringLiteral("naive: slope")));
+        QVERIFY(notes->text().contains(QStringLiteral("cached: slope")));
         // Neither mode reaches the crossover within this model's 256-token context: said, not
         // drawn.
-        QVERIFY(notes->text().contains(QStringLiteral("within the context (256 tokens)")));
+        QVERIFY(notes->text().contains(QStringLiteral("up to the context limit (256)")));
         QVERIFY(!find<QCPItemLine>(w, QStringLiteral("cumulative.crossover.naive"))->visible());
         // The ratio at the last step is the two cumulative totals divided.
         const QCPGraph* ratio = find(w, QStringLiteral("cumulative.ratio"));

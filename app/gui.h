@@ -1,0 +1,7 @@
+#pragma once
+
+namespace kvscope {
+
+int runGui(int argc, char** argv);
+
+}  // namespace kvscope

@@ -1,0 +1,510 @@
+#include "main_window.h"
+
+#include "attention_heatmap.h"
+#include "chart_export.h"
+#include "cost_charts.h"
+#include "distribution_chart.h"
+#include "model_load_task.h"
+#include "token_strip.h"
+
+#include "qcustomplot_include.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressDialog>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QSettings>
+#include <QShortcut>
+#include <QStatusBar>
+
+namespace kvscope {
+namespace {
+
+QString siValue(double v, const QString& unit) {
+    static const char* prefixes[] = {"", "k", "M", "G", "T", "P", "E"};
+    int i = 0;
+    while (std::abs(v) >= 1000 && i < 6) {
+        v /= 1000;
+        ++i;
+    }
+    return QStringLiteral("%1 %2%3")
+        .arg(v, 0, 'f', i == 0 ? 0 : 2)
+        .arg(QLatin1String(prefixes[i]), unit);
+}
+
+QString bytesText(std::int64_t b) {
+    return QLocale().formattedDataSize(b, 1, QLocale::DataSizeTraditionalFormat);
+}
+
+QString modelSummary(const Model& m) {
+    const ModelConfig& c = m.config;
+    return QObject::tr(
+               "<b>%1</b><br>%2 parameters · %3 layers · %4 heads · d = %5 · "
+               "context %6 · vocabulary %7")
+        .arg(m.name.toHtmlEscaped(), siValue(double(m.transformer->parameterCount()), QString()))
+        .arg(c.nLayer)
+        .arg(c.nHead)
+        .arg(c.nEmbd)
+        .arg(c.nPositions)
+        .arg(c.vocabSize);
+}
+
+QDockWidget* dock(const QString& title, const QString& name, QWidget* w, QMainWindow* parent) {
+    auto* d = new QDockWidget(title, parent);
+    d->setObjectName(name);  // QMainWindow::saveState keys docks by object name
+    d->setWidget(w);
+    return d;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    setWindowTitle(QStringLiteral("kvscope"));
+    setAcceptDrops(true);
+    setDockOptions(AnimatedDocks | AllowTabbedDocks | AllowNestedDocks);
+    controls_ = new ControlPanel;
+    tokens_ = new TokenStrip;
+    distribution_ = new DistributionChart;
+    heatmap_ = new AttentionHeatmap;
+    costs_ = new CostCharts;
+    setCentralWidget(tokens_);
+    buildDocks();
+    buildMenus();
+    buildStatusBar();
+    wireWorker();
+
+    connect(controls_, &ControlPanel::generateRequested, this, [this] { generate(false); });
+    connect(controls_, &ControlPanel::pauseToggled, this, &MainWindow::togglePause);
+    connect(controls_, &ControlPanel::stepRequested, this, &MainWindow::stepOnce);
+    connect(controls_, &ControlPanel::stopRequested, this, &MainWindow::stopRun);
+    connect(controls_, &ControlPanel::resetRequested, this, &MainWindow::resetRun);
+    connect(controls_, &ControlPanel::delayChanged, this,
+            [this](int ms) { worker_->setDelayMs(ms); });
+    connect(controls_, &ControlPanel::focusModeChanged, this, [this] { dirty_ = true; });
+    connect(tokens_, &TokenStrip::stepSelected, this, &MainWindow::selectStep);
+    for (const auto& [name, plot] : charts())
+        installExportMenu(plot, [this] { return chartCaption(view_); });
+
+    frame_.setInterval(33);  // about 30 redraws per second, however fast tokens arrive
+    connect(&frame_, &QTimer::timeout, this, &MainWindow::onFrame);
+    frame_.start();
+
+    controls_->restoreSettings();
+    worker_->setDelayMs(controls_->delayMs());
+    QSettings q;
+    if (!restoreGeometry(q.value(QStringLiteral("window/geometry")).toByteArray()))
+        resize(1280, 800);
+    restoreState(q.value(QStringLiteral("window/state")).toByteArray());
+    controls_->setState(ControlPanel::State::NoModel);
+}
+
+MainWindow::~MainWindow() {
+    worker_->stop(~std::uint64_t(0));
+    workerThread_.quit();
+    workerThread_.wait();
+}
+
+void MainWindow::buildDocks() {
+    // Controls and the per-step panels run the full height; the cost curves sit under the tokens.
+    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+    setCorner(Qt::TopRightCorner, Qt::RightDockWidgetArea);
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    auto* scroll = new QScrollArea;  // the controls stay reachable on a short screen
+    scroll->setWidget(controls_);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(controls_->minimumSizeHint().width() +
+                            scroll->verticalScrollBar()->sizeHint().width());
+    auto* ctl = dock(tr("Controls"), QStringLiteral("controls"), scroll, this);
+    addDockWidget(Qt::LeftDockWidgetArea, ctl);
+    auto* dist =
+        dock(tr("Next-token distribution"), QStringLiteral("distribution"), distribution_, this);
+    auto* heat = dock(tr("Attention"), QStringLiteral("attention"), heatmap_, this);
+    auto* cost = dock(tr("Cost"), QStringLiteral("cost"), costs_, this);
+    addDockWidget(Qt::RightDockWidgetArea, heat);
+    addDockWidget(Qt::RightDockWidgetArea, dist);
+    addDockWidget(Qt::BottomDockWidgetArea, cost);
+    resizeDocks({heat, dist}, {3, 2}, Qt::Vertical);
+    resizeDocks({ctl, heat}, {scroll->minimumWidth(), 460}, Qt::Horizontal);
+    resizeDocks({cost}, {420}, Qt::Vertical);
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open Model…"), this, &MainWindow::openModelDialog);
+    open->setShortcut(QKeySequence::Open);
+    open->setToolTip(tr("Open a Hugging Face GPT-2 folder or its model.safetensors."));
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    rebuildRecentMenu();
+    file->addSeparator();
+    QAction* exportAll = file->addAction(tr("&Export All…"), this, &MainWindow::exportAllDialog);
+    exportAll->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    QMenu* charts = file->addMenu(tr("Export &Chart"));
+    connect(charts, &QMenu::aboutToShow, this, [this, charts] {
+        charts->clear();
+        for (const auto& [name, plot] : this->charts())
+            charts->addAction(name, this, [this, plot = plot] {
+                const QString path =
+                    QFileDialog::getSaveFileName(this, tr("Export chart"), QString(),
+                                                 tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
+                if (path.isEmpty()) return;
+                auto r = exportChart(plot, path, chartCaption(view_));
+                if (!r) QMessageBox::warning(this, tr("Export failed"), r.errorMessage());
+            });
+    });
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About kvscope"), this, &MainWindow::showAbout);
+
+    auto* gen = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this);
+    connect(gen, &QShortcut::activated, this, [this] {
+        if (!running_) generate(false);
+    });
+    auto* space = new QShortcut(QKeySequence(Qt::Key_Space), this);
+    connect(space, &QShortcut::activated, this, [this] {
+        if (running_) togglePause();
+    });
+    auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this);
+    connect(esc, &QShortcut::activated, this, &MainWindow::stopRun);
+}
+
+void MainWindow::buildStatusBar() {
+    statusRun_ = new QLabel;
+    statusTokens_ = new QLabel;
+    statusSpeed_ = new QLabel;
+    statusFlops_ = new QLabel;
+    statusKv_ = new QLabel;
+    statusTokens_->setToolTip(tr("Tokens generated in this run (per mode)."));
+    statusSpeed_->setToolTip(tr("Tokens per second of wall time, pauses and delays excluded."));
+    statusFlops_->setToolTip(tr("FLOPs counted so far in this run, per mode."));
+    statusKv_->setToolTip(tr("Memory the K/V cache holds now (cached mode)."));
+    statusBar()->addWidget(statusRun_, 1);
+    for (QLabel* l : {statusTokens_, statusSpeed_, statusFlops_, statusKv_})
+        statusBar()->addPermanentWidget(l);
+}
+
+void MainWindow::wireWorker() {
+    worker_ = new GenerationWorker;
+    worker_->moveToThread(&workerThread_);
+    connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
+    connect(worker_, &GenerationWorker::runStarted, this, &MainWindow::onRunStarted);
+    connect(worker_, &GenerationWorker::stepReady, this, &MainWindow::onStep);
+    connect(worker_, &GenerationWorker::runFinished, this, &MainWindow::onRunFinished);
+    connect(worker_, &GenerationWorker::runFailed, this, &MainWindow::onRunFailed);
+    workerThread_.setObjectName(QStringLiteral("kvscope engine"));
+    workerThread_.start();
+}
+
+void MainWindow::setModel(const ModelPtr& model) {
+    if (running_) stopRun();
+    model_ = model;
+    run_.reset();
+    view_ = RunView{};
+    dirty_ = true;
+    controls_->setModelSummary(modelSummary(*model));
+    controls_->setState(ControlPanel::State::Idle);
+    setWindowTitle(QStringLiteral("kvscope — %1").arg(model->name));
+    statusRun_->setText(tr("Model %1 loaded.").arg(model->name));
+    Q_EMIT modelChanged();
+}
+
+void MainWindow::generate(bool paused) {
+    if (!model_ || running_) return;
+    const RunMode mode = controls_->runMode();
+    RunRequest r;
+    r.runId = ++runId_;
+    r.model = model_;
+    r.prompt = controls_->prompt();
+    r.settings = controls_->settings();
+    r.compare = mode == RunMode::Compare;
+    r.startPaused = paused;
+    r.singleSteps = paused ? 1 : 0;
+    run_ =
+        std::make_unique<RunExport>(RunExport{model_, r.prompt, {}, r.settings, {}, std::nullopt});
+    for (Mode m : r.compare ? std::vector{Mode::Naive, Mode::Cached} : std::vector{r.settings.mode})
+        run_->runs.push_back(RunRecord{m, {}, StopReason::None});
+    view_ = RunView{run_.get(), -1, controls_->focusMode()};
+    running_ = true;
+    paused_ = paused;
+    runSeconds_ = 0;
+    controls_->setState(paused ? ControlPanel::State::Paused : ControlPanel::State::Running);
+    statusRun_->setText(tr("Generating…"));
+    dirty_ = true;
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, r] { w->run(r); }, Qt::QueuedConnection);
+}
+
+void MainWindow::togglePause() {
+    if (!running_) return;
+    paused_ = !paused_;
+    worker_->setPaused(paused_);
+    controls_->setState(paused_ ? ControlPanel::State::Paused : ControlPanel::State::Running);
+}
+
+void MainWindow::stepOnce() {
+    if (!running_) return generate(true);
+    if (!paused_) togglePause();
+    worker_->stepOnce();
+}
+
+void MainWindow::stopRun() {
+    if (running_) worker_->stop(runId_);
+}
+
+void MainWindow::resetRun() {
+    stopRun();
+    run_.reset();
+    view_ = RunView{};
+    statusRun_->setText(QString());
+    dirty_ = true;
+}
+
+void MainWindow::onRunStarted(quint64 runId, const std::vector<int>& promptIds) {
+    if (runId != runId_ || !run_) return;  // a run the user has already replaced
+    run_->promptIds = promptIds;
+    dirty_ = true;
+}
+
+void MainWindow::onStep(const StepResultPtr& step) {
+    if (step->runId != runId_ || !run_) return;
+    for (RunRecord& r : run_->runs)
+        if (r.mode == step->mode) r.steps.push_back(step);
+    if (step->mode == run_->runs.back().mode) runSeconds_ += step->milliseconds / 1000;
+    dirty_ = true;
+}
+
+void MainWindow::onRunFinished(quint64 runId, const QString& reason, float maxLogitDiff) {
+    if (runId != runId_) return;
+    running_ = paused_ = false;
+    controls_->setState(model_ ? ControlPanel::State::Idle : ControlPanel::State::NoModel);
+    if (run_) {
+        for (RunRecord& r : run_->runs)
+            r.stop = r.steps.empty() ? StopReason::None : r.steps.back()->stop;
+        if (maxLogitDiff >= 0) run_->maxLogitDiff = maxLogitDiff;
+    }
+    QString text = tr("Run finished: %1.").arg(reason);
+    if (maxLogitDiff >= 0)
+        text += tr(" Naive and cached logits differ by at most %1.")
+                    .arg(double(maxLogitDiff), 0, 'g', 2);
+    statusRun_->setText(text);
+    dirty_ = true;
+    Q_EMIT runEnded();
+}
+
+void MainWindow::onRunFailed(quint64 runId, const QString& message) {
+    if (runId != runId_) return;
+    running_ = paused_ = false;
+    controls_->setState(ControlPanel::State::Idle);
+    statusRun_->setText(message);
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot generate"), message,
+                                QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+    Q_EMIT runEnded();
+}
+
+void MainWindow::showRun(std::unique_ptr<RunExport> run) {
+    stopRun();
+    ++runId_;  // whatever the worker still sends belongs to an older run
+    running_ = paused_ = false;
+    model_ = run->model;
+    controls_->setModelSummary(modelSummary(*model_));
+    controls_->setState(ControlPanel::State::Idle);
+    run_ = std::move(run);
+    view_ = RunView{run_.get(), -1, run_->runs.front().mode};
+    dirty_ = true;
+    onFrame();
+}
+
+void MainWindow::selectStep(int step) {
+    view_.selectedStep = step;
+    dirty_ = true;
+}
+
+void MainWindow::updateView() {
+    view_.run = run_.get();
+    view_.focusMode = controls_->focusMode();
+    tokens_->setView(view_);
+    distribution_->setView(view_);
+    heatmap_->setView(view_);
+    costs_->setView(view_);
+}
+
+void MainWindow::onFrame() {
+    if (!dirty_) return;
+    dirty_ = false;
+    updateView();
+    tokens_->refresh();
+    distribution_->refresh();
+    heatmap_->refresh();
+    costs_->refresh();
+    updateStatus();
+}
+
+void MainWindow::updateStatus() {
+    QStringList tokens, flops;
+    std::int64_t kv = 0;
+    int generated = 0;
+    if (run_) {
+        for (const RunRecord& r : run_->runs) {
+            const std::size_t n = r.steps.size();
+            tokens << QStringLiteral("%1 %2").arg(n).arg(QLatin1String(modeName(r.mode)));
+            flops << QStringLiteral("%1 %2").arg(
+                siValue(n ? double(r.steps.back()->cumulative.total()) : 0, QStringLiteral("FLOP")),
+                QLatin1String(modeName(r.mode)));
+            if (r.mode == Mode::Cached && n) kv = r.steps.back()->kvCacheBytes;
+            generated = int(n);
+        }
+    }
+    statusTokens_->setText(
+        tr("Tokens: %1")
+            .arg(tokens.isEmpty() ? QStringLiteral("0") : tokens.join(QStringLiteral(", "))));
+    statusSpeed_->setText(
+        runSeconds_ > 0 ? tr("%1 tokens/s").arg(generated / runSeconds_, 0, 'f', 0) : QString());
+    statusFlops_->setText(
+        tr("FLOPs: %1")
+            .arg(flops.isEmpty() ? QStringLiteral("0") : flops.join(QStringLiteral(", "))));
+    statusKv_->setText(tr("KV cache: %1").arg(bytesText(kv)));
+}
+
+QList<QPair<QString, QCustomPlot*>> MainWindow::charts() const {
+    QList<QPair<QString, QCustomPlot*>> out{{QStringLiteral("distribution"), distribution_->plot()},
+                                            {QStringLiteral("attention"), heatmap_->plot()}};
+    return out + costs_->namedPlots();
+}
+
+Result<QStringList> MainWindow::exportAll(const QString& dir) {
+    if (!run_) return Error{tr("Nothing to export yet: generate a run first.")};
+    onFrame();
+    QDir().mkpath(dir);
+    // One slide-sized 16:10 frame for every chart, whatever the docks' sizes on screen.
+    auto written = exportAllCharts(charts(), dir, chartCaption(view_), QSize(1200, 750));
+    if (!written) return written;
+    QStringList files = written.value();
+    const QString json = QDir(dir).filePath(QStringLiteral("run.json"));
+    const QString csv = QDir(dir).filePath(QStringLiteral("run.csv"));
+    if (auto w = writeFile(json, QJsonDocument(runToJson(*run_)).toJson()); !w) return w.error();
+    if (auto w = writeFile(csv, runToCsv(*run_)); !w) return w.error();
+    return files << json << csv;
+}
+
+void MainWindow::exportAllDialog() {
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Export all charts and run data to"));
+    if (dir.isEmpty()) return;
+    auto r = exportAll(dir);
+    if (!r)
+        QMessageBox::warning(this, tr("Export failed"), r.errorMessage());
+    else
+        statusRun_->setText(tr("Exported %1 files to %2.").arg(r.value().size()).arg(dir));
+}
+
+void MainWindow::openModelDialog() {
+    const QString path = QFileDialog::getExistingDirectory(this, tr("Open a GPT-2 model folder"));
+    if (!path.isEmpty()) openModel(path);
+}
+
+void MainWindow::openModel(const QString& path) {
+    if (loading_) loading_->cancel();
+    auto* task = new ModelLoadTask(path, this);
+    loading_ = task;
+    auto* progress = new QProgressDialog(tr("Loading %1…").arg(QFileInfo(path).fileName()),
+                                         tr("Cancel"), 0, 100, this);
+    progress->setWindowModality(Qt::WindowModal);
+    progress->setMinimumDuration(300);
+    progress->setAttribute(Qt::WA_DeleteOnClose);
+    connect(progress, &QProgressDialog::canceled, task, &ModelLoadTask::cancel);
+    connect(task, &ModelLoadTask::progress, progress, [progress](double f, const QString& stage) {
+        progress->setValue(int(f * 100));
+        progress->setLabelText(stage);
+    });
+    auto done = [this, task, progress] {
+        progress->close();
+        if (loading_ == task) loading_ = nullptr;
+        task->deleteLater();
+    };
+    connect(task, &ModelLoadTask::loaded, this, [this, path, done](const ModelPtr& m) {
+        done();
+        setModel(m);
+        rememberModel(path);
+    });
+    connect(task, &ModelLoadTask::failed, this, [this, done](const QString& message) {
+        done();
+        statusRun_->setText(tr("Model not loaded: %1").arg(message));
+        auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot open the model"), message,
+                                    QMessageBox::Ok, this);
+        box->setInformativeText(
+            model_ ? tr("The previous model, %1, stays loaded.").arg(model_->name) : QString());
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+        Q_EMIT modelLoadFailed(message);
+    });
+    task->start();
+}
+
+void MainWindow::rememberModel(const QString& path) {
+    QSettings q;
+    QStringList recent = q.value(QStringLiteral("recentModels")).toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    q.setValue(QStringLiteral("recentModels"), recent.mid(0, 8));
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    recentMenu_->clear();
+    const QStringList recent = QSettings().value(QStringLiteral("recentModels")).toStringList();
+    for (const QString& path : recent)
+        recentMenu_->addAction(path, this, [this, path] { openModel(path); });
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+    if (e->mimeData()->hasUrls() && e->mimeData()->urls().first().isLocalFile())
+        e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+    openModel(e->mimeData()->urls().first().toLocalFile());
+    e->acceptProposedAction();
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    QSettings q;
+    q.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    q.setValue(QStringLiteral("window/state"), saveState());
+    controls_->saveSettings();
+    stopRun();
+    e->accept();
+}
+
+void MainWindow::showAbout() {
+    QMessageBox::about(
+        this, tr("About kvscope"),
+        tr("<h3>kvscope %1</h3><p>Watch a transformer generate text token by token, "
+           "and count what each token costs: naive generation recomputes the whole "
+           "sequence at every step (O(T³) attention FLOPs), a KV cache computes only "
+           "the new position (O(T²)).</p><p>Qt %2 · Eigen · QCustomPlot</p>")
+            .arg(QApplication::applicationVersion(), QLatin1String(qVersion())));
+}
+
+}  // namespace kvscope

@@ -1,0 +1,110 @@
+#pragma once
+// The window wires views together: the control panel drives the worker, steps arrive as values
+// and are appended to the run, and a frame timer redraws the panels at display rate.
+
+#include "control_panel.h"
+#include "generation_worker.h"
+#include "run_export.h"
+#include "run_view.h"
+
+#include <QMainWindow>
+#include <QThread>
+#include <QTimer>
+
+#include <memory>
+
+class QCustomPlot;
+class QLabel;
+
+namespace kvscope {
+
+class AttentionHeatmap;
+class CostCharts;
+class DistributionChart;
+class ModelLoadTask;
+class TokenStrip;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void setModel(const ModelPtr& model);
+    void openModel(const QString& path);  // asynchronous; the current model stays until it loads
+    ModelPtr model() const { return model_; }
+
+    // For tests and the headless export.
+    ControlPanel* controls() const { return controls_; }
+    TokenStrip* tokenStrip() const { return tokens_; }
+    DistributionChart* distribution() const { return distribution_; }
+    AttentionHeatmap* attention() const { return heatmap_; }
+    CostCharts* costs() const { return costs_; }
+    const RunExport* run() const { return run_.get(); }
+    bool isRunning() const { return running_; }
+    QList<QPair<QString, QCustomPlot*>> charts() const;
+    Result<QStringList> exportAll(const QString& dir);
+    void selectStep(int step);
+    // Shows a run computed elsewhere (the headless export), as if it had just finished here.
+    void showRun(std::unique_ptr<RunExport> run);
+
+Q_SIGNALS:
+    void runEnded();
+    void modelChanged();
+    void modelLoadFailed(const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
+    void dragEnterEvent(QDragEnterEvent* e) override;
+    void dropEvent(QDropEvent* e) override;
+
+private:
+    void buildDocks();
+    void buildMenus();
+    void buildStatusBar();
+    void wireWorker();
+    void generate(bool paused);
+    void togglePause();
+    void stepOnce();
+    void stopRun();
+    void resetRun();
+    void onRunStarted(quint64 runId, const std::vector<int>& promptIds);
+    void onStep(const StepResultPtr& step);
+    void onRunFinished(quint64 runId, const QString& reason, float maxLogitDiff);
+    void onRunFailed(quint64 runId, const QString& message);
+    void onFrame();
+    void updateStatus();
+    void updateView();
+    void openModelDialog();
+    void exportAllDialog();
+    void rememberModel(const QString& path);
+    void rebuildRecentMenu();
+    void showAbout();
+
+    ModelPtr model_;
+    QThread workerThread_;
+    GenerationWorker* worker_ = nullptr;
+    std::uint64_t runId_ = 0;
+    bool running_ = false, paused_ = false;
+    std::unique_ptr<RunExport> run_;
+    RunView view_;
+    bool dirty_ = false;
+    QTimer frame_;
+    double runSeconds_ = 0;
+    qint64 runStartMs_ = 0;
+
+    ControlPanel* controls_ = nullptr;
+    TokenStrip* tokens_ = nullptr;
+    DistributionChart* distribution_ = nullptr;
+    AttentionHeatmap* heatmap_ = nullptr;
+    CostCharts* costs_ = nullptr;
+    QLabel* statusTokens_ = nullptr;
+    QLabel* statusSpeed_ = nullptr;
+    QLabel* statusFlops_ = nullptr;
+    QLabel* statusKv_ = nullptr;
+    QLabel* statusRun_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    ModelLoadTask* loading_ = nullptr;
+};
+
+}  // namespace kvscope
