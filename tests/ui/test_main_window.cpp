@@ -1,0 +1,175 @@
+// The whole window as a user drives it: a run through the worker fills every panel, scrubbing
+// selects a step everywhere, exports write what they claim, a bad model leaves the old one, and
+// the GUI thread never stalls while tokens stream in at full speed.
+
+#include "attention_heatmap.h"
+#include "cost_charts.h"
+#include "distribution_chart.h"
+#include "main_window.h"
+#include "token_strip.h"
+
+#include "qcustomplot_include.h"
+
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QSvgRenderer>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace kvscope;
+
+namespace {
+
+const QString kModel = QStringLiteral(KVSCOPE_FIXTURES "/reference/model");
+
+QCPGraph* graph(CostCharts* c, const QString& id) {
+    for (QCustomPlot* p : c->plots())
+        if (auto* g = p->findChild<QCPGraph*>(id)) return g;
+    return nullptr;
+}
+
+int points(const QCPGraph* g) {
+    return g ? g->data()->size() : -1;
+}
+
+}  // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+    std::unique_ptr<MainWindow> w_;
+
+    void runToEnd(int tokens) {
+        QSignalSpy ended(w_.get(), &MainWindow::runEnded);
+        w_->controls()->setPrompt(QStringLiteral("The old lighthouse keeper said that"));
+        QSettings().setValue(QStringLiteral("controls/maxTokens"), tokens);
+        w_->controls()->restoreSettings();
+        Q_EMIT w_->controls()->generateRequested();
+        QVERIFY(ended.wait(20000));
+        QTest::qWait(80);  // one frame of the display timer
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QCoreApplication::setOrganizationName(QStringLiteral("kvscope-tests"));
+        QSettings().clear();
+        QSettings().setValue(QStringLiteral("controls/mode"), 2);  // compare
+        QSettings().setValue(QStringLiteral("controls/delayMs"), 0);
+        w_ = std::make_unique<MainWindow>();
+        w_->resize(1280, 800);
+        w_->show();
+        QSignalSpy changed(w_.get(), &MainWindow::modelChanged);
+        w_->openModel(kModel);
+        QVERIFY(changed.wait(10000));
+    }
+    void cleanupTestCase() { w_.reset(); }
+
+    void runFillsEveryPanel() {
+        runToEnd(40);
+        const RunExport* run = w_->run();
+        QVERIFY(run);
+        QCOMPARE(run->runs.size(), std::size_t(2));
+        const int prompt = int(run->promptIds.size());
+        for (const RunRecord& r : run->runs) QCOMPARE(r.steps.size(), std::size_t(40));
+        QCOMPARE(w_->tokenStrip()->chipCount(), prompt + 40);
+        QCOMPARE(w_->distribution()->candidateBars()->data()->size(), 20);
+        QCOMPARE(w_->attention()->shownRows(), prompt + 39);  // rows the last step computed
+        QCOMPARE(points(graph(w_->costs(), "perStep.naive")), 40);
+        QCOMPARE(points(graph(w_->costs(), "perStep.cached")) +
+                     points(graph(w_->costs(), "perStep.cached.prefill")),
+                 40);
+        QVERIFY(run->maxLogitDiff && *run->maxLogitDiff <= 1e-4f);
+    }
+
+    void scrubbingSelectsTheStepEverywhere() {
+        TokenStrip* strip = w_->tokenStrip();
+        const int prompt = int(w_->run()->promptIds.size());
+        const int chip = prompt + 7;  // generated step 7
+        QCOMPARE(strip->stepOfChip(chip), 7);
+        QTest::mouseClick(strip->viewport(), Qt::LeftButton, {}, strip->chipRect(chip).center());
+        QTest::qWait(80);
+        QVERIFY2(w_->distribution()->title().contains(QStringLiteral("Step 7")),
+                 qPrintable(w_->distribution()->title()));
+        QCOMPARE(w_->attention()->shownRows(), prompt + 7);
+        QTest::keyClick(strip->viewport(), Qt::Key_Left);
+        QTest::qWait(80);
+        QVERIFY(w_->distribution()->title().contains(QStringLiteral("Step 6")));
+        QTest::keyClick(strip->viewport(), Qt::Key_End);
+        QTest::qWait(80);
+        QVERIFY(w_->distribution()->title().contains(QStringLiteral("Step 39")));
+    }
+
+    void exportAllWritesWhatItClaims() {
+        QTemporaryDir dir;
+        auto files = w_->exportAll(dir.path());
+        QVERIFY2(files.ok(), qPrintable(files.errorMessage()));
+        int png = 0, pdf = 0, svg = 0;
+        for (const QString& f : files.value()) {
+            QFile file(f);
+            QVERIFY(file.open(QIODevice::ReadOnly));
+            if (f.endsWith(".png")) {
+                QImage img(f);
+                QCOMPARE(img.size(), QSize(2400, 1500));  // 1200 x 750 at 2x
+                ++png;
+            } else if (f.endsWith(".pdf")) {
+                QVERIFY(file.read(4) == "%PDF");
+                ++pdf;
+            } else if (f.endsWith(".svg")) {
+                QVERIFY(QSvgRenderer(f).isValid());
+                ++svg;
+            }
+        }
+        QCOMPARE(png, w_->charts().size());
+        QCOMPARE(pdf, png);
+        QCOMPARE(svg, png);
+        QFile csv(QDir(dir.path()).filePath("run.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QCOMPARE(csv.readAll().trimmed().split('\n').size(), 1 + 2 * 40);
+        QFile json(QDir(dir.path()).filePath("run.json"));
+        QVERIFY(json.open(QIODevice::ReadOnly));
+        const QJsonObject o = QJsonDocument::fromJson(json.readAll()).object();
+        QVERIFY(o.value(QStringLiteral("comparison"))
+                    .toObject()
+                    .value(QStringLiteral("tokens_equal"))
+                    .toBool());
+    }
+
+    void badModelKeepsTheOldOne() {
+        const ModelPtr before = w_->model();
+        QTemporaryDir dir;
+        QFile f(QDir(dir.path()).filePath("model.safetensors"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("\xff\xff\xff\xff\xff\xff\xff\x7f{}");
+        f.close();
+        QSignalSpy failed(w_.get(), &MainWindow::modelLoadFailed);
+        w_->openModel(dir.path());
+        QVERIFY(failed.wait(5000));
+        QVERIFY(failed.first()[0].toString().contains(QStringLiteral("config.json")));
+        QCOMPARE(w_->model(), before);
+        for (QWidget* box : QApplication::topLevelWidgets())
+            if (qobject_cast<QMessageBox*>(box)) box->close();
+    }
+
+    // A probe timer on the GUI thread measures the longest gap between its ticks while the worker
+    // streams tokens at full speed in compare mode.
+    void guiThreadNeverStalls() {
+        QElapsedTimer clock;
+        clock.start();
+        qint64 last = 0, worst = 0;
+        QTimer probe;
+        probe.setInterval(2);
+        connect(&probe, &QTimer::timeout, [&] {
+            const qint64 now = clock.elapsed();
+            worst = std::max(worst, now - last);
+            last = now;
+        });
+        probe.start();
+        last = clock.elapsed();
+        runToEnd(200);
+        probe.stop();
+        qInfo("longest GUI-thread stall during a 200-token compare run: %lld ms", worst);
+        QVERIFY(worst < 50);
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_main_window.moc"
