@@ -1,11 +1,12 @@
 #include "gui.h"
 
+#include "embedded_model.h"
 #include "main_window.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QIcon>
-#include <QSettings>
+#include <QStatusBar>
 
 namespace kvscope {
 
@@ -28,10 +29,13 @@ int runGui(int argc, char** argv) {
     MainWindow window;
     if (parser.isSet(QStringLiteral("prompt")))
         window.controls()->setPrompt(parser.value(QStringLiteral("prompt")));
-    QString model = parser.value(QStringLiteral("model"));
-    if (model.isEmpty())
-        model = QSettings().value(QStringLiteral("recentModels")).toStringList().value(0);
-    if (!model.isEmpty()) window.openModel(model);
+    if (parser.isSet(QStringLiteral("model"))) {
+        window.openModel(parser.value(QStringLiteral("model")));
+    } else if (auto embedded = loadEmbeddedModel()) {
+        window.setModel(embedded.value());
+    } else {
+        window.statusBar()->showMessage(embedded.errorMessage());
+    }
     window.show();
     return app.exec();
 }

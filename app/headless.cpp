@@ -1,5 +1,6 @@
 #include "headless.h"
 
+#include "embedded_model.h"
 #include "generation_session.h"
 #include "main_window.h"
 #include "model.h"
@@ -37,7 +38,7 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("Run without a window (the only mode so far).")},
         {QStringLiteral("model"),
          QStringLiteral("Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, "
-                        "merges.txt) or its model.safetensors."),
+                        "merges.txt) or its model.safetensors. Default: the embedded model."),
          QStringLiteral("DIR")},
         {QStringLiteral("prompt"), QStringLiteral("Prompt text; empty starts from <|endoftext|>."),
          QStringLiteral("TEXT"), QString()},
@@ -88,8 +89,6 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     Options o;
     auto fail = [](const QString& what) { return Error{what}; };
     o.modelPath = p.value(QStringLiteral("model"));
-    if (o.modelPath.isEmpty())
-        return fail(QStringLiteral("--model DIR is required (no embedded model yet)"));
     o.prompt = p.value(QStringLiteral("prompt"));
     const QString mode = p.value(QStringLiteral("mode"));
     if (mode == QLatin1String("naive"))
@@ -276,7 +275,7 @@ int runHeadless(int argc, char** argv) {
         return ExitUsage;
     }
     const Options& o = options.value();
-    auto model = loadModel(o.modelPath);
+    auto model = o.modelPath.isEmpty() ? loadEmbeddedModel() : loadModel(o.modelPath);
     if (!model) {
         std::fprintf(stderr, "kvscope: %s\n", qPrintable(model.errorMessage()));
         return ExitModel;
