@@ -12,21 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
-// Counts heap allocations on this thread so the test can prove the per-token path allocates only
-// the summary's `top` vector. thread_local keeps Qt Test's watchdog thread out of the count.
-static thread_local long t_allocations = 0;
-
-void* operator new(std::size_t n) {
-    ++t_allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
+#include "alloc_counter.h"
 
 using kvscope::Sampler;
 using kvscope::SamplerSettings;
@@ -470,9 +456,9 @@ void TestSampler::noAllocationsPerToken() {
                                   cfg(0.8f, 40, 0.95f, report), cfg(1.2f, 0, 0.5f, report)}) {
             Sampler sampler(s, 5000);
             for (int i = 0; i < 20; ++i) {
-                const long before = t_allocations;
+                const long before = kvscope::test::allocations;
                 const SampleSummary out = sampler.sample(view(logits));
-                QCOMPARE(t_allocations - before, report > 0 ? 1L : 0L);
+                QCOMPARE(kvscope::test::allocations - before, report > 0 ? 1L : 0L);
             }
         }
     }

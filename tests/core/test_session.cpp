@@ -1,6 +1,7 @@
 // The generation session: starting and stopping rules, cancellation inside a long step, the
 // attention rows each step exposes, and the K/V-cache size it reports.
 
+#include "alloc_counter.h"
 #include "generation_session.h"
 #include "model.h"
 #include "tiny_model.h"
@@ -9,28 +10,10 @@
 
 #include <QTemporaryDir>
 #include <QtTest>
-#include <cstdlib>
 
-#include <atomic>
-#include <new>
 #include <thread>
 
 using namespace kvscope;
-
-// Counts heap allocations so a test can show the per-token loop does not allocate beyond the
-// step's own result.
-static std::atomic<long> gAllocations{0};
-void* operator new(std::size_t n) {
-    gAllocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
@@ -227,10 +210,10 @@ private Q_SLOTS:
         std::vector<long> counts;
         std::vector<StepResultPtr> keep;  // results stay alive, as a UI keeps them
         while (true) {
-            const long before = gAllocations.load();
+            const long before = kvscope::test::allocations;
             StepResultPtr r = session.step();
             if (!r) break;
-            counts.push_back(gAllocations.load() - before);
+            counts.push_back(kvscope::test::allocations - before);
             keep.push_back(r);
         }
         QCOMPARE(counts.size(), std::size_t(60));
