@@ -643,6 +643,9 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<I
         tr("Log-log axes for FLOPs per step and cumulative FLOPs: a power law T^k becomes a "
            "straight line of slope k."));
     d_->tabs->setCornerWidget(d_->logBox, Qt::TopRightCorner);
+    connect(d_->tabs, &QTabWidget::currentChanged, this, [this](int i) {
+        if (i >= 0) d_->charts[std::size_t(i)]->plot->replot(QCustomPlot::rpQueuedReplot);
+    });
     connect(d_->logBox, &QCheckBox::toggled, this, &CostCharts::setLogScale);
 
     auto* layout = new QVBoxLayout(this);
@@ -661,7 +664,14 @@ void CostCharts::setView(const RunView& v) {
 void CostCharts::refresh() {
     appendNewSteps();
     updateCharts();
-    for (auto& c : d_->charts) c->plot->replot(QCustomPlot::rpQueuedReplot);
+    replotShown();
+}
+
+// Only the tab on screen is drawn; the others are drawn when their tab is shown (exports render
+// on their own), which keeps a frame cheap while tokens stream in.
+void CostCharts::replotShown() {
+    for (auto& c : d_->charts)
+        if (c->plot->isVisible() || !isVisible()) c->plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void CostCharts::reset() {
@@ -715,7 +725,7 @@ void CostCharts::setLogScale(bool on) {
     }
     for (auto& c : d_->charts) c->setLog(on);
     updateCharts();
-    for (auto& c : d_->charts) c->plot->replot(QCustomPlot::rpQueuedReplot);
+    replotShown();
 }
 
 std::optional<double> CostCharts::cumulativeSlope(Mode m) const {

@@ -43,6 +43,7 @@ private:
     void reset();
     void appendNewSteps();
     void updateCharts();
+    void replotShown();
 
     struct Impl;
     std::unique_ptr<Impl> d_;

@@ -349,15 +349,28 @@ void MainWindow::updateView() {
     costs_->setView(view_);
 }
 
+// While tokens stream in, the two heavy panels (heatmap, cost curves) take turns, one per frame,
+// so no single frame holds the GUI thread for long; otherwise everything is redrawn at once.
 void MainWindow::onFrame() {
-    if (!dirty_) return;
-    dirty_ = false;
-    updateView();
-    tokens_->refresh();
-    distribution_->refresh();
-    heatmap_->refresh();
-    costs_->refresh();
-    updateStatus();
+    if (dirty_) {
+        dirty_ = false;
+        heavyDirty_ = {true, true};
+        updateView();
+        tokens_->refresh();
+        distribution_->refresh();
+        updateStatus();
+    }
+    if (!heavyDirty_[0] && !heavyDirty_[1]) return;
+    const int first = running_ ? int(++frames_ % 2) : 0;
+    for (int i : {first, 1 - first}) {
+        if (!heavyDirty_[std::size_t(i)]) continue;
+        heavyDirty_[std::size_t(i)] = false;
+        if (i == 0)
+            heatmap_->refresh();
+        else
+            costs_->refresh();
+        if (running_) break;
+    }
 }
 
 void MainWindow::updateStatus() {

@@ -11,6 +11,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <array>
 #include <memory>
 
 class QCustomPlot;
@@ -89,6 +90,8 @@ private:
     std::unique_ptr<RunExport> run_;
     RunView view_;
     bool dirty_ = false;
+    std::array<bool, 2> heavyDirty_{false, false};  // heatmap, cost curves
+    std::uint64_t frames_ = 0;
     QTimer frame_;
     double runSeconds_ = 0;
     qint64 runStartMs_ = 0;
