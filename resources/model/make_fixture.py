@@ -25,7 +25,9 @@ import gpt2_torch  # noqa: E402
 N_NEW = 64
 # Tried in order; the first whose 64 greedy steps all have a top-1 / top-2
 # gap above MIN_MARGIN wins, so float32 rounding in the C++ engine cannot
-# flip an argmax.
+# flip an argmax.  A continuation stuck in a short loop ("Pripripri...")
+# would hardly exercise attention over the context, so it must also use at
+# least MIN_DISTINCT different ids.
 PROMPTS = [
     "Once upon a time, there was a little fox named Pip.",
     "Mia had a friend named Zorbek. Zorbek was a kind bear.",
@@ -35,6 +37,7 @@ PROMPTS = [
     "Ben and Ivy went to the beach.",
 ]
 MIN_MARGIN = 1e-3
+MIN_DISTINCT = 24
 
 
 def main():
@@ -58,10 +61,11 @@ def main():
         ids = tok.encode(text)
         gen, _, margins = gpt2_torch.greedy(W, ids, N_NEW, config)
         print("min margin %.5f  %r -> %r" % (min(margins), text, tok.decode(gen)))
-        if chosen is None and min(margins) > MIN_MARGIN:
+        if chosen is None and min(margins) > MIN_MARGIN and len(set(gen)) >= MIN_DISTINCT:
             chosen = (text, ids, gen, min(margins))
     if chosen is None:
-        sys.exit("no prompt has all greedy margins above %g" % MIN_MARGIN)
+        sys.exit("no prompt has all greedy margins above %g and %d distinct ids"
+                 % (MIN_MARGIN, MIN_DISTINCT))
 
     text, ids, gen, margin = chosen
     expected = {
@@ -73,14 +77,16 @@ def main():
         "greedy_ids": gen,
         "greedy_text": tok.decode(gen),
         "min_margin": float("%.6g" % margin),
+        "distinct_greedy_ids": len(set(gen)),
         "val_loss_nats_per_token": summary.get("val_loss"),
         "train_loss_nats_per_token": summary.get("train_loss"),
         "unigram_entropy_nats_per_token": summary.get("unigram_entropy"),
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(expected, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+        # One key per line with id lists kept on one line: readable diffs.
+        f.write("{\n" + ",\n".join(" %s: %s" % (json.dumps(k), json.dumps(v, ensure_ascii=False))
+                                    for k, v in expected.items()) + "\n}\n")
     print("chose %r (min margin %.5f) -> %s" % (text, margin, args.out))
 
 
