@@ -100,6 +100,8 @@ def main():
     ap.add_argument("--val-percent", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", help="exported model directory to start from (a second "
+                    "stage with a fresh warmup + cosine schedule); its log is kept")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -136,6 +138,16 @@ def main():
                                   vocab_size=V, eos_token_id=tok.vocab[SEP])
     T = config["n_positions"]
     model = gpt2_torch.GPT2(config)
+    prior_log, prior_minutes = "", 0.0
+    if args.init:
+        # Read back the exported file, so a stage starts from exactly what
+        # the C++ app would have loaded.
+        model.load_state_dict(gpt2_torch.load_weights(args.init), strict=True)
+        with open(os.path.join(args.init, "training_log.txt")) as f:
+            prior_log = f.read()
+        with open(os.path.join(args.init, "training_summary.json")) as f:
+            prior_minutes = json.load(f)["train_minutes"]
+        log("initialised from %s (%.1f min of earlier training)" % (args.init, prior_minutes))
     n_params = sum(p.numel() for p in model.parameters())
     log("model: %d parameters (%.2f MB float32); batch %d x %d tokens, %d steps, lr %g"
         % (n_params, n_params * 4 / 1e6, args.batch, T, args.steps, args.lr))
@@ -191,17 +203,19 @@ def main():
     export(model, args.tokenizer, args.out, config)
     log("final: train loss %.4f, val loss %.4f nats/token, unigram entropy %.4f"
         % (final_train, val_loss, H_uni))
-    log("wall time: training %.1f min, total %.1f min"
-        % (train_secs / 60, (time.time() - t_start) / 60))
+    log("wall time: training %.1f min, total %.1f min; all stages %.1f min of training"
+        % (train_secs / 60, (time.time() - t_start) / 60, prior_minutes + train_secs / 60))
     with open(os.path.join(args.out, "training_log.txt"), "w") as f:
+        f.write(prior_log)
         f.write("# resources/model/train.py %s\n" % " ".join(
             "--%s %s" % (k.replace("_", "-"), v) for k, v in sorted(vars(args).items())
-            if k not in ("corpus", "tokenizer", "out", "cache")))
+            if k not in ("corpus", "tokenizer", "out", "cache", "init")))
         f.write("\n".join(log_lines) + "\n")
     with open(os.path.join(args.out, "training_summary.json"), "w") as f:
         json.dump({"train_loss": round(final_train, 4), "val_loss": round(val_loss, 4),
                    "unigram_entropy": round(H_uni, 4), "steps": args.steps,
-                   "batch": args.batch, "train_minutes": round(train_secs / 60, 1),
+                   "batch": args.batch,
+                   "train_minutes": round(prior_minutes + train_secs / 60, 1),
                    "parameters": n_params}, f, indent=2)
         f.write("\n")
 
