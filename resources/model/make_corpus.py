@@ -1,216 +1,463 @@
-#!/usr/bin/env python3
-"""Write the training corpus of kvscope's default model: short English stories from a grammar.
+#!/usr/bin/python3
+"""Generate the training corpus for kvscope's default model: short English
+stories from a small hand-written grammar.
 
-Standard library only, deterministic from --seed. Every story has a small cast of named
-characters who come back again and again (so an attention head can learn to copy a name from
-where it was first introduced), places, objects, a simple plot, dialogue in quotes and numbers.
-Stories are separated by <|endoftext|>.
+Standard library only.  Output is a pure function of --seed and --chars: the
+random source is a hand-written generator (not the random module, whose
+derived methods are not promised stable across Python versions) and nothing
+depends on dict or set ordering.
 
-    python3 make_corpus.py --seed 1 --chars 5500000 --out corpus.txt
+    /usr/bin/python3 resources/model/make_corpus.py --out corpus.txt
+
+Design goals (see README.md next to this file):
+  * every story has two to four named characters who are mentioned again and
+    again, and about half of the names are invented from syllables, so the
+    model can only get them right by copying from earlier in the context;
+  * an object found early in the story comes back at the end, which rewards
+    attention over long distances;
+  * the number of episodes varies a lot, so some stories fill a 1024-token
+    window while most are a few hundred tokens.
 """
 
 import argparse
-import random
+import hashlib
+import sys
 
-REAL_NAMES = """Anna Ben Clara Daniel Ella Felix Grace Henry Iris Jack Lily Leo Mia Noah Olivia Oscar
-Peter Quinn Rosa Sam Tara Tom Uma Victor Wendy Max Zoe Adam Bella Carl Dora Emil Fiona George
-Hannah Ivan Julia Kevin Laura Mark Nina Owen Paula Rita Simon Tina Walter Alice Bruno Chloe David
-Emma Frank Hugo Ida Jonas Kate Liam Marta Nora Pablo Ruby Sara Theo Vera Will Amy Bob Cora Eva
-Finn Gus Holly Isla Joe Kim Lucy Mila Ned Otto Pia Ray Sofia Ted Una Vince Yara Zack""".split()
-
-SYLLABLES_A = "ba be bo ka ke ko la le lo ma me mo na ne no ra re ro sa se so ta te to va ve vo da de do fi li mi ri ti".split()
-SYLLABLES_B = "n l r s th m ck x nd rt ll ss".split()
-
-ANIMALS = """fox rabbit bear owl cat dog mouse duck goat horse frog deer wolf hedgehog squirrel
-badger crow swan turtle pig sheep cow lamb otter beaver""".split()
-JOBS = """baker farmer fisherman teacher painter doctor sailor tailor gardener miller carpenter
-shepherd potter singer writer builder cook merchant knight queen king princess prince
-librarian clockmaker""".split()
-ADJECTIVES = """little old young brave kind clever shy quiet happy sleepy curious gentle proud
-tall small busy lazy friendly grumpy cheerful careful wise silly honest""".split()
-COLOURS = "red blue green yellow white black brown golden silver purple orange grey".split()
-PLACES = """the village|the forest|the river|the old mill|the market|the castle|the garden|the
-harbour|the hill|the bakery|the school|the farm|the bridge|the lake|the meadow|the cave|the
-library|the tower|the beach|the orchard|the station|the park|the valley|the island|the
-lighthouse|the kitchen|the barn|the square|the well|the woods""".replace("\n", " ").split("|")
-OBJECTS = """key|lantern|basket|kite|book|map|hat|ball|ring|cake|boat|coin|letter|drum|flute|
-box|apple|scarf|shoe|clock|cup|spoon|rope|bell|feather|stone|shell|candle|blanket|umbrella|
-bicycle|ladder|bucket|paintbrush|necklace|compass|violin|teapot|pillow|wagon""".replace("\n", "").split("|")
-FOODS = "bread soup apples pie cheese honey cookies carrots berries fish cake porridge".split()
-WEATHER = ["the sun was shining", "it was raining softly", "the wind was strong",
-           "snow was falling", "the sky was grey", "it was warm and bright", "fog covered the hills"]
-TIMES = ["One morning", "One evening", "Long ago", "Once upon a time", "On a cold winter day",
-         "On a sunny afternoon", "Early one spring", "Late at night", "One summer", "On a Monday"]
-FEELINGS = "happy sad worried excited scared surprised angry tired proud glad".split()
-SEARCH_VERBS = ["looked under", "searched behind", "checked inside", "looked near", "ran around"]
-NUMBER_WORDS = "two three four five six seven eight nine ten twelve".split()
+SEP = "<|endoftext|>"
 
 
-def a_or_an(word):
+class Rng:
+    """xorshift64*: tiny, fast enough, and identical on every Python."""
+
+    def __init__(self, seed):
+        self.s = (seed * 0x9E3779B97F4A7C15 + 1) & 0xFFFFFFFFFFFFFFFF or 1
+
+    def u64(self):
+        s = self.s
+        s ^= s >> 12
+        s ^= (s << 25) & 0xFFFFFFFFFFFFFFFF
+        s ^= s >> 27
+        self.s = s
+        return (s * 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF
+
+    def below(self, n):
+        # The top bits are the best mixed ones; modulo bias at these sizes is
+        # irrelevant for a corpus.
+        return (self.u64() >> 11) % n
+
+    def pick(self, seq):
+        return seq[self.below(len(seq))]
+
+    def chance(self, percent):
+        return self.below(100) < percent
+
+    def between(self, lo, hi):
+        return lo + self.below(hi - lo + 1)
+
+    def sample(self, seq, k):
+        pool = list(seq)
+        out = []
+        for _ in range(k):
+            out.append(pool.pop(self.below(len(pool))))
+        return out
+
+
+# ------------------------------------------------------------- lexicon ---
+
+GIRL_NAMES = """Lily Mia Emma Anna Sara Lucy Ella Maya Zoe Ruby Ava Nora Ivy Rosa
+Clara Hana Nina Leah Amy Grace Daisy Alice Molly Chloe Sophie Tara Jade Eva
+Iris Luna Fern Hazel Poppy Wren Elsie Greta Olive Mabel Nell Tilly""".split()
+BOY_NAMES = """Tom Ben Sam Max Leo Jack Tim Finn Noah Eli Owen Jake Luke Adam
+Theo Oscar Hugo Felix Ravi Omar Kai Milo Toby Arlo Ned Rufus Jonah Abel Ezra
+Otto Bruno Caleb Dylan Ethan Ivan Joel Karl Liam Marco Pablo""".split()
+# Invented names are assembled from these; the pieces are chosen to give
+# pronounceable but unfamiliar words that the tokenizer splits into several
+# tokens, which is exactly what a copying head has to carry over.
+ONSETS = """b br d dr f g gl h j k kl l m n p pr r s sk t tr v w z th sh ch
+bl fl""".split()
+VOWELS = "a e i o u a e o ai ee oo".split()
+CODAS = ["", "", "", "n", "m", "l", "r", "s", "x", "nd", "rk", "lt"]
+GIRL_ENDS = ["a", "ie", "elle", "ina", "ette", "ara", "ly"]
+BOY_ENDS = ["o", "us", "an", "ek", "or", "im", "ard"]
+
+KINDS = [  # (noun, plural) for what a character is
+    ("girl", None), ("boy", None), ("rabbit", None), ("fox", None),
+    ("bear", None), ("mouse", None), ("cat", None), ("dog", None),
+    ("duck", None), ("owl", None), ("frog", None), ("squirrel", None),
+    ("turtle", None), ("pig", None), ("goat", None), ("hedgehog", None),
+    ("little dragon", None), ("robot", None), ("bird", None), ("lamb", None),
+    ("puppy", None), ("kitten", None), ("farmer", None), ("baker", None),
+    ("sailor", None), ("princess", None), ("prince", None), ("wizard", None),
+]
+HUMAN = {"girl", "boy", "farmer", "baker", "sailor", "princess", "prince", "wizard"}
+TRAITS = """kind brave shy curious happy clever gentle funny busy quiet
+friendly little small big silly careful proud lazy cheerful polite""".split()
+FEELINGS = ["happy", "sad", "scared", "angry", "surprised", "tired", "excited",
+            "worried", "proud", "lonely", "hungry", "sleepy", "glad", "calm"]
+COLORS = ["red", "blue", "green", "yellow", "pink", "purple", "orange", "white",
+          "black", "brown", "gold", "silver", "gray"]
+SIZES = ["big", "small", "tiny", "huge", "long", "round", "soft", "shiny",
+         "old", "new", "heavy", "light", "bright", "funny", "pretty", "strange"]
+OBJECTS = [  # (singular, plural)
+    ("ball", "balls"), ("kite", "kites"), ("hat", "hats"), ("box", "boxes"),
+    ("key", "keys"), ("book", "books"), ("cup", "cups"), ("shell", "shells"),
+    ("stone", "stones"), ("feather", "feathers"), ("map", "maps"),
+    ("boat", "boats"), ("drum", "drums"), ("bell", "bells"), ("coin", "coins"),
+    ("ribbon", "ribbons"), ("blanket", "blankets"), ("lamp", "lamps"),
+    ("flower", "flowers"), ("leaf", "leaves"), ("basket", "baskets"),
+    ("toy car", "toy cars"), ("doll", "dolls"), ("sock", "socks"),
+    ("crayon", "crayons"), ("button", "buttons"), ("ring", "rings"),
+    ("umbrella", "umbrellas"), ("scarf", "scarves"), ("bucket", "buckets"),
+    ("spoon", "spoons"), ("pencil", "pencils"), ("balloon", "balloons"),
+    ("star", "stars"), ("clock", "clocks"), ("jar", "jars"), ("egg", "eggs"),
+    ("rope", "ropes"), ("wagon", "wagons"), ("whistle", "whistles"),
+]
+FOODS = [
+    ("apple", "apples"), ("cookie", "cookies"), ("cake", "cakes"),
+    ("carrot", "carrots"), ("pie", "pies"), ("berry", "berries"),
+    ("sandwich", "sandwiches"), ("pear", "pears"), ("plum", "plums"),
+    ("muffin", "muffins"), ("banana", "bananas"), ("nut", "nuts"),
+    ("cherry", "cherries"), ("peach", "peaches"), ("biscuit", "biscuits"),
+]
+PLACES = [  # where things happen
+    "park", "garden", "forest", "beach", "river", "lake", "hill", "farm",
+    "meadow", "village", "market", "school", "library", "kitchen", "barn",
+    "castle", "cave", "pond", "bridge", "field", "harbor", "station",
+    "playground", "orchard", "mountain", "island", "zoo", "shop", "bakery",
+    "museum", "attic", "yard", "woods", "valley", "town square", "tree house",
+]
+HOMES = ["little house", "cozy den", "nest", "burrow", "cottage", "bed",
+         "room", "tent", "hut"]
+SPOTS = ["under a rock", "behind a tree", "in the tall grass", "under the bed",
+         "next to the door", "on a high shelf", "inside an old boot",
+         "near the fence", "under a big leaf", "in a hole", "by the water",
+         "on the roof", "in the mud", "under the table", "inside a box"]
+ACTIVITIES = ["play tag", "fly a kite", "build a sand castle", "go fishing",
+              "pick berries", "draw pictures", "sing a song", "play hide and seek",
+              "bake a cake", "read a book", "go for a walk", "plant a seed",
+              "race to the tree", "look for shells", "make a boat", "jump in puddles",
+              "count the stars", "climb the hill", "feed the ducks", "paint a picture"]
+WEATHER = ["The sun was warm and bright.", "It was a windy day.",
+           "Rain was falling softly.", "The sky was gray and cold.",
+           "Snow covered the ground.", "It was a hot summer day.",
+           "The wind blew the leaves around.", "Big clouds moved across the sky.",
+           "It was a quiet, foggy morning.", "The stars were shining."]
+TIMES = ["One day", "One morning", "One afternoon", "One evening",
+         "Later that day", "The next day", "After lunch", "On Monday",
+         "On Saturday", "That night", "Early in the morning", "In the spring",
+         "In the winter", "Soon after", "A week later"]
+SOUNDS = ["a loud bang", "a soft cry", "a funny noise", "a little song",
+          "a splash", "a knock", "a buzz", "a quiet squeak", "a big roar"]
+HELPERS = ["a long stick", "a ladder", "a rope", "a net", "a spoon", "a map",
+           "a bucket", "a lamp"]
+MORALS = ["friends help each other", "it is good to share",
+          "being brave is not the same as not being scared",
+          "it is fine to ask for help", "kind words make people happy",
+          "you should always tell the truth", "patience is important",
+          "every problem has a way out", "it is fun to try new things",
+          "small things can make a big difference"]
+SAID = ["said", "asked", "cried", "shouted", "whispered", "called", "laughed",
+        "replied", "answered"]
+GREETINGS = ["Hello", "Hi", "Good morning", "Hey", "Look"]
+NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven",
+                "eight", "nine", "ten", "eleven", "twelve"]
+
+
+# ---------------------------------------------------------- characters ---
+
+class Character:
+    def __init__(self, name, kind, female, trait):
+        self.name = name
+        self.kind = kind
+        self.female = female
+        self.trait = trait
+
+    @property
+    def he(self):
+        return "she" if self.female else "he"
+
+    @property
+    def him(self):
+        return "her" if self.female else "him"
+
+    @property
+    def his(self):
+        return "her" if self.female else "his"
+
+
+def invented_name(rng, female):
+    parts = [rng.pick(ONSETS) + rng.pick(VOWELS) + rng.pick(CODAS)]
+    if rng.chance(40):
+        parts.append(rng.pick(ONSETS) + rng.pick(VOWELS))
+    parts.append(rng.pick(GIRL_ENDS if female else BOY_ENDS))
+    name = "".join(parts)
+    return name[0].upper() + name[1:]
+
+
+def make_character(rng, used):
+    while True:
+        female = rng.chance(50)
+        if rng.chance(50):
+            name = invented_name(rng, female)
+        else:
+            name = rng.pick(GIRL_NAMES if female else BOY_NAMES)
+        if name not in used:
+            break
+    used.add(name)
+    kind = rng.pick(KINDS)[0]
+    if kind == "girl":
+        female = True
+    elif kind in ("boy", "prince"):
+        female = False
+    elif kind == "princess":
+        female = True
+    return Character(name, kind, female, rng.pick(TRAITS))
+
+
+def a_an(word):
     return ("an " if word[0] in "aeiou" else "a ") + word
 
 
-def plural(word):
-    if word.endswith(("s", "sh", "ch", "x")):
-        return word + "es"
-    return word + "s"
+def cap(s):
+    return s[0].upper() + s[1:]
 
+
+def number_phrase(rng, n):
+    # Mixing digits and words gives the numbers in the corpus both spellings.
+    return str(n) if rng.chance(50) or n > 12 else NUMBER_WORDS[n]
+
+
+# ------------------------------------------------------------- episodes ---
 
 class Story:
-    def __init__(self, rng, names):
+    def __init__(self, rng):
         self.rng = rng
-        cast = rng.sample(names, rng.randint(2, 4))
-        self.cast = [self.make_character(n) for n in cast]
-        self.place = rng.choice(PLACES)
-        self.home = rng.choice([p for p in PLACES if p != self.place])
-        self.object = rng.choice(OBJECTS)
-        self.colour = rng.choice(COLOURS)
+        used = set()
+        self.cast = [make_character(rng, used) for _ in range(rng.between(2, 3))]
+        self.used = used
+        self.obj = rng.pick(OBJECTS)
+        self.obj_adj = rng.pick(COLORS if rng.chance(50) else SIZES)
+        self.home = rng.pick(PLACES)
         self.lines = []
 
-    def make_character(self, name):
-        r = self.rng
-        kind = r.choice([r.choice(ANIMALS), r.choice(JOBS)])
-        pronoun = r.choice(["he", "she"])
-        return {"name": name, "kind": kind, "adj": r.choice(ADJECTIVES), "he": pronoun,
-                "his": "his" if pronoun == "he" else "her"}
+    def say(self, text):
+        self.lines.append(text)
 
-    def say(self, who, text, verb=None):
-        verb = verb or self.rng.choice(["said", "asked" if text.endswith("?") else "said",
-                                        "whispered", "shouted", "replied", "laughed"])
-        if self.rng.random() < 0.5:
-            return f'"{text}" {verb} {who["name"]}.'
-        return f'{who["name"]} {verb}, "{text}"'
+    def two(self):
+        a, b = self.rng.sample(self.cast, 2)
+        return a, b
 
-    def intro(self):
+    def thing(self):
+        return "the %s %s" % (self.obj_adj, self.obj[0])
+
+    def opening(self):
+        r, a, b = self.rng, self.cast[0], self.cast[1]
+        form = r.below(4)
+        if form == 0:
+            self.say("Once upon a time, there was %s %s named %s." % (a_an(a.trait), a.kind, a.name))
+        elif form == 1:
+            self.say("%s was %s %s who lived near the %s." % (a.name, a_an(a.trait), a.kind, self.home))
+        elif form == 2:
+            self.say("There once was %s named %s. %s was very %s." % (a_an(a.kind), a.name, cap(a.he), a.trait))
+        else:
+            self.say("In a small village by the %s, there lived %s %s called %s." % (
+                r.pick(["river", "sea", "forest", "hills", "lake"]), a_an(a.trait), a.kind, a.name))
+        self.say("%s had a friend named %s. %s was %s %s." % (
+            a.name, b.name, b.name, a_an(b.trait), b.kind))
+        if r.chance(50):
+            self.say("%s and %s liked to %s together." % (a.name, b.name, r.pick(ACTIVITIES)))
+        if len(self.cast) > 2:
+            c = self.cast[2]
+            self.say("%s also knew %s, %s %s who was always %s." % (
+                a.name, c.name, a_an(c.trait), c.kind, r.pick(FEELINGS)))
+
+    def find_object(self):
         r, a = self.rng, self.cast[0]
-        s = [f'{r.choice(TIMES)}, there was {a_or_an(a["adj"])} {a["kind"]} called {a["name"]}.',
-             f'{a["name"]} lived near {self.home} with a {self.colour} {self.object}.',
-             f'Every day {a["name"]} carried the {self.object} to {self.place}.']
-        if r.random() < 0.6:
-            s.append(f'{a["name"]} had {r.choice(NUMBER_WORDS)} friends, but the best friend of all was {self.cast[1]["name"]}.')
-        return s
+        self.say("%s, %s went to the %s. %s" % (r.pick(TIMES), a.name, r.pick(PLACES), r.pick(WEATHER)))
+        self.say("There, %s saw %s %s %s." % (
+            a.name, a_an(self.obj_adj), self.obj[0], r.pick(SPOTS)))
+        self.say("\"What a %s %s!\" %s said. %s picked it up and took it home." % (
+            r.pick(["nice", "lovely", "strange", "wonderful", "funny", "pretty"]),
+            self.obj[0], a.name, cap(a.he)))
 
-    def meet(self, a, b):
+    def play(self):
         r = self.rng
-        s = [f'At {r.choice(PLACES)}, {a["name"]} met {b["name"]}, {a_or_an(b["adj"])} {b["kind"]}.',
-             self.say(a, f'Hello, {b["name"]}! How are you today?'),
-             self.say(b, f'I am {r.choice(FEELINGS)}, {a["name"]}. The {r.choice(["weather", "market", "river", "road"])} is {r.choice(["busy", "quiet", "long", "cold", "lovely"])} today.')]
-        return s
+        a, b = self.two()
+        act = r.pick(ACTIVITIES)
+        self.say("\"%s, %s!\" %s %s. \"Do you want to %s with me?\"" % (
+            r.pick(GREETINGS), b.name, a.name, r.pick(SAID), act))
+        if r.chance(75):
+            self.say("\"Yes, %s!\" said %s. \"Let's go to the %s.\"" % (a.name, b.name, r.pick(PLACES)))
+            self.say("So %s and %s went there together. They had a lot of fun, and %s felt %s." % (
+                a.name, b.name, b.name, r.pick(["happy", "glad", "excited", "proud"])))
+        else:
+            self.say("\"Not today, %s,\" said %s. \"I am too %s.\"" % (a.name, b.name, r.pick(FEELINGS)))
+            self.say("%s was a little %s, but %s understood. %s went home alone." % (
+                a.name, r.pick(["sad", "lonely", "quiet"]), a.he, cap(a.he)))
+
+    def count(self):
+        r = self.rng
+        a, b = self.two()
+        food = r.pick(FOODS)
+        n = r.between(2, 30)
+        k = r.between(1, min(n - 1, 9))
+        self.say("At the %s, %s found a basket with %s %s in it." % (
+            r.pick(PLACES), a.name, number_phrase(r, n), food[1]))
+        self.say("\"Let's count them,\" said %s. %s counted slowly: %s." % (
+            b.name, a.name, ", ".join(str(i) for i in range(1, min(n, 6) + 1)) + (" and more" if n > 6 else "")))
+        self.say("\"There are %d %s!\" %s said." % (n, food[1], a.name))
+        self.say("%s gave %s %s %s. Now %s had %d %s left." % (
+            a.name, b.name, number_phrase(r, k), food[1] if k > 1 else food[0],
+            a.name, n - k, food[1] if n - k > 1 else food[0]))
 
     def problem(self):
-        r, a = self.rng, self.cast[0]
-        s = [f'But then {a["name"]} could not find the {self.colour} {self.object}.',
-             self.say(a, f'Where is my {self.object}? I had it this morning!'),
-             f'{a["name"]} felt {r.choice(["sad", "worried", "scared"])}.']
-        return s
-
-    def search(self):
         r = self.rng
-        who = r.choice(self.cast)
-        place = r.choice(PLACES)
-        s = [f'{who["name"]} {r.choice(SEARCH_VERBS)} {place}.']
-        n = r.randint(2, 12)
-        thing = r.choice(OBJECTS)
-        if thing != self.object:
-            s.append(f'There were {n} {plural(thing)} there, but no {self.object}.')
-        s.append(self.say(who, f'It is not at {place}. Let us look somewhere else.'))
-        return s
-
-    def helper(self, b):
-        r, a = self.rng, self.cast[0]
-        return [f'{b["name"]} wanted to help {a["name"]}.',
-                self.say(b, f'Do not worry, {a["name"]}. We will find it together.'),
-                f'So {a["name"]} and {b["name"]} walked to {r.choice(PLACES)}, and {b["he"]} told {a["name"]} a story about {a_or_an(r.choice(ADJECTIVES))} {r.choice(ANIMALS)}.']
-
-    def small_scene(self):
-        r = self.rng
-        a, b = r.sample(self.cast, 2)
-        choice = r.random()
-        if choice < 0.3:
-            food = r.choice(FOODS)
-            n = r.randint(2, 20)
-            return [f'{a["name"]} and {b["name"]} stopped to eat {food}.',
-                    f'{b["name"]} had {n} pieces and gave {r.randint(1, n)} of them to {a["name"]}.',
-                    self.say(a, f'Thank you, {b["name"]}. You are very kind.')]
-        if choice < 0.55:
-            return [f'Outside, {r.choice(WEATHER)}.',
-                    self.say(b, f'{a["name"]}, should we go home?'),
-                    self.say(a, f'Not yet, {b["name"]}. The {self.object} must be somewhere.')]
-        if choice < 0.8:
-            n = r.randint(3, 99)
-            return [f'On the way they counted {n} {r.choice(["birds", "trees", "boats", "stars", "houses", "stones"])}.',
-                    f'{a["name"]} said the number out loud: {n}.',
-                    f'{b["name"]} laughed and said it was {r.choice(["more", "less"])} than yesterday.']
-        c = r.choice(self.cast)
-        return [f'{c["name"]} remembered something.',
-                self.say(c, f'Yesterday I saw the {self.object} near {self.home}!'),
-                f'Everyone looked at {c["name"]}.']
-
-    def resolution(self):
-        r, a = self.rng, self.cast[0]
-        finder = r.choice(self.cast)
-        s = [f'At last {finder["name"]} found the {self.colour} {self.object} {r.choice(["under a bench", "behind a door", "in the grass", "next to a tree", "inside a box", "on a high shelf"])} at {r.choice(PLACES)}.']
-        if finder is a:
-            s.append(self.say(a, f'Here it is! My {self.object}!'))
+        a, b = self.two()
+        trouble = r.below(3)
+        if trouble == 0:
+            self.say("%s, %s could not find %s. %s looked everywhere, but it was gone." % (
+                r.pick(TIMES), a.name, self.thing(), cap(a.he)))
+            self.say("%s felt %s. %s came to help. \"Don't worry, %s,\" said %s. \"We will find it.\"" % (
+                a.name, r.pick(["sad", "worried", "upset"]), b.name, a.name, b.name))
+            p1, p2 = r.sample(PLACES, 2)
+            self.say("They looked in the %s and at the %s. At last, %s found it %s." % (
+                p1, p2, b.name, r.pick(SPOTS)))
+            self.say("\"Thank you, %s!\" said %s, and %s hugged %s friend." % (b.name, a.name, a.he, a.his))
+        elif trouble == 1:
+            self.say("Then %s heard %s from the %s. \"What was that?\" asked %s." % (
+                a.name, r.pick(SOUNDS), r.pick(PLACES), b.name))
+            self.say("%s was %s, but %s went to look. It was only %s %s." % (
+                a.name, r.pick(["scared", "a bit afraid", "nervous"]), a.he,
+                a_an(r.pick(TRAITS)), r.pick(KINDS)[0]))
+            self.say("%s and %s laughed. \"You were very brave, %s,\" said %s." % (
+                a.name, b.name, a.name, b.name))
         else:
-            s.append(self.say(finder, f'{a["name"]}, look! I found your {self.object}!'))
-            s.append(self.say(a, f'Thank you, {finder["name"]}! You are the best friend.'))
-        s.append(f'{a["name"]} was {r.choice(["happy", "glad", "so happy", "very proud"])} again.')
-        return s
+            self.say("%s wanted to reach %s %s, but it was too high." % (
+                a.name, a_an(r.pick(COLORS)), r.pick(OBJECTS)[0]))
+            self.say("\"Can you help me, %s?\" %s asked. %s thought for a moment." % (b.name, a.name, b.name))
+            self.say("Then %s brought %s, and together they got it down. %s said, \"We did it!\"" % (
+                b.name, r.pick(HELPERS), a.name))
+
+    def newcomer(self):
+        r = self.rng
+        if len(self.cast) >= 4:
+            return self.play()
+        c = make_character(r, self.used)
+        a = r.pick(self.cast)
+        self.say("Then %s %s came by. %s name was %s." % (
+            a_an(c.trait), c.kind, cap(c.his), c.name))
+        self.say("\"Hello, I am %s,\" said %s. \"Can I play with you?\"" % (c.name, c.name))
+        self.say("\"Of course, %s!\" said %s. \"I am %s.\"" % (c.name, a.name, a.name))
+        self.say("%s smiled. From that day on, %s and %s were good friends." % (c.name, c.name, a.name))
+        self.cast.append(c)
+
+    def share(self):
+        r = self.rng
+        a, b = self.two()
+        self.say("%s showed %s %s. \"Can I hold it?\" asked %s." % (a.name, b.name, self.thing(), b.name))
+        if r.chance(70):
+            self.say("\"Yes,\" said %s. \"We can share it.\" %s held %s carefully and gave it back." % (
+                a.name, b.name, self.thing()))
+        else:
+            self.say("\"No, it is mine!\" said %s. %s looked %s and walked away." % (
+                a.name, b.name, r.pick(["sad", "hurt", "lonely"])))
+            self.say("Later, %s felt bad. %s went to find %s and said, \"I am sorry, %s. You can hold it.\"" % (
+                a.name, cap(a.he), b.name, b.name))
+            self.say("%s smiled, and the two friends were happy again." % b.name)
+
+    def trip(self):
+        r = self.rng
+        a, b = self.two()
+        p1, p2, p3 = r.sample(PLACES, 3)
+        self.say("%s, %s and %s went on a trip. First they walked to the %s, then to the %s." % (
+            r.pick(TIMES), a.name, b.name, p1, p2))
+        self.say("%s It took %s hours to reach the %s." % (r.pick(WEATHER), number_phrase(r, r.between(2, 9)), p3))
+        self.say("At the %s, %s saw %s %s %s. \"Look, %s!\" said %s." % (
+            p3, b.name, number_phrase(r, r.between(2, 12)), r.pick(COLORS), r.pick(OBJECTS)[1], a.name, b.name))
+        self.say("%s was %s. \"I have never seen so many!\" %s said." % (a.name, r.pick(["amazed", "surprised", "happy"]), a.he))
+
+    def meal(self):
+        r = self.rng
+        a, b = self.two()
+        f1, f2 = r.sample(FOODS, 2)
+        self.say("%s was hungry, so %s made %s for %s and %s." % (
+            a.name, a.he, a_an(f1[0] + " " + r.pick(["pie", "soup", "salad", "cake"])), a.him, b.name))
+        self.say("\"This is very good, %s,\" said %s. \"Can I have some %s too?\"" % (a.name, b.name, f2[1]))
+        self.say("%s gave %s %s %s, and they ate until they were full." % (
+            a.name, b.name, number_phrase(r, r.between(2, 9)), f2[1]))
 
     def ending(self):
-        r, a, b = self.rng, self.cast[0], self.cast[1]
-        return [r.choice([
-            f'From that day on, {a["name"]} and {b["name"]} always kept the {self.object} safe.',
-            f'That night {a["name"]} went to sleep with the {self.object} close by.',
-            f'And {a["name"]} never lost the {self.object} again.',
-            f'{b["name"]} and {a["name"]} walked home to {self.home}, laughing all the way.'])]
-
-    def build(self):
-        r = self.rng
-        paras = [self.intro()]
-        for b in self.cast[1:]:
-            paras.append(self.meet(self.cast[0], b))
-        paras.append(self.problem())
-        # Some stories run long, so a name introduced early is needed again hundreds of tokens on.
-        for _ in range(r.randint(1, 12) if r.random() < 0.7 else r.randint(12, 30)):
-            step = r.random()
-            if step < 0.4:
-                paras.append(self.search())
-            elif step < 0.6 and len(self.cast) > 1:
-                paras.append(self.helper(r.choice(self.cast[1:])))
-            else:
-                paras.append(self.small_scene())
-        paras.append(self.resolution())
-        paras.append(self.ending())
-        return "\n\n".join(" ".join(p) for p in paras)
+        r, a = self.rng, self.cast[0]
+        b = self.cast[1]
+        form = r.below(3)
+        if form == 0:
+            self.say("That night, %s went to sleep in %s %s. %s dreamed about %s and about %s." % (
+                a.name, a.his, r.pick(HOMES), cap(a.he), self.thing(), b.name))
+        elif form == 1:
+            self.say("In the end, %s put %s on a shelf so %s would never lose it again." % (
+                a.name, self.thing(), a.he))
+            self.say("%s learned that %s." % (a.name, r.pick(MORALS)))
+        else:
+            names = [c.name for c in self.cast]
+            self.say("%s and %s were tired but happy. %s kept %s forever." % (
+                ", ".join(names[:-1]), names[-1], a.name, self.thing()))
+        if r.chance(40):
+            self.say("The end.")
 
 
-def invented_names(rng, count):
-    names = set()
-    while len(names) < count:
-        n = "".join(rng.choice(SYLLABLES_A) for _ in range(rng.randint(1, 2))) + rng.choice(SYLLABLES_B + [""])
-        if 3 <= len(n) <= 8:
-            names.add(n.capitalize())
-    return sorted(names)
+def story(rng):
+    s = Story(rng)
+    s.opening()
+    s.find_object()
+    # Heavy-tailed episode count: most stories are short, a few are long
+    # enough to fill (and overflow) the 1024-token window.
+    roll = rng.below(100)
+    if roll < 55:
+        n = rng.between(1, 4)
+    elif roll < 85:
+        n = rng.between(5, 9)
+    else:
+        n = rng.between(10, 22)
+    episodes = [s.play, s.count, s.problem, s.newcomer, s.share, s.trip, s.meal]
+    for _ in range(n):
+        rng.pick(episodes)()
+    s.ending()
+    # Paragraphs of two to four sentences, so newlines carry some meaning.
+    out, para = [], []
+    for line in s.lines:
+        para.append(line)
+        if len(para) >= 2 and rng.chance(45):
+            out.append(" ".join(para))
+            para = []
+    if para:
+        out.append(" ".join(para))
+    return "\n\n".join(out)
+
+
+def generate(seed, min_chars):
+    rng = Rng(seed)
+    docs, total = [], 0
+    while total < min_chars:
+        d = story(rng)
+        docs.append(d)
+        total += len(d) + len(SEP)
+    return SEP.join(docs)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--chars", type=int, default=5_500_000, help="stop after this many characters")
-    ap.add_argument("--out", required=True)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=1, help="generator seed")
+    ap.add_argument("--chars", type=int, default=8_000_000,
+                    help="stop after the first story that reaches this many characters")
+    ap.add_argument("--out", required=True, help="output UTF-8 text file")
     args = ap.parse_args()
-    rng = random.Random(args.seed)
-    names = sorted(set(REAL_NAMES)) + invented_names(rng, 300)
-    total, stories = 0, []
-    while total < args.chars:
-        text = Story(rng, names).build()
-        stories.append(text)
-        total += len(text) + len("<|endoftext|>")
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write("<|endoftext|>".join(stories))
-    print(f"{len(stories)} stories, {total} characters -> {args.out}")
+    text = generate(args.seed, args.chars)
+    data = text.encode("utf-8")
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print("%d stories, %d characters, sha256 %s -> %s" % (
+        text.count(SEP) + 1, len(text), hashlib.sha256(data).hexdigest(), args.out),
+        file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,21 @@
 #!/usr/bin/python3
-"""Train kvscope's embedded default model: a tiny GPT-2 on the project's story corpus.
+"""Train kvscope's embedded default model (a tiny GPT-2) and export it in the
+Hugging Face layout the C++ engine loads.
 
-Debian's python3-torch on the CPU, 2 threads, fixed seeds. Trains on 1024-token windows so every
-position embedding is trained, reports training and validation loss, and exports a Hugging Face
-GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt) that kvscope loads.
+    /usr/bin/python3 resources/model/train.py \
+        --corpus resources/model/corpus.txt \
+        --tokenizer resources/model/cache/tok \
+        --out resources/model/default
 
-    /usr/bin/python3 train.py --corpus corpus.txt --out default --steps 1400
+CPU only, two threads (the machine is shared), fixed seeds.  Normally run via
+build_default_model.sh, which also regenerates the corpus and tokenizer.
 """
 
 import argparse
 import json
 import math
 import os
-import random
+import shutil
 import sys
 import time
 
@@ -23,223 +26,198 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bpe_train  # noqa: E402
-from gpt2_torch import layer_names, write_safetensors  # noqa: E402
+import gpt2_torch  # noqa: E402
 
-CONFIG = {
-    "model_type": "gpt2",
-    "architectures": ["GPT2LMHeadModel"],
-    "n_layer": 4,
-    "n_head": 4,
-    "n_embd": 64,
-    "n_positions": 1024,
-    "n_ctx": 1024,
-    "vocab_size": 1024,
-    "layer_norm_epsilon": 1e-5,
-    "activation_function": "gelu_new",
-    "torch_dtype": "float32",
-}
+SEP = bpe_train.SPECIAL
 
 
-class Gpt2(torch.nn.Module):
-    """GPT-2 whose parameters carry their Hugging Face names (dots become '__')."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.c = c
-        d, L = c["n_embd"], c["n_layer"]
-        shapes = {"wte.weight": [c["vocab_size"], d], "wpe.weight": [c["n_positions"], d],
-                  "ln_f.weight": [d], "ln_f.bias": [d]}
-        per_layer = {"ln_1.weight": [d], "ln_1.bias": [d], "attn.c_attn.weight": [d, 3 * d],
-                     "attn.c_attn.bias": [3 * d], "attn.c_proj.weight": [d, d],
-                     "attn.c_proj.bias": [d], "ln_2.weight": [d], "ln_2.bias": [d],
-                     "mlp.c_fc.weight": [d, 4 * d], "mlp.c_fc.bias": [4 * d],
-                     "mlp.c_proj.weight": [4 * d, d], "mlp.c_proj.bias": [d]}
-        for i in range(L):
-            for name in layer_names(i):
-                shapes[name] = per_layer[name.split(".", 2)[2]]
-        for name, shape in shapes.items():
-            p = torch.nn.Parameter(torch.empty(shape))
-            if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
-                torch.nn.init.ones_(p)
-            elif name.endswith("bias"):
-                torch.nn.init.zeros_(p)
-            else:
-                # GPT-2's init: residual projections shrink with depth so the stream stays O(1).
-                std = 0.02 / math.sqrt(2 * L) if name.endswith("c_proj.weight") else 0.02
-                torch.nn.init.normal_(p, 0.0, std)
-            self.register_parameter(name.replace(".", "__"), p)
-        self.register_buffer("causal", torch.ones(c["n_positions"], c["n_positions"]).tril().bool(),
-                             persistent=False)
-
-    def w(self, name):
-        return getattr(self, name.replace(".", "__"))
-
-    def hf_state(self):
-        return {n.replace("__", "."): p.detach().clone().float() for n, p in self.named_parameters()}
-
-    def forward(self, idx, return_attention=False):
-        c, w = self.c, self.w
-        B, T = idx.shape
-        d, H = c["n_embd"], c["n_head"]
-        hd, eps = d // H, c["layer_norm_epsilon"]
-        x = F.embedding(idx, w("wte.weight")) + w("wpe.weight")[:T]
-        mask = self.causal[:T, :T]
-        attentions = []
-        for i in range(c["n_layer"]):
-            p = "h.%d." % i
-            h = F.layer_norm(x, (d,), w(p + "ln_1.weight"), w(p + "ln_1.bias"), eps)
-            qkv = h @ w(p + "attn.c_attn.weight") + w(p + "attn.c_attn.bias")
-            q, k, v = (t.view(B, T, H, hd).transpose(1, 2) for t in qkv.split(d, dim=2))
-            att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(hd))
-            att = torch.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)
-            if return_attention:
-                attentions.append(att)
-            y = (att @ v).transpose(1, 2).reshape(B, T, d)
-            x = x + y @ w(p + "attn.c_proj.weight") + w(p + "attn.c_proj.bias")
-            h = F.layer_norm(x, (d,), w(p + "ln_2.weight"), w(p + "ln_2.bias"), eps)
-            m = F.gelu(h @ w(p + "mlp.c_fc.weight") + w(p + "mlp.c_fc.bias"), approximate="tanh")
-            x = x + m @ w(p + "mlp.c_proj.weight") + w(p + "mlp.c_proj.bias")
-        x = F.layer_norm(x, (d,), w("ln_f.weight"), w("ln_f.bias"), eps)
-        logits = x @ w("wte.weight").T
-        return (logits, attentions) if return_attention else logits
+def encode_stories(tok, stories):
+    """One flat id stream, <|endoftext|> after every story (GPT-2 style), so a
+    random window sees story boundaries the way generation will."""
+    eot = tok.vocab[SEP]
+    out = []
+    for s in stories:
+        out.extend(tok.encode(s))
+        out.append(eot)
+    return np.array(out, dtype=np.int64)
 
 
-def tokenize_corpus(corpus, tok_dir, vocab_size, val_fraction, seed, log):
-    with open(corpus, encoding="utf-8") as f:
-        text = f.read()
-    stories = text.split(bpe_train.SPECIAL)
-    if not os.path.exists(os.path.join(tok_dir, "vocab.json")):
-        t0 = time.time()
-        tok = bpe_train.train_tokenizer(text, vocab_size)
-        tok.save(tok_dir)
-        log("tokenizer: %d ids trained in %.1f s" % (len(tok.vocab), time.time() - t0))
-    tok = bpe_train.Tokenizer.load(tok_dir)
-    rng = random.Random(seed)
-    order = list(range(len(stories)))
-    rng.shuffle(order)
-    n_val = max(1, int(len(stories) * val_fraction))
-    eot = tok.vocab[bpe_train.SPECIAL]
-
-    def ids_of(indices):
-        out = []
-        for i in sorted(indices):
-            out.extend(tok.encode(stories[i]))
-            out.append(eot)
-        return np.array(out, dtype=np.int64)
-
-    val, train = ids_of(order[:n_val]), ids_of(order[n_val:])
-    log("corpus: %d stories, %d characters; train %d tokens, validation %d tokens (%d stories)"
-        % (len(stories), len(text), len(train), len(val), n_val))
-    return tok, train, val
-
-
-def unigram_entropy(ids, vocab):
-    counts = np.bincount(ids, minlength=vocab).astype(np.float64)
+def unigram_entropy(ids, vocab_size):
+    """Entropy (nats/token) of the token frequency distribution: the loss of
+    the best model that ignores context."""
+    counts = np.bincount(ids, minlength=vocab_size).astype(np.float64)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log(p)).sum())
 
 
-def batches(data, T, B, gen):
-    starts = torch.randint(0, len(data) - T - 1, (B,), generator=gen)
-    x = torch.stack([torch.from_numpy(data[s:s + T]) for s in starts.tolist()])
-    y = torch.stack([torch.from_numpy(data[s + 1:s + T + 1]) for s in starts.tolist()])
-    return x, y
+def lr_at(step, args):
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    t = (step - args.warmup) / max(1, args.steps - args.warmup)
+    floor = args.lr * args.min_lr_frac
+    return floor + (args.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
 @torch.no_grad()
-def evaluate(model, data, T, windows=24):
+def evaluate(model, windows, batch):
     model.eval()
     total, count = 0.0, 0
-    step = max(1, (len(data) - T - 1) // windows)
-    for s in range(0, len(data) - T - 1, step)[:windows]:
-        x = torch.from_numpy(data[s:s + T]).unsqueeze(0)
-        y = torch.from_numpy(data[s + 1:s + T + 1]).unsqueeze(0)
-        loss = F.cross_entropy(model(x).view(-1, model.c["vocab_size"]), y.view(-1), reduction="sum")
+    for i in range(0, len(windows), batch):
+        w = windows[i:i + batch]
+        logits = model(w[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1),
+                               reduction="sum")
         total += float(loss)
-        count += y.numel()
+        count += w[:, 1:].numel()
     model.train()
     return total / count
 
 
-def lr_at(step, steps, peak, warmup):
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def export(model, tok, out):
-    os.makedirs(out, exist_ok=True)
-    cfg = dict(CONFIG)
-    eot = tok.vocab[bpe_train.SPECIAL]
-    cfg["bos_token_id"] = cfg["eos_token_id"] = eot
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-        f.write("\n")
-    write_safetensors(os.path.join(out, "model.safetensors"), model.hf_state(), "F32")
-    tok.save(out)
+def export(model, tok_dir, out_dir, config):
+    os.makedirs(out_dir, exist_ok=True)
+    gpt2_torch.write_config(os.path.join(out_dir, "config.json"), config)
+    W = model.hf_state()
+    gpt2_torch.write_safetensors(os.path.join(out_dir, "model.safetensors"), W, "F32")
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(os.path.join(tok_dir, name), os.path.join(out_dir, name))
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", required=True)
-    ap.add_argument("--out", required=True, help="folder for the exported model")
-    ap.add_argument("--tokenizer-dir", help="reuse or write the tokenizer here (default: --out)")
-    ap.add_argument("--steps", type=int, default=1400)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--tokenizer", required=True, help="directory with vocab.json, merges.txt")
+    ap.add_argument("--out", required=True, help="export directory")
+    ap.add_argument("--cache", default=os.path.join(HERE, "cache"),
+                    help="encoded corpus and partial exports")
+    ap.add_argument("--steps", type=int, default=1800)
+    ap.add_argument("--batch", type=int, default=4, help="1024-token windows per step")
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--warmup", type=int, default=60)
+    ap.add_argument("--min-lr-frac", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--val-every", type=int, default=300)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--val-percent", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", help="exported model directory to start from (a second "
+                    "stage with a fresh warmup + cosine schedule); its log is kept")
     args = ap.parse_args()
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    log_path = os.path.join(args.out, "training_log.txt")
-    log_file = open(log_path, "w")
+    rng = np.random.default_rng(args.seed)
+    t_start = time.time()
+    log_lines = []
 
     def log(msg):
         print(msg, flush=True)
-        log_file.write(msg + "\n")
-        log_file.flush()
+        log_lines.append(msg)
 
-    t_start = time.time()
-    tok, train, val = tokenize_corpus(args.corpus, args.tokenizer_dir or args.out,
-                                      CONFIG["vocab_size"], 0.02, args.seed, log)
-    assert len(tok.vocab) <= CONFIG["vocab_size"], len(tok.vocab)
-    log("unigram entropy of the validation tokens: %.4f nats/token"
-        % unigram_entropy(val, CONFIG["vocab_size"]))
-    model = Gpt2(CONFIG)
-    log("parameters: %d" % sum(p.numel() for p in model.parameters()))
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
+    tok = bpe_train.Tokenizer.load(args.tokenizer)
+    V = len(tok.vocab)
+    with open(args.corpus, encoding="utf-8") as f:
+        stories = f.read().split(SEP)
+    # Every k-th story is held out: deterministic and spread over the corpus.
+    k = 100 // args.val_percent
+    val_stories = [s for i, s in enumerate(stories) if i % k == k - 1]
+    train_stories = [s for i, s in enumerate(stories) if i % k != k - 1]
+    os.makedirs(args.cache, exist_ok=True)
+    train_ids = encode_stories(tok, train_stories)
+    val_ids = encode_stories(tok, val_stories)
+    np.save(os.path.join(args.cache, "val_ids.npy"), val_ids)
+    H_uni = unigram_entropy(train_ids, V)
+    H_uni_val = unigram_entropy(val_ids, V)
+    log("corpus: %d train stories (%d tokens), %d val stories (%d tokens), %.2f chars/token"
+        % (len(train_stories), len(train_ids), len(val_stories), len(val_ids),
+           sum(map(len, train_stories)) / (len(train_ids) - len(train_stories))))
+    log("unigram entropy: %.4f nats/token (train), %.4f (val)" % (H_uni, H_uni_val))
+    log("encoding took %.1f s" % (time.time() - t_start))
+
+    config = gpt2_torch.hf_config(n_layer=4, n_head=4, n_embd=64, n_positions=1024,
+                                  vocab_size=V, eos_token_id=tok.vocab[SEP])
+    T = config["n_positions"]
+    model = gpt2_torch.GPT2(config)
+    prior_log, prior_minutes = "", 0.0
+    if args.init:
+        # Read back the exported file, so a stage starts from exactly what
+        # the C++ app would have loaded.
+        model.load_state_dict(gpt2_torch.load_weights(args.init), strict=True)
+        with open(os.path.join(args.init, "training_log.txt")) as f:
+            prior_log = f.read()
+        with open(os.path.join(args.init, "training_summary.json")) as f:
+            prior_minutes = json.load(f)["train_minutes"]
+        log("initialised from %s (%.1f min of earlier training)" % (args.init, prior_minutes))
+    n_params = sum(p.numel() for p in model.parameters())
+    log("model: %d parameters (%.2f MB float32); batch %d x %d tokens, %d steps, lr %g"
+        % (n_params, n_params * 4 / 1e6, args.batch, T, args.steps, args.lr))
+
+    # Decay only matrices: decaying gains, biases and embeddings towards zero
+    # just fights the layer norms.
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.dim() == 2 and name.startswith("h.") else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95))
-    gen = torch.Generator().manual_seed(args.seed)
-    T = CONFIG["n_positions"]
+
+    train_t = torch.from_numpy(train_ids)
+    n_val = len(val_ids) // (T + 1)
+    val_windows = torch.from_numpy(val_ids[:n_val * (T + 1)].reshape(n_val, T + 1))
+
     t_train = time.time()
+    running, running_n = 0.0, 0
+    val_loss = float("nan")
     for step in range(args.steps):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        x, y = batches(train, T, args.batch, gen)
-        loss = F.cross_entropy(model(x).view(-1, CONFIG["vocab_size"]), y.view(-1))
+            g["lr"] = lr_at(step, args)
+        # Random offsets, so every position embedding sees every kind of
+        # context and stories start anywhere in the window.
+        starts = rng.integers(0, len(train_ids) - T - 1, size=args.batch)
+        batch = torch.stack([train_t[s:s + T + 1] for s in starts])
+        logits = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, V), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if step % 20 == 0:
-            log("step %5d  train loss %.4f  lr %.2e  %.1f s" % (step, float(loss),
-                                                                opt.param_groups[0]["lr"],
-                                                                time.time() - t_train))
-        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            log("step %5d  validation loss %.4f nats/token" % (step + 1, evaluate(model, val, T)))
-    log("training wall time: %.1f min (%d steps of %d x %d tokens)"
-        % ((time.time() - t_train) / 60, args.steps, args.batch, T))
-    export(model, tok, args.out)
-    log("final validation loss: %.4f nats/token" % evaluate(model, val, T, windows=64))
-    log("total wall time including tokenization and export: %.1f min" % ((time.time() - t_start) / 60))
+        running += float(loss)
+        running_n += 1
+        done = step + 1
+        if done % args.log_every == 0 or done == args.steps:
+            el = time.time() - t_train
+            log("step %5d  lr %.2e  train loss %.4f  %.0f tok/s  %.1f min"
+                % (done, lr_at(step, args), running / running_n,
+                   done * args.batch * T / el, el / 60))
+            running, running_n = 0.0, 0
+        if done % args.val_every == 0 or done == args.steps:
+            val_loss = evaluate(model, val_windows, args.batch)
+            log("step %5d  val loss %.4f nats/token" % (done, val_loss))
+            # A partial export lets the C++ side be tried while training runs.
+            export(model, args.tokenizer, os.path.join(args.cache, "partial"), config)
+
+    train_secs = time.time() - t_train
+    final_train = evaluate(model, torch.stack(
+        [train_t[s:s + T + 1] for s in np.random.default_rng(99).integers(
+            0, len(train_ids) - T - 1, size=n_val)]), args.batch)
+    export(model, args.tokenizer, args.out, config)
+    log("final: train loss %.4f, val loss %.4f nats/token, unigram entropy %.4f"
+        % (final_train, val_loss, H_uni))
+    log("wall time: training %.1f min, total %.1f min; all stages %.1f min of training"
+        % (train_secs / 60, (time.time() - t_start) / 60, prior_minutes + train_secs / 60))
+    with open(os.path.join(args.out, "training_log.txt"), "w") as f:
+        f.write(prior_log)
+        f.write("# resources/model/train.py %s\n" % " ".join(
+            "--%s %s" % (k.replace("_", "-"), v) for k, v in sorted(vars(args).items())
+            if k not in ("corpus", "tokenizer", "out", "cache", "init")))
+        f.write("\n".join(log_lines) + "\n")
+    with open(os.path.join(args.out, "training_summary.json"), "w") as f:
+        json.dump({"train_loss": round(final_train, 4), "val_loss": round(val_loss, 4),
+                   "unigram_entropy": round(H_uni, 4), "steps": args.steps,
+                   "batch": args.batch,
+                   "train_minutes": round(prior_minutes + train_secs / 60, 1),
+                   "parameters": n_params}, f, indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ See README.md next to this file for the layout of the outputs.
 
 import hashlib
 import json
-import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -20,28 +18,14 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "resources", "model"))
 import bpe_train  # noqa: E402
-from gpt2_torch import (encode_tensor, forward_full as forward_full_cfg, from_bf16_bits,  # noqa: E402
-                        gelu_new, layer_names, layer_norm as layer_norm_eps, read_safetensors,
-                        to_bf16_bits, write_safetensors)
+import gpt2_torch  # noqa: E402
+from gpt2_torch import layer_names, read_safetensors, write_safetensors  # noqa: E402
 
 MODEL_DIR = os.path.join(HERE, "model")
 VARIANT_DIR = os.path.join(HERE, "variants")
 
-CONFIG = {
-    "model_type": "gpt2",
-    "architectures": ["GPT2LMHeadModel"],
-    "n_layer": 2,
-    "n_head": 4,
-    "n_embd": 64,
-    "n_positions": 256,
-    "n_ctx": 256,
-    "vocab_size": 512,
-    "layer_norm_epsilon": 1e-5,
-    "activation_function": "gelu_new",
-    "bos_token_id": 511,
-    "eos_token_id": 511,
-    "torch_dtype": "float32",
-}
+CONFIG = gpt2_torch.hf_config(n_layer=2, n_head=4, n_embd=64, n_positions=256,
+                              vocab_size=512, eos_token_id=511)
 # Seed picked among a handful for the largest worst-case greedy margin
 # (top-1 minus top-2) over all recorded runs while still producing varied
 # tokens; any change here needs that re-checked (main() asserts > 1e-3).
@@ -211,62 +195,9 @@ def make_weights():
     return w
 
 
-class CachedFloat32:
-    """Independent float32 KV-cache decoder, only to sanity-check forward_full."""
-
-    def __init__(self, W):
-        self.W = {k: t.to(torch.float32) for k, t in W.items()}
-        self.k = [[] for _ in range(CONFIG["n_layer"])]
-        self.v = [[] for _ in range(CONFIG["n_layer"])]
-
-    def step(self, token):
-        W, d, H = self.W, CONFIG["n_embd"], CONFIG["n_head"]
-        hd = d // H
-        pos = len(self.k[0])
-        x = W["wte.weight"][token] + W["wpe.weight"][pos]
-        for i in range(CONFIG["n_layer"]):
-            p = "h.%d." % i
-            h = layer_norm(x, W[p + "ln_1.weight"], W[p + "ln_1.bias"])
-            qkv = h @ W[p + "attn.c_attn.weight"] + W[p + "attn.c_attn.bias"]
-            q, k, v = (t.reshape(H, hd) for t in qkv.split(d))
-            self.k[i].append(k)
-            self.v[i].append(v)
-            K = torch.stack(self.k[i], dim=1)  # [H, t, hd]
-            V = torch.stack(self.v[i], dim=1)
-            att = torch.softmax((K @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(hd), dim=-1)
-            y = (att.unsqueeze(1) @ V).reshape(d)
-            x = x + y @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"]
-            h = layer_norm(x, W[p + "ln_2.weight"], W[p + "ln_2.bias"])
-            m = gelu_new(h @ W[p + "mlp.c_fc.weight"] + W[p + "mlp.c_fc.bias"])
-            x = x + m @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"]
-        x = layer_norm(x, W["ln_f.weight"], W["ln_f.bias"])
-        return x @ W["wte.weight"].T
-
-
-def greedy(W, prompt_ids, n_new):
-    """Greedy decode with the naive float64 forward.
-
-    Returns (generated ids, logits list of n_new + 1 vectors, margins): logits[k]
-    is the last-position output after feeding prompt + generated[:k], so the
-    final vector also checks the forward of the last generated token."""
-    ids = list(prompt_ids)
-    out, logits, margins = [], [], []
-    for k in range(n_new + 1):
-        last = forward_full(W, ids)[-1]
-        logits.append(last)
-        if k == n_new:
-            break
-        top = torch.topk(last, 2).values
-        margins.append(float(top[0] - top[1]))
-        nxt = int(torch.argmax(last))
-        out.append(nxt)
-        ids.append(nxt)
-    return out, logits, margins
-
-
 def check_cached(W, prompt_ids, generated, logits):
     """Max |float32 cached - float64 full| over every reference logit vector."""
-    dec = CachedFloat32(W)
+    dec = gpt2_torch.CachedFloat32(W, CONFIG)
     seq = list(prompt_ids) + list(generated)
     worst = 0.0
     for t, tok in enumerate(seq):
@@ -277,16 +208,6 @@ def check_cached(W, prompt_ids, generated, logits):
             if k < len(generated):
                 assert int(torch.argmax(out)) == generated[k], "float32 greedy diverged"
     return worst
-
-
-# ----------------------------------------------------------- safetensors ---
-
-def layer_norm(x, w, b):
-    return layer_norm_eps(x, w, b, CONFIG["layer_norm_epsilon"])
-
-
-def forward_full(W, ids):
-    return forward_full_cfg(W, ids, CONFIG)
 
 
 # ------------------------------------------------------------------ json ---
@@ -319,9 +240,7 @@ def main():
     assert tok.vocab["<|endoftext|>"] == CONFIG["eos_token_id"]
     tok.save(MODEL_DIR)
     tok = bpe_train.Tokenizer.load(MODEL_DIR)  # what the C++ side will read
-    with open(os.path.join(MODEL_DIR, "config.json"), "w") as f:
-        json.dump(CONFIG, f, indent=2)
-        f.write("\n")
+    gpt2_torch.write_config(os.path.join(MODEL_DIR, "config.json"), CONFIG)
 
     W = make_weights()
     stored = write_safetensors(os.path.join(MODEL_DIR, "model.safetensors"), W, "F32")
@@ -334,7 +253,7 @@ def main():
     all_margins, worst32 = [], 0.0
     prompts = []
     for text, ids in zip(PROMPTS, prompt_ids):
-        gen, logits, margins = greedy(W, ids, N_NEW)
+        gen, logits, margins = gpt2_torch.greedy(W, ids, N_NEW, CONFIG)
         worst32 = max(worst32, check_cached(W, ids, gen, logits))
         all_margins += margins
         prompts.append({
@@ -346,7 +265,7 @@ def main():
             "logits": [[r7(v) for v in l.tolist()] for l in logits],
         })
 
-    long_gen, long_logits, long_margins = greedy(W, prompt_ids[0], N_LONG)
+    long_gen, long_logits, long_margins = gpt2_torch.greedy(W, prompt_ids[0], N_LONG, CONFIG)
     worst32 = max(worst32, check_cached(W, prompt_ids[0], long_gen, long_logits))
     assert long_gen[:N_NEW] == prompts[0]["generated"]
 
@@ -359,7 +278,7 @@ def main():
         for k in W:
             # Cross-check our rounding against torch's own cast.
             assert np.array_equal(back[prefix + k], W[k].to(torch_cast).float().numpy()), k
-        gen, logits, margins = greedy(Wv, prompt_ids[0], N_NEW)
+        gen, logits, margins = gpt2_torch.greedy(Wv, prompt_ids[0], N_NEW, CONFIG)
         all_margins += margins
         variants[name] = {
             "dir": "variants/" + name,
