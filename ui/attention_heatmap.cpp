@@ -165,6 +165,12 @@ void AttentionHeatmap::buildOverlay() {
     label_->position->setCoords(0.98, 0.02);
     label_->setPositionAlignment(Qt::AlignTop | Qt::AlignRight);
     label_->setTextAlignment(Qt::AlignLeft);
+    // A narrow dock makes the label wider than the matrix: let it run into the margin rather
+    // than lose its first letters, and keep it a little smaller than the axis text.
+    label_->setClipToAxisRect(false);
+    QFont small = label_->font();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    label_->setFont(small);
     for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
              newRow_, cacheStrip_, freshKey_, stripText_, label_}) {
         item->setSelectable(false);

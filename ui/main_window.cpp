@@ -23,6 +23,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressDialog>
+#include <QScreen>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSettings>
@@ -104,8 +105,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     controls_->restoreSettings();
     worker_->setDelayMs(controls_->delayMs());
     QSettings q;
+    // First start: fill the screen (up to 1920x1200), the panels need the room.
     if (!restoreGeometry(q.value(QStringLiteral("window/geometry")).toByteArray()))
-        resize(1280, 800);
+        resize(screen()->availableGeometry().size().boundedTo(QSize(1920, 1200)));
     restoreState(q.value(QStringLiteral("window/state")).toByteArray());
     controls_->setState(ControlPanel::State::NoModel);
 }
