@@ -11,6 +11,8 @@
 
 using namespace kvscope;
 
+// The worker emits from its own thread and QSignalSpy records directly, so a signal can land
+// before QSignalSpy::wait() starts; the tests poll the count instead.
 class TestWorker : public QObject {
     Q_OBJECT
     ModelPtr model_;
@@ -53,7 +55,7 @@ private Q_SLOTS:
         QSignalSpy steps(worker_, &GenerationWorker::stepReady);
         QSignalSpy finished(worker_, &GenerationWorker::runFinished);
         post(request(1, 30, true));
-        QVERIFY(finished.wait(10000));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 10000);
         QCOMPARE(started.count(), 1);
         QCOMPARE(steps.count(), 60);  // both modes
         QCOMPARE(finished.first()[1].toString(), QStringLiteral("max-tokens"));
@@ -82,7 +84,7 @@ private Q_SLOTS:
         QElapsedTimer t;
         t.start();
         worker_->stop(2);
-        QVERIFY(finished.wait(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5000);
         qInfo("stop returned after %lld ms", t.elapsed());
         QVERIFY(t.elapsed() < 500);
         QCOMPARE(finished.last()[1].toString(), QStringLiteral("cancelled"));
@@ -91,7 +93,7 @@ private Q_SLOTS:
         worker_->setDelayMs(0);
         steps.clear();
         post(request(3, 25));
-        QVERIFY(finished.wait(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 5000);
         QCOMPARE(finished.last()[0].toULongLong(), 3ull);
         QCOMPARE(steps.count(), 25);
     }
@@ -120,7 +122,7 @@ private Q_SLOTS:
         QTest::qWait(100);
         QCOMPARE(steps.count(), 3);
         worker_->setPaused(false);
-        QVERIFY(finished.wait(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5000);
         QCOMPARE(steps.count(), 50);
     }
 
@@ -129,7 +131,7 @@ private Q_SLOTS:
         RunRequest r = request(6, 5);
         r.prompt = QString(300, QLatin1Char('x')).replace(QLatin1String("x"), QLatin1String("x "));
         post(r);
-        QVERIFY(failed.wait(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 5000);
         QVERIFY(failed.first()[1].toString().contains(QStringLiteral("context")));
     }
 };
