@@ -126,12 +126,6 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     return o;
 }
 
-float maxAbsDiff(std::span<const float> a, std::span<const float> b) {
-    float m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
-}
-
 QString summary(const RunRecord& run, double seconds) {
     const std::int64_t flops = run.steps.empty() ? 0 : run.steps.back()->cumulative.total();
     return QStringLiteral("%1: %2 tokens in %3 s (%4 tokens/s), %5 GFLOP, stop: %6")
@@ -176,8 +170,8 @@ int generate(const Options& o, RunExport& out) {
             }
         }
         if (sessions.size() == 2)
-            maxDiff =
-                std::max(maxDiff, maxAbsDiff(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
+            maxDiff = std::max(
+                maxDiff, maxAbsDifference(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
     }
     std::fputc('\n', stdout);
     QStringList lines;

@@ -2,6 +2,9 @@
 
 #include <QElapsedTimer>
 
+#include <algorithm>
+#include <cmath>
+
 namespace kvscope {
 
 const char* stopReasonName(StopReason r) {
@@ -18,6 +21,13 @@ const char* stopReasonName(StopReason r) {
             return "cancelled";
     }
     return "unknown";
+}
+
+float maxAbsDifference(std::span<const float> a, std::span<const float> b) {
+    float m = 0;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+        m = std::max(m, std::abs(a[i] - b[i]));
+    return m;
 }
 
 GenerationSession::GenerationSession(ModelPtr model)

@@ -21,6 +21,9 @@ struct GenerationSettings {
     bool stopAtEndOfText = false;
 };
 
+// Largest |a[i] - b[i]|: how far two modes' logits for the same step are apart.
+float maxAbsDifference(std::span<const float> a, std::span<const float> b);
+
 class GenerationSession {
 public:
     explicit GenerationSession(ModelPtr model);

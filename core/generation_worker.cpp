@@ -94,11 +94,9 @@ void GenerationWorker::run(const RunRequest& request) {
             if (r) Q_EMIT stepReady(r);
             all = all && r;
         }
-        if (sessions.size() == 2 && all) {
-            const auto a = sessions[0]->lastLogits(), b = sessions[1]->lastLogits();
-            for (std::size_t i = 0; i < a.size(); ++i)
-                maxDiff = std::max(maxDiff, std::abs(a[i] - b[i]));
-        }
+        if (sessions.size() == 2 && all)
+            maxDiff = std::max(
+                maxDiff, maxAbsDifference(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
     }
     {
         std::lock_guard lock(mutex_);

@@ -18,10 +18,6 @@ namespace {
 constexpr double kBarWidth = 0.7;
 constexpr int kMaxLabelChars = 8;
 
-QString probability(double p) {
-    return QString::number(p, 'f', 4);
-}
-
 QString elided(const QString& s) {
     return s.size() <= kMaxLabelChars ? s : s.left(kMaxLabelChars - 1) + QChar(0x2026);
 }
@@ -177,7 +173,8 @@ void DistributionChart::updateTitle() {
 QString DistributionChart::sampledText() const {
     const SampleSummary& m = shown_->sample;
     const QString token = visibleText(shown_->tokenText);
-    const QString probs = tr("p %1, raw %2").arg(probability(m.prob), probability(m.rawProb));
+    const QString probs =
+        tr("p %1, raw %2").arg(probabilityText(m.prob), probabilityText(m.rawProb));
     if (sampledIndex_ >= 0)
         return tr("sampled \u201C%1\u201D (id %2, %3), highlighted")
             .arg(token)
@@ -224,11 +221,11 @@ int DistributionChart::barAt(QPoint plotPos) const {
 QString DistributionChart::barToolTip(int index) const {
     if (index < 0 || index >= int(top_.size())) return {};
     const CandidateReport& c = top_[std::size_t(index)];
-    QString tip =
-        QStringLiteral("<b style=\"font-family:monospace\">%1</b><br>")
-            .arg(labels_[std::size_t(index)].toHtmlEscaped()) +
-        tr("id %1 &middot; rank %2 by raw logit<br>").arg(c.id).arg(index + 1) +
-        tr("probability %1 &middot; raw %2").arg(probability(c.prob), probability(c.rawProb));
+    QString tip = QStringLiteral("<b style=\"font-family:monospace\">%1</b><br>")
+                      .arg(labels_[std::size_t(index)].toHtmlEscaped()) +
+                  tr("id %1 &middot; rank %2 by raw logit<br>").arg(c.id).arg(index + 1) +
+                  tr("probability %1 &middot; raw %2")
+                      .arg(probabilityText(c.prob), probabilityText(c.rawProb));
     if (c.prob == 0 && c.rawProb > 0)
         tip += QStringLiteral("<br>") + tr("filtered out by top-k/top-p");
     if (index == sampledIndex_)

@@ -18,10 +18,6 @@ namespace {
 constexpr int kAnimationMs = 150;
 constexpr int kToolTipAlternatives = 5;
 
-QString probability(double p) {
-    return QString::number(p, 'f', 4);
-}
-
 QString escaped(const QString& display) {
     return visibleText(display).toHtmlEscaped();
 }
@@ -427,7 +423,7 @@ QString TokenStrip::generatedToolTip(const Chip& c) const {
             .arg(s.position)
             .arg(s.token) +
         tr("probability %1 (raw %2) &middot; rank %3 by raw logit<br>")
-            .arg(probability(m.prob), probability(m.rawProb))
+            .arg(probabilityText(m.prob), probabilityText(m.rawProb))
             .arg(m.rank + 1) +
         tr("entropy %1 nats (raw %2 nats)").arg(m.entropy, 0, 'f', 3).arg(m.rawEntropy, 0, 'f', 3);
     tip += alternativesTable(m);
@@ -455,8 +451,8 @@ QString TokenStrip::alternativesTable(const SampleSummary& m) const {
         rows +=
             QStringLiteral("<tr><td><code>%1%2%3</code></td><td>%4</td><td>%5</td></tr>")
                 .arg(chosen ? QStringLiteral("<b>") : QString(), escaped(tok.tokenDisplay(r.id)),
-                     chosen ? QStringLiteral("</b>") : QString(), probability(r.prob),
-                     probability(r.rawProb));
+                     chosen ? QStringLiteral("</b>") : QString(), probabilityText(r.prob),
+                     probabilityText(r.rawProb));
     }
     return QStringLiteral("<table cellspacing=0 cellpadding=2>%1</table>").arg(rows);
 }

@@ -62,4 +62,8 @@ QString visibleText(const QString& display) {
     return out;
 }
 
+QString probabilityText(double p) {
+    return QString::number(p, 'f', 4);
+}
+
 }  // namespace kvscope

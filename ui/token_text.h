@@ -19,4 +19,7 @@ struct TextRun {
 std::vector<TextRun> visibleRuns(const QString& display);
 QString visibleText(const QString& display);
 
+// A probability as the panels print it: four decimals.
+QString probabilityText(double p);
+
 }  // namespace kvscope

@@ -93,9 +93,7 @@ private Q_SLOTS:
             StepResultPtr b = cached.step();
             QVERIFY(b);
             QCOMPARE(a->token, b->token);
-            const auto la = naive.lastLogits(), lb = cached.lastLogits();
-            for (std::size_t i = 0; i < la.size(); ++i)
-                worst = std::max(worst, std::abs(la[i] - lb[i]));
+            worst = std::max(worst, maxAbsDifference(naive.lastLogits(), cached.lastLogits()));
             ++steps;
         }
         qInfo("%d tokens in both modes in %lld ms; max |naive - cached| logit %.3g", steps,

@@ -156,8 +156,7 @@ private Q_SLOTS:
             StepResultPtr b = cached.step();
             QVERIFY(b);
             QCOMPARE(a->token, b->token);
-            for (std::size_t i = 0; i < naive.lastLogits().size(); ++i)
-                worst = std::max(worst, std::abs(naive.lastLogits()[i] - cached.lastLogits()[i]));
+            worst = std::max(worst, maxAbsDifference(naive.lastLogits(), cached.lastLogits()));
             ++steps;
         }
         QCOMPARE(steps, 200);
