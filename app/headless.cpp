@@ -61,6 +61,11 @@ void addOptions(QCommandLineParser& p) {
         {QStringLiteral("seed"), QStringLiteral("64-bit random seed (default 42)."),
          QStringLiteral("SEED"), QStringLiteral("42")},
         {QStringLiteral("stop-at-eot"), QStringLiteral("Stop when the model emits <|endoftext|>.")},
+        {QStringLiteral("threads"),
+         QStringLiteral("Compute threads per forward pass, at most the %1 this machine runs at "
+                        "once (default: all).")
+             .arg(hardwareThreads()),
+         QStringLiteral("N"), QStringLiteral("0")},
         {QStringLiteral("no-attention"),
          QStringLiteral("Do not capture attention probabilities (faster; no recompute check).")},
         {QStringLiteral("json"),
@@ -105,12 +110,17 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     const auto temperature = number<float>(p.value(QStringLiteral("temperature")), 0.f, 1e6f);
     const auto topK = number<int>(p.value(QStringLiteral("top-k")), 0, 1 << 30);
     const auto topP = number<float>(p.value(QStringLiteral("top-p")), 0.f, 1.f);
+    const auto threads = number<int>(p.value(QStringLiteral("threads")), 0, hardwareThreads());
     bool seedOk = false;
     const std::uint64_t seed = p.value(QStringLiteral("seed")).toULongLong(&seedOk);
     if (!maxTokens) return fail(QStringLiteral("--max-tokens: expected an integer >= 0"));
     if (!temperature) return fail(QStringLiteral("--temperature: expected a number >= 0"));
     if (!topK) return fail(QStringLiteral("--top-k: expected an integer >= 0"));
     if (!topP) return fail(QStringLiteral("--top-p: expected a number in [0, 1]"));
+    if (!threads)
+        return fail(QStringLiteral("--threads: expected an integer from 1 to %1, the threads this "
+                                   "machine runs at once")
+                        .arg(hardwareThreads()));
     if (!seedOk) return fail(QStringLiteral("--seed: expected an unsigned 64-bit integer"));
 
     o.settings.maxNewTokens = *maxTokens;
@@ -118,6 +128,7 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     o.settings.sampler.topK = *topK;
     o.settings.sampler.topP = *topP;
     o.settings.sampler.seed = seed;
+    o.settings.threads = *threads;
     o.settings.stopAtEndOfText = p.isSet(QStringLiteral("stop-at-eot"));
     o.settings.captureAttention = !p.isSet(QStringLiteral("no-attention"));
     o.jsonPath = p.value(QStringLiteral("json"));

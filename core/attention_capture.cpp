@@ -52,24 +52,26 @@ void AttentionCapture::reset() {
     known_ = 0;
 }
 
-void AttentionCapture::beginStep(int firstComputedRow) {
+void AttentionCapture::beginStep(int firstComputedRow, int endRow) {
     known_ = int(rows_.size());
-    maxDiff_ = firstComputedRow < known_ ? 0.0f : -1.0f;
+    maxDiff_.store(firstComputedRow < known_ ? 0.0f : -1.0f);
     fresh_.clear();
+    for (int pos = std::max(known_, firstComputedRow); pos < endRow; ++pos)
+        fresh_.push_back(std::make_shared<AttentionRow>(c_.nLayer, c_.nHead, pos, half_));
 }
 
 void AttentionCapture::attentionRow(int layer, int head, int pos, const float* probs) {
     if (pos < known_) {
         const AttentionRow& stored = *rows_[pos];
+        float rowMax = 0.0f;
         for (int k = 0; k <= pos; ++k)
-            maxDiff_ = std::max(maxDiff_, std::abs(probs[k] - stored.at(layer, head, k)));
+            rowMax = std::max(rowMax, std::abs(probs[k] - stored.at(layer, head, k)));
+        float seen = maxDiff_.load(std::memory_order_relaxed);
+        while (rowMax > seen && !maxDiff_.compare_exchange_weak(seen, rowMax)) {
+        }
         return;
     }
-    const std::size_t slot = std::size_t(pos - known_);
-    if (slot >= fresh_.size()) fresh_.resize(slot + 1);
-    if (!fresh_[slot])
-        fresh_[slot] = std::make_shared<AttentionRow>(c_.nLayer, c_.nHead, pos, half_);
-    fresh_[slot]->set(layer, head, probs);
+    fresh_[std::size_t(pos - known_)]->set(layer, head, probs);
 }
 
 std::vector<AttentionRowPtr> AttentionCapture::finishStep(int firstComputedRow, int endRow) {

@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -47,17 +48,19 @@ using AttentionRowPtr = std::shared_ptr<const AttentionRow>;
 bool attentionStoredAsHalf(const ModelConfig& c);
 
 // Collects rows during one forward pass. Rows below `known` were stored by earlier steps: they are
-// compared, not stored. Rows at or above it are stored as new rows.
+// compared, not stored. Rows at or above it are stored as new rows. attentionRow() may be called
+// from several threads at once for different (layer, head) pairs: beginStep() creates every row
+// the step will fill, so the calls only write disjoint slots.
 class AttentionCapture final : public AttentionSink {
 public:
     explicit AttentionCapture(const ModelConfig& c);
     void reset();  // a new run
-    void beginStep(int firstComputedRow);
+    void beginStep(int firstComputedRow, int endRow);
     void attentionRow(int layer, int head, int pos, const float* probs) override;
     // Makes this step's new rows part of the history; returns the rows the step computed.
     std::vector<AttentionRowPtr> finishStep(int firstComputedRow, int endRow);
     // Largest |recomputed - stored| over this step's recomputed rows; -1 when none were recomputed.
-    float recomputeMaxDiff() const { return maxDiff_; }
+    float recomputeMaxDiff() const { return maxDiff_.load(); }
     const std::vector<AttentionRowPtr>& history() const { return rows_; }
 
 private:
@@ -66,7 +69,7 @@ private:
     std::vector<AttentionRowPtr> rows_;                 // committed history, index = position
     std::vector<std::shared_ptr<AttentionRow>> fresh_;  // rows being filled this step
     int known_ = 0;
-    float maxDiff_ = -1.0f;
+    std::atomic<float> maxDiff_{-1.0f};
 };
 
 }  // namespace kvscope

@@ -32,7 +32,7 @@ Result<ModelPtr> loadEmbeddedModel(const LoadProgress& progress) {
         *target = r.uncompressedData();
     }
     if (weights.compressionAlgorithm() == QResource::NoCompression) {
-        // Read in place: the bytes live in the executable for as long as it runs.
+        // Read from where the bytes live in the executable: no copy before the model's own.
         s.weights = weights.data();
         s.weightsSize = std::uint64_t(weights.size());
     } else {

@@ -64,6 +64,7 @@ Result<bool> GenerationSession::start(std::vector<int> promptIds,
                              .arg(model_->config.vocabSize)};
     }
     settings_ = settings;
+    setComputeThreads(settings.threads);
     sampler_ = Sampler(settings.sampler, model_->config.vocabSize);
     tokens_.assign(promptIds.begin(), promptIds.end());
     promptLength_ = int(promptIds.size());
@@ -96,7 +97,7 @@ StepResultPtr GenerationSession::step() {
 
     auto r = std::make_shared<StepResult>();
     ForwardHooks hooks{settings_.captureAttention ? &capture_ : nullptr, &cancel_};
-    if (settings_.captureAttention) capture_.beginStep(first);
+    if (settings_.captureAttention) capture_.beginStep(first, n);
     if (!model_->transformer->forward(*state_, tokens_, first, hooks, r->flops, logits_)) {
         stop_ = StopReason::Cancelled;
         return nullptr;

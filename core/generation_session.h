@@ -4,6 +4,7 @@
 // step in progress.
 
 #include "attention_capture.h"
+#include "compute_threads.h"
 #include "model.h"
 #include "sampler.h"
 #include "step_result.h"
@@ -19,6 +20,7 @@ struct GenerationSettings {
     int maxNewTokens = 100;
     bool captureAttention = true;
     bool stopAtEndOfText = false;
+    int threads = 0;  // compute threads for the forward pass; 0 = all hardware threads
 };
 
 // Largest |a[i] - b[i]|: how far two modes' logits for the same step are apart.

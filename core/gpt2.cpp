@@ -1,41 +1,42 @@
 #include "gpt2.h"
 
+#include "linear.h"
+#include "parallel.h"
+
 #include <Eigen/Core>
 
 #include <cmath>
+#include <new>
 #include <numbers>
 #include <vector>
 
 namespace kvscope {
 namespace {
 
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
-using ConstVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
 // A head's slice of a (positions, width) row-major buffer.
 using HeadMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
+using ConstRowVector = Eigen::Map<const Eigen::RowVectorXf>;
+
+constexpr int kQueryBlock = 64;
 
 struct Norm {
-    ConstVectorMap gain, bias;  // (d)
+    const float* gain = nullptr;  // (d)
+    const float* bias = nullptr;  // (d)
 };
 
-// Conv1D weights are stored (in, out): y = x W + b works on them as they are.
 struct Layer {
     Norm ln1, ln2;
-    ConstMatrixMap cAttn;   // (d, 3d)
-    ConstVectorMap cAttnB;  // (3d)
-    ConstMatrixMap cProj;   // (d, d)
-    ConstVectorMap cProjB;  // (d)
-    ConstMatrixMap cFc;     // (d, inner)
-    ConstVectorMap cFcB;    // (inner)
-    ConstMatrixMap mProj;   // (inner, d)
-    ConstVectorMap mProjB;  // (d)
+    Linear attn;   // (3d, d)
+    Linear proj;   // (d, d)
+    Linear fc;     // (inner, d)
+    Linear mProj;  // (d, inner)
 };
 
 struct Gpt2State final : InferenceState {
-    RowMatrix x, xn, qkv, att, fc;  // (ctx, d), (ctx, d), (ctx, 3d), (ctx, d), (ctx, inner)
-    std::vector<RowMatrix> k, v;    // n_layer x (ctx, d)
-    Eigen::VectorXf probs;          // (ctx) one query row's scores, then probabilities
+    RowMatrix x, xn, qkv, att, fc;         // (ctx, d), (ctx, d), (ctx, 3d), (ctx, d), (ctx, inner)
+    std::vector<RowMatrix> k, v;           // n_layer x (ctx, d)
+    std::vector<RowMatrix> scores;         // per head (kQueryBlock, ctx): a block of query rows
+    std::vector<FlopBreakdown> headFlops;  // per head, so heads on different threads never share
     int d = 0, layers = 0;
 
     std::int64_t kvCacheBytes(std::int64_t n) const override {
@@ -43,63 +44,103 @@ struct Gpt2State final : InferenceState {
     }
 };
 
+// Every weight, copied out of the file at load. Conv1D matrices arrive (in, out) and are
+// transposed once to (out, in), the layout the decode step's matrix-vector products want.
 struct Gpt2Weights {
-    ConstMatrixMap wte;  // (vocab, d): row-major (out, in), so the lm_head product is a GEMV
-    ConstMatrixMap wpe;  // (n_positions, d)
+    std::vector<AlignedFloats> buffers;
+    const float* wte = nullptr;  // (vocab, d): already (out, in) for the tied lm_head
+    const float* wpe = nullptr;  // (n_positions, d)
     std::vector<Layer> layers;
     Norm lnF;
+    Linear lmHead;
     std::int64_t parameters = 0;
 };
 
+class WeightBinder {
+public:
+    WeightBinder(const ModelConfig& c, WeightStore& store, Gpt2Weights& w) : store_(store), w_(w) {
+        origin_ = QStringLiteral(
+                      "config.json (n_embd=%1, n_inner=%2, vocab_size=%3, "
+                      "n_positions=%4)")
+                      .arg(c.nEmbd)
+                      .arg(c.nInner)
+                      .arg(c.vocabSize)
+                      .arg(c.nPositions);
+    }
+
+    // A tensor copied as it is stored, `shape` elements.
+    const float* copy(const QString& name, std::initializer_list<std::int64_t> shape) {
+        const TensorInfo& t = store_.find(name, shape, origin_);
+        float* dst = allocate(t.elementCount(), name);
+        store_.read(t, dst);
+        return dst;
+    }
+
+    // A Conv1D weight stored (in, out), returned as a Linear with its bias.
+    Linear conv1d(const QString& prefix, int in, int out) {
+        const QString name = prefix + QStringLiteral(".weight");
+        const TensorInfo& t = store_.find(name, {in, out}, origin_);
+        scratch_.resize(std::size_t(t.elementCount()));
+        store_.read(t, scratch_.data());
+        float* dst = allocate(t.elementCount(), name);
+        Eigen::Map<RowMatrix>(dst, out, in) =
+            Eigen::Map<const RowMatrix>(scratch_.data(), in, out).transpose();
+        return Linear{dst, copy(prefix + QStringLiteral(".bias"), {out}), out, in};
+    }
+
+    Norm norm(const QString& prefix, int d) {
+        return Norm{copy(prefix + QStringLiteral(".weight"), {d}),
+                    copy(prefix + QStringLiteral(".bias"), {d})};
+    }
+
+private:
+    float* allocate(std::int64_t count, const QString& name) {
+        try {
+            w_.buffers.push_back(allocateAligned(count));
+        } catch (const std::bad_alloc&) {
+            throw LoadError(QStringLiteral("%1: out of memory for tensor \"%2\" (%3 bytes)")
+                                .arg(store_.fileName(), name)
+                                .arg(count * 4));
+        }
+        w_.parameters += count;
+        return w_.buffers.back().get();
+    }
+
+    WeightStore& store_;
+    Gpt2Weights& w_;
+    QString origin_;
+    std::vector<float> scratch_;
+};
+
 // Looks up every tensor by its Hugging Face GPT-2 name and checks its shape against the config.
-Gpt2Weights bindWeights(const ModelConfig& c, WeightStore& store,
-                        const std::function<void(int)>& layerDone) {
-    const std::int64_t d = c.nEmbd, inner = c.nInner;
-    const QString dims = QStringLiteral(
-                             "config.json (n_embd=%1, n_inner=%2, vocab_size=%3, "
-                             "n_positions=%4)")
-                             .arg(d)
-                             .arg(inner)
-                             .arg(c.vocabSize)
-                             .arg(c.nPositions);
-    std::int64_t params = 0;
-    auto mat = [&](const QString& name, std::int64_t rows, std::int64_t cols) {
-        params += rows * cols;
-        return ConstMatrixMap(store.tensor(name, {rows, cols}, dims), rows, cols);
-    };
-    auto vec = [&](const QString& name, std::int64_t n) {
-        params += n;
-        return ConstVectorMap(store.tensor(name, {n}, dims), n);
-    };
-    auto norm = [&](const QString& prefix) {
-        return Norm{vec(prefix + QStringLiteral(".weight"), d),
-                    vec(prefix + QStringLiteral(".bias"), d)};
-    };
-    const ConstMatrixMap wte = mat(QStringLiteral("wte.weight"), c.vocabSize, d);
-    const ConstMatrixMap wpe = mat(QStringLiteral("wpe.weight"), c.nPositions, d);
-    std::vector<Layer> layers;
+void bindWeights(const ModelConfig& c, WeightStore& store, const std::function<void(int)>& done,
+                 Gpt2Weights& w) {
+    const int d = c.nEmbd, inner = c.nInner;
+    WeightBinder bind(c, store, w);
+    w.wte = bind.copy(QStringLiteral("wte.weight"), {c.vocabSize, d});
+    w.wpe = bind.copy(QStringLiteral("wpe.weight"), {c.nPositions, d});
     for (int i = 0; i < c.nLayer; ++i) {
         const QString p = QStringLiteral("h.%1.").arg(i);
-        layers.push_back(Layer{norm(p + QStringLiteral("ln_1")), norm(p + QStringLiteral("ln_2")),
-                               mat(p + QStringLiteral("attn.c_attn.weight"), d, 3 * d),
-                               vec(p + QStringLiteral("attn.c_attn.bias"), 3 * d),
-                               mat(p + QStringLiteral("attn.c_proj.weight"), d, d),
-                               vec(p + QStringLiteral("attn.c_proj.bias"), d),
-                               mat(p + QStringLiteral("mlp.c_fc.weight"), d, inner),
-                               vec(p + QStringLiteral("mlp.c_fc.bias"), inner),
-                               mat(p + QStringLiteral("mlp.c_proj.weight"), inner, d),
-                               vec(p + QStringLiteral("mlp.c_proj.bias"), d)});
-        if (layerDone) layerDone(i);
+        Layer layer;
+        layer.ln1 = bind.norm(p + QStringLiteral("ln_1"), d);
+        layer.attn = bind.conv1d(p + QStringLiteral("attn.c_attn"), d, 3 * d);
+        layer.proj = bind.conv1d(p + QStringLiteral("attn.c_proj"), d, d);
+        layer.ln2 = bind.norm(p + QStringLiteral("ln_2"), d);
+        layer.fc = bind.conv1d(p + QStringLiteral("mlp.c_fc"), d, inner);
+        layer.mProj = bind.conv1d(p + QStringLiteral("mlp.c_proj"), inner, d);
+        w.layers.push_back(layer);
+        if (done) done(i);
     }
-    const Norm lnF = norm(QStringLiteral("ln_f"));
-    return Gpt2Weights{wte, wpe, std::move(layers), lnF, params};
+    w.lnF = bind.norm(QStringLiteral("ln_f"), d);
+    w.lmHead = Linear{w.wte, nullptr, c.vocabSize, d};
 }
 
 class Gpt2 final : public Transformer {
 public:
-    Gpt2(const ModelConfig& c, std::shared_ptr<WeightStore> store,
-         const std::function<void(int)>& layerDone)
-        : c_(c), store_(std::move(store)), w_(bindWeights(c_, *store_, layerDone)) {}
+    Gpt2(const ModelConfig& c, WeightStore& store, const std::function<void(int)>& layerDone)
+        : c_(c) {
+        bindWeights(c_, store, layerDone, w_);
+    }
 
     const ModelConfig& config() const override { return c_; }
     std::int64_t parameterCount() const override { return w_.parameters; }
@@ -113,10 +154,11 @@ private:
                    FlopBreakdown& f) const;
     bool attention(Gpt2State& s, int layer, int start, int n, const ForwardHooks& hooks,
                    FlopBreakdown& f) const;
+    bool attentionHead(Gpt2State& s, int layer, int head, int start, int n, AttentionSink* sink,
+                       const std::atomic<bool>& cancelled) const;
     void mlp(Gpt2State& s, const Layer& w, int start, int rows, FlopBreakdown& f) const;
 
     ModelConfig c_;
-    std::shared_ptr<WeightStore> store_;  // keeps the mapping the weights point into alive
     Gpt2Weights w_;
 };
 
@@ -132,49 +174,92 @@ std::unique_ptr<InferenceState> Gpt2::newState() const {
     s->fc.resize(ctx, c_.nInner);
     s->k.assign(c_.nLayer, RowMatrix(ctx, d));
     s->v.assign(c_.nLayer, RowMatrix(ctx, d));
-    s->probs.resize(ctx);
+    s->scores.assign(c_.nHead, RowMatrix(kQueryBlock, ctx));
+    s->headFlops.resize(c_.nHead);
     return s;
 }
 
 void Gpt2::layerNorm(const Norm& n, Eigen::Ref<RowMatrix> out,
                      const Eigen::Ref<const RowMatrix>& in, FlopBreakdown& f) const {
     const float invD = 1.0f / float(in.cols());
-    for (Eigen::Index r = 0; r < in.rows(); ++r) {
-        const float mean = in.row(r).sum() * invD;
-        const float var = (in.row(r).array() - mean).square().sum() * invD;
-        const float rstd = 1.0f / std::sqrt(var + c_.normEps);
-        out.row(r) = ((in.row(r).array() - mean) * rstd * n.gain.array() + n.bias.array()).matrix();
-    }
-    f.other += kLayerNormFlopsPerElement * in.rows() * in.cols();
+    const ConstRowVector gain(n.gain, in.cols()), bias(n.bias, in.cols());
+    const std::int64_t work = kLayerNormFlopsPerElement * in.rows() * in.cols();
+    parallelChunks(int(in.rows()), work, 8, [&](int begin, int end) {
+        for (int r = begin; r < end; ++r) {
+            const float mean = in.row(r).sum() * invD;
+            const float var = (in.row(r).array() - mean).square().sum() * invD;
+            const float rstd = 1.0f / std::sqrt(var + c_.normEps);
+            out.row(r) = ((in.row(r).array() - mean) * rstd * gain.array() + bias.array()).matrix();
+        }
+    });
+    f.other += work;
 }
 
-// Causal attention for query rows [start, n): each row only touches keys 0..row.
-bool Gpt2::attention(Gpt2State& s, int layer, int start, int n, const ForwardHooks& hooks,
-                     FlopBreakdown& f) const {
+// Query rows [start, n) of one head, in blocks of kQueryBlock rows. For a block [i0, i1) the
+// keys before i0 are visible to every row, so scores and mixing over them are two matrix-matrix
+// products; the keys i0..row inside the block's diagonal are done row by row. That keeps the work
+// exactly the causal triangle (no masked cell is computed) while most of it runs as GEMM, which
+// is what makes a long naive step fast. Polls `cancelled` once per block.
+bool Gpt2::attentionHead(Gpt2State& s, int layer, int h, int start, int n, AttentionSink* sink,
+                         const std::atomic<bool>& cancelled) const {
     const int d = c_.nEmbd, hd = c_.headDim();
     const float scale = 1.0f / std::sqrt(float(hd));
-    const RowMatrix& K = s.k[layer];
-    const RowMatrix& V = s.v[layer];
-    for (int h = 0; h < c_.nHead; ++h) {
-        if (hooks.cancel && hooks.cancel->load(std::memory_order_relaxed)) return false;
-        for (int i = start; i < n; ++i) {
-            const int keys = i + 1;
-            const HeadMap Kh(K.data() + h * hd, keys, hd, Eigen::OuterStride<>(d));
-            const HeadMap Vh(V.data() + h * hd, keys, hd, Eigen::OuterStride<>(d));
-            auto q = s.qkv.row(i).segment(h * hd, hd).transpose();
-            auto p = s.probs.head(keys);
-            p.noalias() = Kh * q;
-            countMatmul(f.scores, 1, hd, keys);
+    const HeadMap K(s.k[layer].data() + h * hd, n, hd, Eigen::OuterStride<>(d));
+    const HeadMap V(s.v[layer].data() + h * hd, n, hd, Eigen::OuterStride<>(d));
+    Eigen::Map<RowMatrix> scores(s.scores[h].data(), kQueryBlock, c_.nPositions);
+    FlopBreakdown& f = s.headFlops[h];
+    for (int i0 = start; i0 < n; i0 += kQueryBlock) {
+        if (i0 > start && cancelled.load(std::memory_order_relaxed)) return false;
+        const int m = std::min(kQueryBlock, n - i0);
+        const HeadMap Q(s.qkv.data() + std::int64_t(i0) * 3 * d + h * hd, m, hd,
+                        Eigen::OuterStride<>(3 * d));
+        Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>> out(
+            s.att.data() + std::int64_t(i0) * d + h * hd, m, hd, Eigen::OuterStride<>(d));
+        auto S = scores.topRows(m);
+        if (i0 > 0) S.leftCols(i0).noalias() = Q * K.topRows(i0).transpose();
+        countMatmul(f.scores, m, hd, i0);
+        for (int r = 0; r < m; ++r) {
+            const int keys = i0 + r + 1;
+            S.row(r).segment(i0, r + 1).noalias() =
+                (K.middleRows(i0, r + 1) * Q.row(r).transpose()).transpose();
+            countMatmul(f.scores, 1, hd, r + 1);
+            auto p = S.row(r).head(keys);
             p *= scale;
             p.array() = (p.array() - p.maxCoeff()).exp();
             p /= p.sum();
             f.other += kSoftmaxFlopsPerScore * keys;
-            if (hooks.attention) hooks.attention->attentionRow(layer, h, i, p.data());
-            s.att.row(i).segment(h * hd, hd).noalias() = p.transpose() * Vh;
-            countMatmul(f.attnV, 1, keys, hd);
+            if (sink) sink->attentionRow(layer, h, i0 + r, p.data());
+        }
+        if (i0 > 0)
+            out.noalias() = S.leftCols(i0) * V.topRows(i0);
+        else
+            out.setZero();
+        countMatmul(f.attnV, m, i0, hd);
+        for (int r = 0; r < m; ++r) {
+            out.row(r).noalias() += S.row(r).segment(i0, r + 1) * V.middleRows(i0, r + 1);
+            countMatmul(f.attnV, 1, r + 1, hd);
         }
     }
     return true;
+}
+
+// Heads are independent, so they run on the compute threads; the sink receives rows from
+// several threads at once (AttentionCapture allows it).
+bool Gpt2::attention(Gpt2State& s, int layer, int start, int n, const ForwardHooks& hooks,
+                     FlopBreakdown& f) const {
+    const std::int64_t rows = n - start;
+    const std::int64_t work = rows * (start + n + 1) * c_.nEmbd;  // both products, all heads
+    static const std::atomic<bool> never{false};
+    const std::atomic<bool>& cancel = hooks.cancel ? *hooks.cancel : never;
+    std::atomic<bool> stopped{false};
+    for (FlopBreakdown& hf : s.headFlops) hf = {};
+    parallelItems(c_.nHead, work, [&](int h) {
+        if (stopped.load(std::memory_order_relaxed) || cancel.load(std::memory_order_relaxed) ||
+            !attentionHead(s, layer, h, start, n, hooks.attention, cancel))
+            stopped.store(true, std::memory_order_relaxed);
+    });
+    for (const FlopBreakdown& hf : s.headFlops) f += hf;
+    return !stopped.load();
 }
 
 void Gpt2::mlp(Gpt2State& s, const Layer& w, int start, int rows, FlopBreakdown& f) const {
@@ -182,18 +267,19 @@ void Gpt2::mlp(Gpt2State& s, const Layer& w, int start, int rows, FlopBreakdown&
     auto xn = s.xn.middleRows(start, rows);
     auto fc = s.fc.middleRows(start, rows);
     layerNorm(w.ln2, xn, s.x.middleRows(start, rows), f);
-    fc.noalias() = xn * w.cFc;
-    fc.rowwise() += w.cFcB;
+    applyLinear(w.fc, xn, fc);
     countMatmul(f.mlp, rows, c_.nEmbd, inner);
     f.other += kAddFlopsPerElement * rows * inner;
     // GPT-2's tanh approximation of GELU.
     const float c = std::sqrt(2.0f / std::numbers::pi_v<float>);
-    fc.array() =
-        0.5f * fc.array() * (1.0f + (c * (fc.array() + 0.044715f * fc.array().cube())).tanh());
+    parallelChunks(rows, kGeluFlopsPerElement * rows * inner, 4, [&](int begin, int end) {
+        auto a = fc.middleRows(begin, end - begin).array();
+        a = 0.5f * a * (1.0f + (c * (a + 0.044715f * a.cube())).tanh());
+    });
     f.other += kGeluFlopsPerElement * rows * inner;
-    xn.noalias() = fc * w.mProj;
+    applyLinear(w.mProj, fc, xn);
     countMatmul(f.mlp, rows, inner, c_.nEmbd);
-    s.x.middleRows(start, rows) += (xn.rowwise() + w.mProjB);
+    s.x.middleRows(start, rows) += xn;
     f.other += 2 * kAddFlopsPerElement * rows * c_.nEmbd;
 }
 
@@ -201,7 +287,9 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
                    const ForwardHooks& hooks, FlopBreakdown& f, std::span<float> logits) const {
     auto& s = static_cast<Gpt2State&>(state);
     const int n = int(tokens.size()), rows = n - start, d = c_.nEmbd;
-    for (int i = start; i < n; ++i) s.x.row(i) = w_.wte.row(tokens[i]) + w_.wpe.row(i);
+    for (int i = start; i < n; ++i)
+        s.x.row(i) = ConstRowVector(w_.wte + std::int64_t(tokens[i]) * d, d) +
+                     ConstRowVector(w_.wpe + std::int64_t(i) * d, d);
     f.other += kAddFlopsPerElement * rows * d;
 
     for (int l = 0; l < c_.nLayer; ++l) {
@@ -209,8 +297,7 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
         auto xn = s.xn.middleRows(start, rows);
         auto qkv = s.qkv.middleRows(start, rows);
         layerNorm(w.ln1, xn, s.x.middleRows(start, rows), f);
-        qkv.noalias() = xn * w.cAttn;
-        qkv.rowwise() += w.cAttnB;
+        applyLinear(w.attn, xn, qkv);
         countMatmul(f.qkv, rows, d, 3 * d);
         f.other += kAddFlopsPerElement * rows * 3 * d;
         s.k[l].middleRows(start, rows) = qkv.middleCols(d, d);
@@ -218,9 +305,9 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
 
         if (!attention(s, l, start, n, hooks, f)) return false;
 
-        xn.noalias() = s.att.middleRows(start, rows) * w.cProj;
+        applyLinear(w.proj, s.att.middleRows(start, rows), xn);
         countMatmul(f.outProj, rows, d, d);
-        s.x.middleRows(start, rows) += (xn.rowwise() + w.cProjB);
+        s.x.middleRows(start, rows) += xn;
         f.other += 2 * kAddFlopsPerElement * rows * d;
 
         mlp(s, w, start, rows, f);
@@ -229,18 +316,17 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
     // Only the last position's logits are needed to sample the next token.
     auto last = s.xn.row(n - 1);
     layerNorm(w_.lnF, last, s.x.row(n - 1), f);
-    Eigen::Map<Eigen::VectorXf> out(logits.data(), c_.vocabSize);
-    out.noalias() = w_.wte * last.transpose();
+    Eigen::Map<RowMatrix> out(logits.data(), 1, c_.vocabSize);
+    applyLinear(w_.lmHead, last, out);
     countMatmul(f.lmHead, c_.vocabSize, d, 1);
     return true;
 }
 
 }  // namespace
 
-std::unique_ptr<Transformer> makeGpt2(const ModelConfig& config,
-                                      std::shared_ptr<WeightStore> weights,
+std::unique_ptr<Transformer> makeGpt2(const ModelConfig& config, WeightStore& weights,
                                       const std::function<void(int)>& layerDone) {
-    return std::make_unique<Gpt2>(config, std::move(weights), layerDone);
+    return std::make_unique<Gpt2>(config, weights, layerDone);
 }
 
 }  // namespace kvscope

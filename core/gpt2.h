@@ -9,10 +9,10 @@
 
 namespace kvscope {
 
-// Binds every tensor GPT-2 needs, checking each shape against `config`. `layerDone(i)` is called
-// after each layer is bound and may throw to cancel. Throws LoadError.
-std::unique_ptr<Transformer> makeGpt2(const ModelConfig& config,
-                                      std::shared_ptr<WeightStore> weights,
+// Copies every tensor GPT-2 needs out of `weights`, checking each shape against `config`; the
+// model keeps no reference to the store. `layerDone(i)` is called after each layer is read and
+// may throw to cancel. Throws LoadError.
+std::unique_ptr<Transformer> makeGpt2(const ModelConfig& config, WeightStore& weights,
                                       const std::function<void(int)>& layerDone = {});
 
 }  // namespace kvscope

@@ -72,7 +72,7 @@ struct LoadSteps {
     QString name, source;
     QByteArray configJson;
     std::function<Result<Tokenizer>()> tokenizer;
-    std::function<Result<std::shared_ptr<WeightStore>>()> weights;
+    std::function<Result<std::unique_ptr<WeightStore>>()> weights;
 };
 
 struct Cancelled {};
@@ -95,7 +95,7 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
                              .arg(tokenizer.value().vocabSize())
                              .arg(config.value().vocabSize)
                              .arg(configName)};
-        report(0.3, QStringLiteral("mapping model.safetensors"));
+        report(0.3, QStringLiteral("reading model.safetensors"));
         auto store = steps.weights();
         if (!store) return store.error();
         auto model = std::make_shared<Model>(tokenizer.take());
@@ -103,12 +103,13 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
         model->source = steps.source;
         model->config = config.value();
         const int layers = model->config.nLayer;
-        model->transformer = makeGpt2(model->config, store.value(), [&](int layer) {
+        WeightStore& weights = *store.value();
+        model->transformer = makeGpt2(model->config, weights, [&](int layer) {
             report(0.35 + 0.65 * (layer + 1) / layers,
-                   QStringLiteral("binding layer %1 of %2").arg(layer + 1).arg(layers));
+                   QStringLiteral("reading layer %1 of %2").arg(layer + 1).arg(layers));
         });
-        model->mappedBytes = store.value()->mappedBytes();
-        model->convertedBytes = store.value()->convertedBytes();
+        model->weightBytes = weights.readBytes() + weights.convertedBytes();
+        model->convertedBytes = weights.convertedBytes();
         return ModelPtr(std::move(model));
     } catch (const LoadError& e) {
         return Error{e.message()};
@@ -148,7 +149,7 @@ Result<ModelPtr> loadModel(const ModelSources& s, const LoadProgress& progress) 
                               },
                               [&] {
                                   return WeightStore::fromBytes(
-                                      s.keepAlive, s.weights, s.weightsSize,
+                                      s.weights, s.weightsSize,
                                       QStringLiteral("model.safetensors"));
                               }},
                     progress);

@@ -1,6 +1,6 @@
 #pragma once
-// A loaded model: configuration, tokenizer and the architecture's forward pass over weights that
-// stay memory-mapped where their dtype allows.
+// A loaded model: configuration, tokenizer and the architecture's forward pass over weights
+// copied into memory at load (the files are closed afterwards).
 
 #include "model_config.h"
 #include "result.h"
@@ -22,14 +22,14 @@ struct Model {
     ModelConfig config;
     Tokenizer tokenizer;
     std::unique_ptr<const Transformer> transformer;
-    std::int64_t mappedBytes = 0;     // weights used in place from the file mapping
-    std::int64_t convertedBytes = 0;  // weights converted to float32 at load (F16/BF16)
+    std::int64_t weightBytes = 0;     // float32 weights held in memory
+    std::int64_t convertedBytes = 0;  // of which converted from F16/BF16 at load
 };
 
 using ModelPtr = std::shared_ptr<const Model>;
 
 // The four files of a Hugging Face GPT-2 folder, already in memory. The weights bytes must stay
-// valid while `keepAlive` lives.
+// valid while `keepAlive` lives (they are only read during loadModel()).
 struct ModelSources {
     QString name;
     QByteArray configJson, vocabJson, merges;

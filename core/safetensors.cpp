@@ -331,11 +331,18 @@ std::int64_t TensorInfo::elementCount() const {
 
 Result<SafetensorsFile> SafetensorsFile::parse(const std::uint8_t* bytes, std::uint64_t size,
                                                const QString& fileName) {
+    return parseHeader(bytes, size, size, fileName);
+}
+
+Result<SafetensorsFile> SafetensorsFile::parseHeader(const std::uint8_t* bytes,
+                                                     std::uint64_t available, std::uint64_t size,
+                                                     const QString& fileName) {
     try {
         const auto fail = [&](const QString& message) {
             throw LoadError(fileName + QStringLiteral(": ") + message);
         };
-        if (size < kPrefixSize)
+        if (available > size) available = size;
+        if (size < kPrefixSize || available < kPrefixSize)
             fail(QStringLiteral("file is %1 bytes, shorter than the 8-byte header size prefix")
                      .arg(size));
         const std::uint64_t headerSize = readLittleEndian64(bytes);
@@ -353,6 +360,10 @@ Result<SafetensorsFile> SafetensorsFile::parse(const std::uint8_t* bytes, std::u
                      .arg(size));
 
         const std::uint64_t dataStart = kPrefixSize + headerSize;
+        if (dataStart > available)
+            fail(QStringLiteral("only %1 of the %2 header bytes were readable")
+                     .arg(available)
+                     .arg(dataStart));
         const QByteArray headerText = QByteArray::fromRawData(
             reinterpret_cast<const char*>(bytes + kPrefixSize), static_cast<qsizetype>(headerSize));
         QJsonParseError jsonError;

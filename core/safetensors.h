@@ -43,6 +43,10 @@ public:
     // are rejected.
     static Result<SafetensorsFile> parse(const std::uint8_t* bytes, std::uint64_t size,
                                          const QString& fileName);
+    // The same checks when only the first `available` bytes of a `size`-byte file are in memory:
+    // enough for the 8-byte prefix and the header that it announces.
+    static Result<SafetensorsFile> parseHeader(const std::uint8_t* bytes, std::uint64_t available,
+                                               std::uint64_t size, const QString& fileName);
 
     // Sorted by begin, i.e. in file order, so sequential reads walk the file forwards.
     const std::vector<TensorInfo>& tensors() const { return tensors_; }

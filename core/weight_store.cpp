@@ -4,10 +4,16 @@
 #include <QFileInfo>
 #include <QStringList>
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace kvscope {
 namespace {
+
+// Tensors are converted in chunks of this many raw bytes, so a 150 MB embedding costs no 150 MB
+// temporary on top of its float32 copy.
+constexpr std::uint64_t kChunkBytes = 4 << 20;
 
 QString shapeText(const std::vector<std::int64_t>& shape) {
     QStringList parts;
@@ -17,12 +23,11 @@ QString shapeText(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
-WeightStore::WeightStore(SafetensorsFile table, const std::uint8_t* data)
-    : table_(std::move(table)), data_(data) {}
+WeightStore::WeightStore(SafetensorsFile table) : table_(std::move(table)) {}
 
 WeightStore::~WeightStore() = default;
 
-Result<std::shared_ptr<WeightStore>> WeightStore::open(const QString& path) {
+Result<std::unique_ptr<WeightStore>> WeightStore::open(const QString& path) {
     auto file = std::make_unique<QFile>(path);
     const QString name = QFileInfo(path).fileName();
     if (!file->open(QIODevice::ReadOnly))
@@ -32,27 +37,31 @@ Result<std::shared_ptr<WeightStore>> WeightStore::open(const QString& path) {
     if (size <= 0)
         return Error{
             QStringLiteral("%1: the file is empty (expected a safetensors header)").arg(name)};
-    const uchar* bytes = file->map(0, size);
-    if (!bytes)
-        return Error{QStringLiteral("%1: cannot memory-map %2 bytes: %3")
-                         .arg(path)
-                         .arg(size)
-                         .arg(file->errorString())};
-    auto table = SafetensorsFile::parse(bytes, static_cast<std::uint64_t>(size), name);
+    // The prefix announces the header's length; read no more than the limit parse() accepts.
+    QByteArray head = file->read(8);
+    if (head.size() == 8) {
+        std::uint64_t announced = 0;
+        for (int i = 7; i >= 0; --i) announced = announced << 8 | std::uint8_t(head[i]);
+        const std::uint64_t want = std::min<std::uint64_t>(
+            {announced, SafetensorsFile::kMaxHeaderSize, std::uint64_t(size) - 8});
+        head += file->read(qint64(want));
+    }
+    auto table =
+        SafetensorsFile::parseHeader(reinterpret_cast<const std::uint8_t*>(head.data()),
+                                     std::uint64_t(head.size()), std::uint64_t(size), name);
     if (!table) return table.error();
-    std::shared_ptr<WeightStore> store(new WeightStore(table.take(), bytes));
+    std::unique_ptr<WeightStore> store(new WeightStore(table.take()));
     store->file_ = std::move(file);
     return store;
 }
 
-Result<std::shared_ptr<WeightStore>> WeightStore::fromBytes(std::shared_ptr<const void> keepAlive,
-                                                            const std::uint8_t* data,
+Result<std::unique_ptr<WeightStore>> WeightStore::fromBytes(const std::uint8_t* data,
                                                             std::uint64_t size,
                                                             const QString& name) {
     auto table = SafetensorsFile::parse(data, size, name);
     if (!table) return table.error();
-    std::shared_ptr<WeightStore> store(new WeightStore(table.take(), data));
-    store->keepAlive_ = std::move(keepAlive);
+    std::unique_ptr<WeightStore> store(new WeightStore(table.take()));
+    store->memory_ = data;
     return store;
 }
 
@@ -65,8 +74,8 @@ bool WeightStore::has(const QString& name) const {
     return lookup(name) != nullptr;
 }
 
-const float* WeightStore::tensor(const QString& name, std::initializer_list<std::int64_t> shape,
-                                 const QString& origin) {
+const TensorInfo& WeightStore::find(const QString& name, std::initializer_list<std::int64_t> shape,
+                                    const QString& origin) const {
     const TensorInfo* t = lookup(name);
     const std::vector<std::int64_t> expected(shape);
     if (!t)
@@ -77,18 +86,40 @@ const float* WeightStore::tensor(const QString& name, std::initializer_list<std:
         throw LoadError(
             QStringLiteral("%1: tensor \"%2\": expected shape %3 from %4, found %5")
                 .arg(fileName(), t->name, shapeText(expected), origin, shapeText(t->shape)));
-    const std::uint8_t* src = data_ + t->begin;
-    const std::int64_t count = t->elementCount();
-    const bool aligned = reinterpret_cast<std::uintptr_t>(src) % alignof(float) == 0;
-    if (t->dtype == DType::F32 && aligned) {
-        mappedBytes_ += count * 4;
-        return reinterpret_cast<const float*>(src);
+    return *t;
+}
+
+void WeightStore::readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst) {
+    if (memory_) {
+        std::memcpy(dst, memory_ + offset, size);
+        return;
     }
-    auto buffer = std::make_unique<float[]>(static_cast<std::size_t>(count));
-    convertToFloat32(src, t->dtype, count, buffer.get());
-    convertedBytes_ += count * 4;
-    converted_.push_back(std::move(buffer));
-    return converted_.back().get();
+    if (!file_->seek(qint64(offset)) ||
+        file_->read(reinterpret_cast<char*>(dst), qint64(size)) != qint64(size))
+        throw LoadError(QStringLiteral("%1: cannot read %2 bytes at offset %3 (the file changed "
+                                       "or got shorter while loading?): %4")
+                            .arg(fileName())
+                            .arg(size)
+                            .arg(offset)
+                            .arg(file_->errorString()));
+}
+
+void WeightStore::read(const TensorInfo& t, float* dst) {
+    const std::uint64_t elementSize = dtypeSize(t.dtype);
+    if (t.dtype == DType::F32 && std::endian::native == std::endian::little) {
+        readRaw(t.begin, t.end - t.begin, reinterpret_cast<std::uint8_t*>(dst));
+        readBytes_ += std::int64_t(t.end - t.begin);
+        return;
+    }
+    const std::uint64_t perChunk = kChunkBytes / elementSize;
+    const auto count = std::uint64_t(t.elementCount());
+    chunk_.resize(std::min(count, perChunk) * elementSize);
+    for (std::uint64_t done = 0; done < count; done += perChunk) {
+        const std::uint64_t n = std::min(perChunk, count - done);
+        readRaw(t.begin + done * elementSize, n * elementSize, chunk_.data());
+        convertToFloat32(chunk_.data(), t.dtype, std::int64_t(n), dst + done);
+    }
+    (t.dtype == DType::F32 ? readBytes_ : convertedBytes_) += std::int64_t(count * 4);
 }
 
 }  // namespace kvscope

@@ -1,7 +1,8 @@
 #pragma once
-// Float32 views of the tensors of one safetensors file. F32 tensors are used in place from the
-// memory mapping (no copy); F16/BF16 tensors, and F32 data that is not 4-byte aligned, are
-// converted once into owned buffers.
+// Reads the tensors of one safetensors file as float32 into memory the caller owns (copy on
+// load). Nothing stays mapped, so a model file that is replaced, truncated or deleted while the
+// model is in use cannot reach the running model; only the load itself reads the file, and a
+// file that gets shorter during the load is reported as an error.
 
 #include "result.h"
 #include "safetensors.h"
@@ -19,35 +20,38 @@ namespace kvscope {
 
 class WeightStore {
 public:
-    // Memory-maps `path` read-only.
-    static Result<std::shared_ptr<WeightStore>> open(const QString& path);
-    // Uses bytes that stay valid while `keepAlive` lives (e.g. an embedded resource).
-    static Result<std::shared_ptr<WeightStore>> fromBytes(std::shared_ptr<const void> keepAlive,
-                                                          const std::uint8_t* data,
+    // Opens `path` and reads and validates its header; tensor bytes are read on demand.
+    static Result<std::unique_ptr<WeightStore>> open(const QString& path);
+    // A file already in memory (e.g. an embedded resource); the bytes must outlive the store.
+    static Result<std::unique_ptr<WeightStore>> fromBytes(const std::uint8_t* data,
                                                           std::uint64_t size, const QString& name);
     ~WeightStore();
 
-    // The tensor `name` (also found under the "transformer." prefix) as float32, after checking
-    // that its shape is `shape`. Throws LoadError naming the file, the tensor, the expected shape
-    // and its origin (`origin`, e.g. "config.json: n_embd=64") and what the file holds.
-    const float* tensor(const QString& name, std::initializer_list<std::int64_t> shape,
-                        const QString& origin);
+    // The tensor `name` (also found under the "transformer." prefix) after checking that its
+    // shape is `shape`. Throws LoadError naming the file, the tensor, the expected shape and its
+    // origin (`origin`, e.g. "config.json: n_embd=64") and what the file holds.
+    const TensorInfo& find(const QString& name, std::initializer_list<std::int64_t> shape,
+                           const QString& origin) const;
+    // Writes the tensor as float32 to dst (elementCount() floats). Throws LoadError when the
+    // bytes cannot be read, e.g. the file was truncated after it was opened.
+    void read(const TensorInfo& tensor, float* dst);
     bool has(const QString& name) const;
 
     QString fileName() const { return table_.fileName(); }
-    std::int64_t mappedBytes() const { return mappedBytes_; }
+    // Bytes read as float32, and bytes converted to float32 from F16/BF16.
+    std::int64_t readBytes() const { return readBytes_; }
     std::int64_t convertedBytes() const { return convertedBytes_; }
 
 private:
-    WeightStore(SafetensorsFile table, const std::uint8_t* data);
+    explicit WeightStore(SafetensorsFile table);
     const TensorInfo* lookup(const QString& name) const;
+    void readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst);
 
     SafetensorsFile table_;
-    const std::uint8_t* data_ = nullptr;
-    std::unique_ptr<QFile> file_;
-    std::shared_ptr<const void> keepAlive_;
-    std::vector<std::unique_ptr<float[]>> converted_;
-    std::int64_t mappedBytes_ = 0;
+    std::unique_ptr<QFile> file_;           // set when reading from a file
+    const std::uint8_t* memory_ = nullptr;  // set when reading from memory
+    std::vector<std::uint8_t> chunk_;       // raw bytes of one chunk before conversion
+    std::int64_t readBytes_ = 0;
     std::int64_t convertedBytes_ = 0;
 };
 

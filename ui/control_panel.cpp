@@ -134,6 +134,12 @@ QWidget* ControlPanel::buildSamplingBox() {
     maxTokens_->setRange(1, 1 << 20);
     maxTokens_->setValue(200);
     maxTokens_->setToolTip(tr("Stop after this many new tokens (or at the end of the context)."));
+    threads_ = new QSpinBox;
+    threads_->setRange(1, hardwareThreads());
+    threads_->setValue(hardwareThreads());
+    threads_->setToolTip(tr("Threads per forward pass (this machine runs %1 at once). Fewer "
+                            "threads leave cores free for other work; the FLOPs are the same.")
+                             .arg(hardwareThreads()));
     stopAtEot_ = new QCheckBox(tr("Stop at <|endoftext|>"));
     stopAtEot_->setToolTip(tr("End the run when the model emits the end-of-text token."));
     delay_ = new QSlider(Qt::Horizontal);
@@ -159,6 +165,7 @@ QWidget* ControlPanel::buildSamplingBox() {
     f->addRow(tr("Top-p"), topP_);
     f->addRow(tr("Seed"), seedRow);
     f->addRow(tr("Max new tokens"), maxTokens_);
+    f->addRow(tr("Threads"), threads_);
     f->addRow(QString(), stopAtEot_);
     f->addRow(tr("Delay per token"), delayRow);
     return box;
@@ -195,6 +202,7 @@ GenerationSettings ControlPanel::settings() const {
     s.sampler.seed = seed_->text().toULongLong();
     s.maxNewTokens = maxTokens_->value();
     s.stopAtEndOfText = stopAtEot_->isChecked();
+    s.threads = threads_->value();
     return s;
 }
 
@@ -206,8 +214,9 @@ void ControlPanel::setModelSummary(const QString& html) {
 void ControlPanel::setState(State s) {
     state_ = s;
     const bool idle = s == State::Idle, active = s == State::Running || s == State::Paused;
-    for (QWidget* w : std::initializer_list<QWidget*>{prompt_, mode_, temperature_, topK_, topP_,
-                                                      seed_, dice_, maxTokens_, stopAtEot_})
+    for (QWidget* w :
+         std::initializer_list<QWidget*>{prompt_, mode_, temperature_, topK_, topP_, seed_, dice_,
+                                         maxTokens_, stopAtEot_, threads_})
         w->setEnabled(!active && s != State::NoModel);
     generate_->setEnabled(idle);
     pause_->setEnabled(active);
@@ -230,6 +239,7 @@ void ControlPanel::saveSettings() const {
     q.setValue(QStringLiteral("maxTokens"), maxTokens_->value());
     q.setValue(QStringLiteral("stopAtEot"), stopAtEot_->isChecked());
     q.setValue(QStringLiteral("delayMs"), delay_->value());
+    q.setValue(QStringLiteral("threads"), threads_->value());
 }
 
 void ControlPanel::restoreSettings() {
@@ -247,6 +257,7 @@ void ControlPanel::restoreSettings() {
     maxTokens_->setValue(q.value(QStringLiteral("maxTokens"), maxTokens_->value()).toInt());
     stopAtEot_->setChecked(q.value(QStringLiteral("stopAtEot"), false).toBool());
     delay_->setValue(q.value(QStringLiteral("delayMs"), 0).toInt());
+    threads_->setValue(q.value(QStringLiteral("threads"), hardwareThreads()).toInt());
 }
 
 }  // namespace kvscope

@@ -62,6 +62,7 @@ private:
     QLineEdit* seed_;
     QPushButton* dice_;
     QSpinBox* maxTokens_;
+    QSpinBox* threads_;
     QSlider* delay_;
     QLabel* delayLabel_;
     QCheckBox* stopAtEot_;

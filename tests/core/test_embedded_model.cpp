@@ -1,4 +1,4 @@
-// The default model compiled into the binary: it loads from the resource in place, its greedy
+// The default model compiled into the binary: it loads from the resource, its greedy
 // continuation equals PyTorch's on the same exported files, and naive and cached generation agree
 // over a whole 1024-token context and stop cleanly at its end.
 
@@ -38,16 +38,16 @@ private Q_SLOTS:
         QVERIFY2(m.ok(), qPrintable(m.errorMessage()));
         model_ = m.value();
         qInfo(
-            "embedded model loaded in %lld ms: %lld parameters, %lld bytes used in place, %lld "
+            "embedded model loaded in %lld ms: %lld parameters, %lld weight bytes, %lld "
             "converted",
             t.elapsed(), qlonglong(model_->transformer->parameterCount()),
-            qlonglong(model_->mappedBytes), qlonglong(model_->convertedBytes));
+            qlonglong(model_->weightBytes), qlonglong(model_->convertedBytes));
         const ModelConfig& c = model_->config;
         QCOMPARE(c.nPositions, 1024);
         QVERIFY(c.nEmbd <= 64);
         QVERIFY(c.vocabSize >= 512 && c.vocabSize <= 2048);
         QVERIFY(model_->tokenizer.endOfTextId() >= 0);
-        QVERIFY(model_->mappedBytes + model_->convertedBytes ==
+        QVERIFY(model_->weightBytes ==
                 model_->transformer->parameterCount() * 4);
     }
 

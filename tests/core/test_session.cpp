@@ -222,6 +222,45 @@ private Q_SLOTS:
         QVERIFY(counts.back() <= 8);
     }
 
+    // Threads split products by output rows and attention by heads: every value is computed by
+    // the same arithmetic whatever the split, so 1 and 3 threads (uneven chunks) must agree.
+    // The wide model is big enough to take the parallel paths (GEMV rows, heads, GEMM).
+    void threadCountDoesNotChangeTheResult() {
+        test::TinyShape shape;
+        shape.nLayer = 2, shape.nHead = 4, shape.nEmbd = 128, shape.nPositions = 256;
+        QVERIFY(test::writeTinyModel(tmp_.filePath("threads"), shape));
+        const ModelPtr model = loadOrDie(tmp_.filePath("threads"));
+        for (Mode mode : {Mode::Naive, Mode::Cached}) {
+            std::vector<std::vector<float>> logits[2];
+            std::vector<int> tokens[2];
+            std::vector<StepResultPtr> steps[2];
+            for (int run = 0; run < 2; ++run) {
+                GenerationSettings s = settings(mode, 60);
+                s.threads = run == 0 ? 1 : 2;
+                GenerationSession session(model);
+                QVERIFY(session.start(someTokens(40), s).ok());
+                while (StepResultPtr r = session.step()) {
+                    logits[run].emplace_back(session.lastLogits().begin(),
+                                             session.lastLogits().end());
+                    steps[run].push_back(r);
+                }
+                tokens[run] = session.tokens();
+            }
+            QCOMPARE(tokens[0], tokens[1]);
+            float worst = 0;
+            for (std::size_t i = 0; i < logits[0].size(); ++i)
+                worst = std::max(worst, maxAbsDifference(logits[0][i], logits[1][i]));
+            QVERIFY2(worst < 1e-4f, qPrintable(QString::number(worst)));
+            const AttentionRowPtr a = steps[0].back()->attention.back();
+            const AttentionRowPtr b = steps[1].back()->attention.back();
+            for (int h = 0; h < shape.nHead; ++h)
+                for (int k = 0; k < a->length(); k += 7)
+                    QVERIFY(std::abs(a->at(1, h, k) - b->at(1, h, k)) < 1e-5f);
+            QCOMPARE(steps[0].back()->cumulative, steps[1].back()->cumulative);
+        }
+        setComputeThreads(0);
+    }
+
     void cancelInterruptsALongNaiveStep() {
         // A naive step at 1000 tokens of a wider model: long enough to cancel in the middle.
         test::TinyShape s;

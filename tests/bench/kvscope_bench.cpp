@@ -1,0 +1,333 @@
+// kvscope_bench: how fast cached and naive generation run, next to what this machine allows,
+// all measured in one run. Not a test (ctest does not run it): it prints figures.
+//
+//   kvscope_bench [--gpt2 DIR] [--threads 1,2] [--tokens 256,1024] [--repeats 3] [--json FILE]
+//   kvscope_bench --memory-run DIR [--threads N]
+//
+// Limits: read bandwidth (a STREAM-like sum over 1 GiB, best of 5) bounds a cached decode step,
+// which streams every weight once; Eigen's float GEMM rate (2048^3, best of 3) bounds a naive
+// step, which is matrix-matrix products over the whole sequence. Both at the same thread count.
+
+#include "compute_threads.h"
+#include "embedded_model.h"
+#include "flops.h"
+#include "generation_session.h"
+#include "model.h"
+
+#include <Eigen/Core>
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QStringList>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+using namespace kvscope;
+
+namespace {
+
+double seconds(const QElapsedTimer& t) {
+    return double(t.nsecsElapsed()) / 1e9;
+}
+
+// Best of five passes of a sum over 1 GiB, split over `threads`; GB/s.
+double measureReadBandwidth(int threads) {
+    const std::int64_t n = std::int64_t(1) << 28;
+    std::unique_ptr<float[]> a(new float[std::size_t(n)]);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) a[i] = float(i & 7);  // first touch by the reader
+    double best = 0, sink = 0;
+    for (int pass = 0; pass < 5; ++pass) {
+        QElapsedTimer t;
+        t.start();
+        double total = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
+        for (int chunk = 0; chunk < 256; ++chunk)
+            total += Eigen::Map<const Eigen::VectorXf>(a.get() + chunk * (n / 256), n / 256).sum();
+        best = std::max(best, double(n) * 4 / seconds(t) / 1e9);
+        sink += total;
+    }
+    if (sink < 0) std::printf("%f\n", sink);  // keeps the sums observable
+    return best;
+}
+
+// Best of three 2048^3 float products through Eigen with `threads`; GFLOP/s.
+double measureGemm(int threads) {
+    setComputeThreads(threads);
+    const int n = 2048;
+    const Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n);
+    Eigen::MatrixXf c(n, n);
+    double best = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        QElapsedTimer t;
+        t.start();
+        c.noalias() = a * b;
+        best = std::max(best, 2.0 * n * n * n / seconds(t) / 1e9);
+    }
+    return c(0, 0) == 12345.f ? 0 : best;
+}
+
+struct Case {
+    QString model, mode;
+    int tokens = 0, threads = 0;
+    double tokensPerSecond = 0, gflops = 0, weightGBs = 0, movedGBs = 0, fraction = 0;
+    bool estimated = false;  // naive tokens/s extrapolated from steps at n = tokens
+    double stepMs = 0;       // naive: median step at n = tokens
+};
+
+// Bytes a decode step must read: every weight matrix once (wte doubles as the lm_head; wpe and
+// the norms are a row or a vector) plus the K/V cache up to the position.
+std::int64_t weightBytesPerStep(const Model& m) {
+    const ModelConfig& c = m.config;
+    return 4 * (m.transformer->parameterCount() - std::int64_t(c.nPositions - 1) * c.nEmbd);
+}
+
+Case cached(const ModelPtr& m, const QString& name, int tokens, int threads, double bandwidth) {
+    GenerationSettings s;
+    s.mode = Mode::Cached;
+    s.sampler.temperature = 0;
+    s.maxNewTokens = std::min(tokens, m->config.nPositions - 1);
+    s.threads = threads;
+    GenerationSession session(m);
+    if (!session.start({}, s).ok()) return {};
+    std::int64_t products = 0, kvRead = 0;
+    int steps = 0;
+    QElapsedTimer t;
+    t.start();
+    while (const StepResultPtr r = session.step()) {
+        products += r->flops.weightProducts() + r->flops.attention();
+        kvRead += r->kvCacheBytes;
+        ++steps;
+    }
+    const double sec = seconds(t);
+    Case c{name, QStringLiteral("cached"), steps, threads};
+    c.tokensPerSecond = steps / sec;
+    c.gflops = double(products) / sec / 1e9;
+    c.weightGBs = double(weightBytesPerStep(*m)) * steps / sec / 1e9;
+    c.movedGBs = c.weightGBs + double(kvRead) / sec / 1e9;
+    c.fraction = c.movedGBs / bandwidth;
+    return c;
+}
+
+// A naive run of `tokens` steps, each recomputing the whole sequence.
+Case naiveFull(const ModelPtr& m, const QString& name, int tokens, int threads, double gemm) {
+    GenerationSettings s;
+    s.mode = Mode::Naive;
+    s.sampler.temperature = 0;
+    s.maxNewTokens = std::min(tokens, m->config.nPositions - 1);
+    s.threads = threads;
+    GenerationSession session(m);
+    if (!session.start({}, s).ok()) return {};
+    std::int64_t products = 0;
+    int steps = 0;
+    QElapsedTimer t;
+    t.start();
+    while (const StepResultPtr r = session.step()) {
+        products += r->flops.weightProducts() + r->flops.attention();
+        ++steps;
+    }
+    const double sec = seconds(t);
+    Case c{name, QStringLiteral("naive"), steps, threads};
+    c.tokensPerSecond = steps / sec;
+    c.gflops = double(products) / sec / 1e9;
+    c.fraction = c.gflops / gemm;
+    return c;
+}
+
+// Too slow to run whole on a big model (GPT-2 small, 1024 naive steps: ~130 TFLOP), so: the
+// median of `repeats` naive steps at n = tokens, and the run's tokens/s extrapolated from that
+// FLOP rate over the closed-form FLOPs of every step.
+Case naiveSampled(const ModelPtr& m, const QString& name, int tokens, int threads, double gemm,
+                  int repeats) {
+    setComputeThreads(threads);
+    const ModelConfig& cfg = m->config;
+    const int n = std::min(tokens, cfg.nPositions);
+    std::vector<int> ids(n);
+    for (int i = 0; i < n; ++i) ids[i] = (i * 7919) % cfg.vocabSize;
+    auto state = m->transformer->newState();
+    std::vector<float> logits(cfg.vocabSize);
+    std::vector<double> times;
+    FlopBreakdown f;
+    for (int r = 0; r < repeats; ++r) {
+        f = {};
+        QElapsedTimer t;
+        t.start();
+        m->transformer->forward(*state, ids, 0, {}, f, logits);
+        times.push_back(seconds(t));
+    }
+    std::sort(times.begin(), times.end());
+    const double step = times[times.size() / 2];
+    Case c{name, QStringLiteral("naive"), n, threads};
+    c.stepMs = step * 1e3;
+    c.gflops = double(f.weightProducts() + f.attention()) / step / 1e9;
+    c.fraction = c.gflops / gemm;
+    const double flopsPerSecond = double(f.total()) / step;
+    double total = 0;
+    for (int k = 1; k <= n; ++k) total += double(stepFlops(cfg, k, Mode::Naive).total());
+    c.tokensPerSecond = n / (total / flopsPerSecond);
+    c.estimated = true;
+    return c;
+}
+
+void printCase(const Case& c) {
+    std::printf("%-14s %-6s %5d %3d  %9.1f%s  %8.1f  %8.2f  %8.2f  %6.1f%% %s\n",
+                qPrintable(c.model), qPrintable(c.mode), c.tokens, c.threads, c.tokensPerSecond,
+                c.estimated ? "*" : " ", c.gflops, c.weightGBs, c.movedGBs, 100 * c.fraction,
+                c.mode == QLatin1String("cached") ? "of read bandwidth" : "of GEMM rate");
+    std::fflush(stdout);
+}
+
+QJsonObject toJson(const Case& c) {
+    return {{"model", c.model},
+            {"mode", c.mode},
+            {"tokens", c.tokens},
+            {"threads", c.threads},
+            {"tokens_per_s", c.tokensPerSecond},
+            {"tokens_per_s_estimated", c.estimated},
+            {"naive_step_ms", c.stepMs},
+            {"matmul_gflops", c.gflops},
+            {"weight_gbs", c.weightGBs},
+            {"moved_gbs", c.movedGBs},
+            {"fraction_of_limit", c.fraction}};
+}
+
+std::int64_t peakRssBytes() {
+    QFile f(QStringLiteral("/proc/self/status"));
+    if (!f.open(QIODevice::ReadOnly)) return -1;
+    for (const QByteArray& line : f.readAll().split('\n')) {
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').first().toLongLong() * 1024;
+    }
+    return -1;
+}
+
+// Load time and peak memory of one 1024-token cached run with attention capture.
+int memoryRun(const QString& dir, int threads) {
+    QElapsedTimer t;
+    t.start();
+    auto m = loadModel(dir);
+    if (!m) {
+        std::fprintf(stderr, "%s\n", qPrintable(m.errorMessage()));
+        return 3;
+    }
+    const double loadSec = seconds(t);
+    const ModelPtr model = m.value();
+    const ModelConfig& c = model->config;
+    GenerationSettings s;
+    s.sampler.temperature = 0;
+    s.maxNewTokens = c.nPositions - 1;
+    s.threads = threads;
+    GenerationSession session(model);
+    if (!session.start({}, s).ok()) return 4;
+    std::vector<StepResultPtr> kept;  // as the window keeps every step
+    while (StepResultPtr r = session.step()) kept.push_back(std::move(r));
+    const std::int64_t n = c.nPositions;
+    const std::int64_t attention =
+        std::int64_t(c.nLayer) * c.nHead * n * (n + 1) / 2 * (attentionStoredAsHalf(c) ? 2 : 4);
+    const std::int64_t kv = model->transformer->newState()->kvCacheBytes(n);
+    const std::int64_t bound = model->weightBytes + kv + attention + (150ll << 20);
+    const std::int64_t peak = peakRssBytes();
+    std::printf(
+        "load %.2f s (%lld weight bytes); %zu cached tokens with attention capture\n"
+        "peak RSS %.1f MB; bound = weights %.1f + KV %.1f + attention %.1f + 150 MB = "
+        "%.1f MB: %s\n",
+        loadSec, qlonglong(model->weightBytes), kept.size(), peak / 1048576.0,
+        model->weightBytes / 1048576.0, kv / 1048576.0, attention / 1048576.0, bound / 1048576.0,
+        peak <= bound ? "within" : "EXCEEDED");
+    return peak <= bound ? 0 : 1;
+}
+
+std::vector<int> intList(const QString& text) {
+    std::vector<int> out;
+    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        out.push_back(part.toInt());
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QString gpt2Dir, jsonPath, memoryDir;
+    std::vector<int> threadCounts = {1, 2}, tokenCounts = {256, 1024};
+    int repeats = 3;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const QString key = QString::fromLocal8Bit(argv[i]),
+                      value = QString::fromLocal8Bit(argv[i + 1]);
+        if (key == QLatin1String("--gpt2"))
+            gpt2Dir = value;
+        else if (key == QLatin1String("--threads"))
+            threadCounts = intList(value);
+        else if (key == QLatin1String("--tokens"))
+            tokenCounts = intList(value);
+        else if (key == QLatin1String("--repeats"))
+            repeats = std::max(1, value.toInt());
+        else if (key == QLatin1String("--json"))
+            jsonPath = value;
+        else if (key == QLatin1String("--memory-run"))
+            memoryDir = value;
+        else {
+            std::fprintf(stderr, "unknown option %s (see the comment atop kvscope_bench.cpp)\n",
+                         argv[i]);
+            return 2;
+        }
+    }
+    if (!memoryDir.isEmpty()) return memoryRun(memoryDir, threadCounts.back());
+
+    std::vector<std::pair<QString, ModelPtr>> models;
+    auto embedded = loadEmbeddedModel();
+    if (!embedded) return 3;
+    models.emplace_back(QStringLiteral("default"), embedded.value());
+    QJsonObject loads;
+    if (!gpt2Dir.isEmpty()) {
+        QElapsedTimer t;
+        t.start();
+        auto m = loadModel(gpt2Dir);
+        if (!m) {
+            std::fprintf(stderr, "%s\n", qPrintable(m.errorMessage()));
+            return 3;
+        }
+        loads[QStringLiteral("gpt2_small_load_s")] = seconds(t);
+        std::printf("GPT-2 small loaded in %.2f s\n", seconds(t));
+        models.emplace_back(QStringLiteral("gpt2-small"), m.value());
+    }
+
+    QJsonArray cases, limits;
+    std::printf("%-14s %-6s %5s %3s  %10s  %8s  %8s  %8s  %s\n", "model", "mode", "tok", "thr",
+                "tokens/s", "GFLOP/s", "wGB/s", "allGB/s", "fraction of the limit");
+    for (int threads : threadCounts) {
+        const double bandwidth = measureReadBandwidth(threads), gemm = measureGemm(threads);
+        std::printf("limits @%d threads: read bandwidth %.1f GB/s, Eigen GEMM %.1f GFLOP/s\n",
+                    threads, bandwidth, gemm);
+        limits.append(
+            QJsonObject{{"threads", threads}, {"read_gbs", bandwidth}, {"gemm_gflops", gemm}});
+        for (const auto& [name, model] : models) {
+            const bool big = model->transformer->parameterCount() > 50'000'000;
+            for (int tokens : tokenCounts) {
+                const Case c = cached(model, name, tokens, threads, bandwidth);
+                printCase(c);
+                cases.append(toJson(c));
+            }
+            for (int tokens : tokenCounts) {
+                const Case c = big ? naiveSampled(model, name, tokens, threads, gemm, repeats)
+                                   : naiveFull(model, name, tokens, threads, gemm);
+                printCase(c);
+                cases.append(toJson(c));
+            }
+        }
+    }
+    std::printf("* naive tokens/s extrapolated from the median of %d steps at n = tokens\n",
+                repeats);
+    if (!jsonPath.isEmpty()) {
+        QFile f(jsonPath);
+        if (!f.open(QIODevice::WriteOnly)) return 4;
+        QJsonObject root{{"limits", limits}, {"cases", cases}, {"loads", loads}};
+        f.write(QJsonDocument(root).toJson());
+    }
+    return 0;
+}
