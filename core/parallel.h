@@ -9,9 +9,12 @@
 
 namespace kvscope {
 
-// Below this many multiply-adds (or element operations) a loop stays on the calling thread:
-// waking a second thread costs a few microseconds, more than the work itself.
-constexpr std::int64_t kParallelMinWork = 1 << 16;
+// Below this many multiply-adds (or element operations), about 1 MB of weights, a loop stays on
+// the calling thread. Waking a second thread costs microseconds on a quiet machine, but when the
+// other core is busy the join waits for the scheduler (milliseconds): the default model, whose
+// largest product is 65K multiply-adds, ran 50x slower on 2 threads than on 1 beside a busy core
+// with the threshold at 64K. GPT-2 small's smallest product (768 x 768) is above it.
+constexpr std::int64_t kParallelMinWork = 1 << 18;
 
 // Calls body(begin, end) on contiguous chunks of [0, n), one chunk per thread, the chunk sizes
 // rounded to `grain`. Runs inline when `work` (the whole loop's cost) is small.

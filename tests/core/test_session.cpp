@@ -227,7 +227,7 @@ private Q_SLOTS:
     // The wide model is big enough to take the parallel paths (GEMV rows, heads, GEMM).
     void threadCountDoesNotChangeTheResult() {
         test::TinyShape shape;
-        shape.nLayer = 2, shape.nHead = 4, shape.nEmbd = 128, shape.nPositions = 256;
+        shape.nLayer = 2, shape.nHead = 4, shape.nEmbd = 256, shape.nPositions = 128;
         QVERIFY(test::writeTinyModel(tmp_.filePath("threads"), shape));
         const ModelPtr model = loadOrDie(tmp_.filePath("threads"));
         for (Mode mode : {Mode::Naive, Mode::Cached}) {
@@ -235,7 +235,7 @@ private Q_SLOTS:
             std::vector<int> tokens[2];
             std::vector<StepResultPtr> steps[2];
             for (int run = 0; run < 2; ++run) {
-                GenerationSettings s = settings(mode, 60);
+                GenerationSettings s = settings(mode, 50);
                 s.threads = run == 0 ? 1 : 2;
                 GenerationSession session(model);
                 QVERIFY(session.start(someTokens(40), s).ok());

@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""Medians and ranges over the runs written by tests/bench/run.sh, as Markdown tables.
+
+    /usr/bin/python3 tests/bench/summarize.py OUT_DIR RUNS
+"""
+
+import json
+import os
+import statistics
+import sys
+
+
+def fmt(values, digits):
+    med = statistics.median(values)
+    return "%.*f (%.*f-%.*f)" % (digits, med, digits, min(values), digits, max(values))
+
+
+def main():
+    out, runs = sys.argv[1], int(sys.argv[2])
+    ours = [json.load(open(os.path.join(out, "kvscope_%d.json" % i))) for i in range(1, runs + 1)]
+    peer = [json.load(open(os.path.join(out, "torch_%d.json" % i))) for i in range(1, runs + 1)]
+
+    print("| threads | read bandwidth GB/s | Eigen GEMM GFLOP/s |")
+    print("|---|---|---|")
+    for j, lim in enumerate(ours[0]["limits"]):
+        print("| %d | %s | %s |" % (lim["threads"], fmt([r["limits"][j]["read_gbs"] for r in ours], 1),
+                                   fmt([r["limits"][j]["gemm_gflops"] for r in ours], 1)))
+    print()
+    print("| model | mode | tokens | threads | tokens/s | matmul GFLOP/s | weights GB/s "
+          "| fraction of limit | vs PyTorch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for j, case in enumerate(ours[0]["cases"]):
+        rows = [r["cases"][j] for r in ours]
+        ratio = "-"
+        if case["model"] == "gpt2-small":
+            match = [[p for p in run if p["mode"] == case["mode"] and p["tokens"] == case["tokens"]
+                      and p["threads"] == case["threads"]][0] for run in peer]
+            ratio = fmt([m["ratio"] for m in match], 2) + "x"
+        big = case["model"] == "gpt2-small"
+        limit = ("read bandwidth" if case["mode"] == "cached" else "GEMM") if big or \
+            case["mode"] == "naive" else "(weights in cache)"
+        fraction = fmt([100 * r["fraction_of_limit"] for r in rows], 0) + "% " + limit
+        print("| %s | %s | %d | %d | %s%s | %s | %s | %s | %s |" % (
+            case["model"], case["mode"], case["tokens"], case["threads"],
+            fmt([r["tokens_per_s"] for r in rows], 1), "*" if case["tokens_per_s_estimated"] else "",
+            fmt([r["matmul_gflops"] for r in rows], 1),
+            fmt([r["weight_gbs"] for r in rows], 2) if case["mode"] == "cached" else "-",
+            fraction, ratio))
+    print()
+    print("PyTorch figures (median of runs):")
+    for j, p in enumerate(peer[0]):
+        vals = [run[j]["pytorch"] for run in peer]
+        print("- %s %d tokens, %d threads: %s %s" % (p["mode"], p["tokens"], p["threads"],
+                                                     fmt(vals, 2), p["unit"]))
+
+
+if __name__ == "__main__":
+    main()
