@@ -37,14 +37,15 @@ def main():
                       and p["threads"] == case["threads"]][0] for run in peer]
             ratio = fmt([m["ratio"] for m in match], 2) + "x"
         big = case["model"] == "gpt2-small"
-        limit = ("read bandwidth" if case["mode"] == "cached" else "GEMM") if big or \
-            case["mode"] == "naive" else "(weights in cache)"
+        cached = case["mode"].startswith("cached")
+        limit = ("read bandwidth" if cached else "GEMM") if big or not cached \
+            else "(weights in cache)"
         fraction = fmt([100 * r["fraction_of_limit"] for r in rows], 0) + "% " + limit
         print("| %s | %s | %d | %d | %s%s | %s | %s | %s | %s |" % (
             case["model"], case["mode"], case["tokens"], case["threads"],
             fmt([r["tokens_per_s"] for r in rows], 1), "*" if case["tokens_per_s_estimated"] else "",
             fmt([r["matmul_gflops"] for r in rows], 1),
-            fmt([r["weight_gbs"] for r in rows], 2) if case["mode"] == "cached" else "-",
+            fmt([r["weight_gbs"] for r in rows], 2) if cached else "-",
             fraction, ratio))
     print()
     print("PyTorch figures (median of runs):")
