@@ -65,9 +65,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const QString text = QString::fromUtf8(raw.data(), static_cast<qsizetype>(raw.size()));
     const QByteArray utf8 = text.toUtf8();
     checkRoundTrip(tok, std::string_view(utf8.constData(), static_cast<std::size_t>(utf8.size())));
-    QStringDecoder strict(QStringDecoder::Utf8, QStringDecoder::Flag::ConvertInitialBom);
-    (void)strict.decode(QByteArrayView(data, static_cast<qsizetype>(size)));
-    if (!strict.hasError()) FUZZ_CHECK(utf8 == QByteArrayView(data, static_cast<qsizetype>(size)));
+    const QByteArrayView input(data, static_cast<qsizetype>(size));
+    // Stateless: a sequence cut off at the end is an error rather than kept for a next chunk.
+    // decode() is lazy: the conversion, and so hasError(), happens when the result becomes a
+    // QString.
+    QStringDecoder strict(QStringDecoder::Utf8, QStringDecoder::Flag::ConvertInitialBom |
+                                                    QStringDecoder::Flag::Stateless);
+    const QString decoded = strict.decode(input);
+    if (!strict.hasError()) FUZZ_CHECK(utf8 == input);
 
     // The same bytes as ids: mostly far out of range, which must decode to nothing.
     std::vector<int> ids(size / sizeof(int));
