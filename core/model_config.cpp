@@ -60,11 +60,16 @@ ModelConfig parseGpt2(const QJsonObject& o, const QString& file) {
                             .arg(c.nEmbd));
     if (o.contains(QLatin1String("layer_norm_epsilon"))) {
         const QJsonValue v = o.value(QLatin1String("layer_norm_epsilon"));
-        if (!v.isDouble() || !(v.toDouble() > 0) || !(v.toDouble() < 1))
+        // Checked again after the conversion to float: a tiny double such as 1e-85 rounds to 0
+        // (layer norm would divide by zero on a constant row) and 0.99999999999 rounds to 1.
+        // The double is checked first because converting one beyond float's range is undefined.
+        const double d = v.toDouble();
+        const auto eps = [d] { return static_cast<float>(d); };
+        if (!v.isDouble() || !(d > 0) || !(d < 1) || !(eps() > 0) || !(eps() < 1))
             throw LoadError(QStringLiteral("%1: field \"layer_norm_epsilon\": expected a number in "
-                                           "(0, 1), found %2")
+                                           "(0, 1) that is not 0 or 1 in float32, found %2")
                                 .arg(file, describe(v)));
-        c.normEps = static_cast<float>(v.toDouble());
+        c.normEps = eps();
     }
     const QString act =
         o.value(QLatin1String("activation_function")).toString(QStringLiteral("gelu_new"));

@@ -324,6 +324,9 @@ private:
 }  // namespace
 
 std::int64_t TensorInfo::elementCount() const {
+    // parse() bounds the product only for shapes without a zero, so [2^62, 4, 0] is a valid
+    // empty tensor whose product, taken in order, would overflow before reaching the 0.
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
     std::int64_t n = 1;
     for (std::int64_t d : shape) n *= d;
     return n;

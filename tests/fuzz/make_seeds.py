@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in tests/fuzz/corpus/<target>/ (committed; rerun after a format change).
+
+Each seed is a small valid input, or one a single edit away from valid, so the fuzzer starts
+inside the parsers instead of spending its first minutes rediscovering the formats."""
+
+import json
+import pathlib
+import struct
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+CORPUS = HERE / "corpus"
+
+
+def write(target, name, data):
+    folder = CORPUS / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def safetensors(tensors, metadata=None, pad=0, gap=0):
+    """tensors: list of (name, dtype, numpy array). Laid out back to back, `gap` bytes apart."""
+    header, blobs, offset = {}, [], 0
+    for name, dtype, array in tensors:
+        if dtype == "BF16":
+            raw = (np.asarray(array, "<f4").view("<u4") >> 16).astype("<u2").tobytes()
+        else:
+            raw = np.asarray(array, {"F32": "<f4", "F16": "<f2"}[dtype]).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(np.shape(array)),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw + b"\0" * gap)
+        offset += len(raw) + gap
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode() + b" " * pad
+    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+
+
+def safetensors_seeds():
+    rng = np.random.default_rng(1)
+    write("fuzz_safetensors", "f32_matrix_and_scalar", safetensors(
+        [("w", "F32", rng.standard_normal((2, 3))), ("s", "F32", np.float32(1.5))]))
+    write("fuzz_safetensors", "f16_bf16_metadata", safetensors(
+        [("a.weight", "F16", rng.standard_normal(4)), ("b.bias", "BF16", rng.standard_normal((2, 2)))],
+        metadata={"format": "pt"}))
+    write("fuzz_safetensors", "empty_tensor_padding_gap", safetensors(
+        [("empty", "F32", np.zeros((0, 5))), ("x", "F16", [np.inf, -0.0, 6e-8])], pad=5, gap=2))
+    write("fuzz_safetensors", "unsupported_dtype", safetensors([("i", "F32", [1.0])]).replace(
+        b'"F32"', b'"I64"'))
+
+
+def model_seeds():
+    """The config in fuzz_model.cpp: 2 layers, 2 heads, n_embd 2, 4 positions, vocabulary 512."""
+    rng = np.random.default_rng(2)
+    d, inner, vocab, positions = 2, 8, 512, 4
+
+    def tensors(dtypes):
+        out = [("wte.weight", (vocab, d)), ("wpe.weight", (positions, d))]
+        for i in range(2):
+            p = f"h.{i}."
+            out += [(p + "ln_1.weight", (d,)), (p + "ln_1.bias", (d,)),
+                    (p + "attn.c_attn.weight", (d, 3 * d)), (p + "attn.c_attn.bias", (3 * d,)),
+                    (p + "attn.c_proj.weight", (d, d)), (p + "attn.c_proj.bias", (d,)),
+                    (p + "ln_2.weight", (d,)), (p + "ln_2.bias", (d,)),
+                    (p + "mlp.c_fc.weight", (d, inner)), (p + "mlp.c_fc.bias", (inner,)),
+                    (p + "mlp.c_proj.weight", (inner, d)), (p + "mlp.c_proj.bias", (d,))]
+        out += [("ln_f.weight", (d,)), ("ln_f.bias", (d,))]
+        return [(name, dtypes[k % len(dtypes)], 0.5 * rng.standard_normal(shape))
+                for k, (name, shape) in enumerate(out)]
+
+    write("fuzz_model", "f16", safetensors(tensors(["F16"])))
+    # F32 mixed with BF16 and F16 puts some F32 tensors at offsets that are not 4-byte aligned.
+    write("fuzz_model", "mixed_dtypes", safetensors(tensors(["BF16", "F32", "F16"])))
+    prefixed = [("transformer." + n, t, a) for n, t, a in tensors(["F16"])]
+    write("fuzz_model", "transformer_prefix", safetensors(prefixed, metadata={"format": "pt"}))
+
+
+def config_seeds():
+    write("fuzz_config", "reference_config", (ROOT / "tests/reference/model/config.json").read_bytes())
+    write("fuzz_config", "default_config", (ROOT / "resources/model/default/config.json").read_bytes())
+    write("fuzz_config", "hf_spelling", json.dumps(
+        {"num_hidden_layers": 1, "num_attention_heads": 3, "hidden_size": 6,
+         "max_position_embeddings": 8, "vocab_size": 300, "n_inner": 10,
+         "activation_function": "gelu_pytorch_tanh"}))
+    write("fuzz_config", "bad_heads", '{"n_layer":1,"n_head":5,"n_embd":64,"n_ctx":9,'
+          '"vocab_size":1e3,"layer_norm_epsilon":0}')
+
+
+def byte_alphabet():
+    """GPT-2's bytes_to_unicode: printable Latin-1 stands for itself, the rest from U+0100."""
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD))
+                 + list(range(0xAE, 0x100)))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def tokenizer_seeds():
+    alphabet = byte_alphabet()
+    vocab = {alphabet[b]: b for b in range(256)}
+    merges = [("h", "e"), ("l", "l"), ("he", "ll"), (alphabet[32], "w")]
+    for left, right in merges:
+        vocab[left + right] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    merges_text = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges)
+    vocab_json = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
+    write("fuzz_tokenizer_files", "bytes_and_merges", vocab_json + "\0" + merges_text)
+    # Sparse ids, CRLF line ends and a repeated merge.
+    sparse = {k: (v * 3 if v > 255 else v) for k, v in vocab.items()}
+    write("fuzz_tokenizer_files", "sparse_ids_crlf",
+          json.dumps(sparse, separators=(",", ":")) + "\0" +
+          merges_text.replace("\n", "\r\n") + "h e\r\n")
+    write("fuzz_tokenizer_files", "unknown_merge_symbol", vocab_json + "\0h x\n")
+
+
+def bpe_seeds():
+    prompts = {
+        "ascii": "Once upon a time, there was a little robot who didn't like rain.",
+        "contractions": "I'm sure they'll say it's 'fine' -- we've WON'T'S 'll",
+        "endoftext": "first<|endoftext|>second <|endoftext|><|endoftext",
+        "whitespace": "a  b\t\tc\n\n\n  d   \r\n \u00a0\u3000x",
+        "unicode": "caf\u00e9 \u65e5\u672c\u8a9e \U0001f600 \u0645\u0631\u062d\u0628\u0627 123\u0663\u0664",
+        "numbers_punct": "3.14159, 2**10=1024!!! ...??? $$$ #tag @user",
+    }
+    for name, text in prompts.items():
+        write("fuzz_bpe", name, text)
+    write("fuzz_bpe", "invalid_utf8", b"ok \xff\xfe \xc3( \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82 end")
+    write("fuzz_bpe", "ids", struct.pack("<8i", 15496, 995, 50256, -1, 50257, 2**31 - 1, 0, 220))
+
+
+if __name__ == "__main__":
+    safetensors_seeds()
+    model_seeds()
+    config_seeds()
+    tokenizer_seeds()
+    bpe_seeds()
