@@ -10,6 +10,12 @@ steps are the float32 forward of resources/model/gpt2_torch.py over the whole se
 matrix-matrix products (x @ W with W as stored); like kvscope, only the last position's logits
 are computed. Debian's python3-torch calls whatever libblas.so.3 points to: install
 libopenblas0-openmp, or PyTorch is about 20x slower and the ratios mean nothing.
+
+OpenBLAS picks its kernels by CPU model. A virtual CPU that reports a generic model name ("Intel
+Xeon Processor", as this machine does) is not recognised and gets the Prescott (SSE3) kernels:
+GEMM at ~20 instead of ~120 GFLOP/s on one thread. So unless OPENBLAS_CORETYPE is already set,
+it is set from the CPU's flags before torch (and OpenBLAS) is loaded: SkylakeX with AVX-512,
+Haswell with AVX2.
 """
 
 import argparse
@@ -19,7 +25,20 @@ import os
 import sys
 import time
 
-import torch
+
+def choose_openblas_core():
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":")[1].split() for line in f if line.startswith("flags")), [])
+    if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= set(flags):
+        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+    elif "avx2" in flags:
+        os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+
+
+choose_openblas_core()
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "resources", "model"))
@@ -99,11 +118,19 @@ def product_flops(c, n):
 
 
 def loaded_blas():
-    """The BLAS library this process really uses (libblas.so.3 is an alternatives link)."""
+    """The BLAS library this process really uses (libblas.so.3 is an alternatives link), and
+    the kernels OpenBLAS chose."""
+    import ctypes
     torch.ones(64, 64) @ torch.ones(64, 64)
     with open("/proc/self/maps") as f:
         libs = {os.path.realpath(line.split()[-1]) for line in f if "blas" in line.lower()}
-    return ", ".join(sorted(libs)) or "none found"
+    core = "?"
+    for lib in libs:
+        if "openblas" in os.path.basename(lib):
+            name = ctypes.CDLL(lib).openblas_get_corename
+            name.restype = ctypes.c_char_p
+            core = name().decode()
+    return "%s (OpenBLAS kernels: %s)" % (", ".join(sorted(libs)) or "none found", core)
 
 
 def run_cached(W, c, tokens):
