@@ -98,12 +98,19 @@ private Q_SLOTS:
         QCOMPARE(steps.count(), 25);
     }
 
+    // Never started, but still acknowledged: the window leaves its Running state on runFinished.
     void stoppedBeforeItStarts() {
         QSignalSpy started(worker_, &GenerationWorker::runStarted);
+        QSignalSpy finished(worker_, &GenerationWorker::runFinished);
         worker_->stop(4);
         post(request(4, 10));
-        QTest::qWait(200);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5000);
+        QCOMPARE(finished.first()[0].toULongLong(), 4ull);
+        QCOMPARE(finished.first()[1].toString(), QStringLiteral("cancelled"));
+        QCOMPARE(finished.first()[2].toFloat(), -1.0f);
+        QTest::qWait(100);
         QCOMPARE(started.count(), 0);
+        QCOMPARE(finished.count(), 1);
     }
 
     void pauseAndSingleStep() {
