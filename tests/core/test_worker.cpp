@@ -11,6 +11,13 @@
 
 using namespace kvscope;
 
+// Under sanitizers a step, and so the time for a stop to land, is several times slower.
+#ifdef KVSCOPE_SANITIZED
+constexpr qint64 kStopLimitMs = 3000;
+#else
+constexpr qint64 kStopLimitMs = 500;
+#endif
+
 // The worker emits from its own thread and QSignalSpy records directly, so a signal can land
 // before QSignalSpy::wait() starts; the tests poll the count instead.
 class TestWorker : public QObject {
@@ -18,6 +25,7 @@ class TestWorker : public QObject {
     ModelPtr model_;
     QThread thread_;
     GenerationWorker* worker_ = nullptr;
+    std::uint64_t nextId_ = 100;  // above the ids the other tests use
 
     RunRequest request(std::uint64_t id, int tokens, bool compare = false) {
         RunRequest r;
@@ -86,7 +94,7 @@ private Q_SLOTS:
         worker_->stop(2);
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5000);
         qInfo("stop returned after %lld ms", t.elapsed());
-        QVERIFY(t.elapsed() < 500);
+        QVERIFY2(t.elapsed() < kStopLimitMs, qPrintable(QString::number(t.elapsed())));
         QCOMPARE(finished.last()[1].toString(), QStringLiteral("cancelled"));
         QVERIFY(steps.count() < 200);
 
@@ -131,6 +139,37 @@ private Q_SLOTS:
         worker_->setPaused(false);
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5000);
         QCOMPARE(steps.count(), 50);
+    }
+
+    // The prompt arrives as a QString and reaches the tokenizer as its UTF-8. Control characters
+    // pass through unchanged; text that was invalid UTF-8 arrives already decoded by Qt, each bad
+    // byte as U+FFFD; a lone UTF-16 surrogate (a broken paste), which has no UTF-8 form, is
+    // written by Qt as '?'.
+    void oddPromptsReachTheTokenizerAsUtf8_data() {
+        QTest::addColumn<QString>("prompt");
+        QTest::addColumn<QByteArray>("utf8");
+        QTest::newRow("control characters") << QString::fromUtf8("a\x01\x1b[0m\tb\r\n\x7f\xc2\x85")
+                                            << QByteArray("a\x01\x1b[0m\tb\r\n\x7f\xc2\x85");
+        QTest::newRow("decoded invalid UTF-8")
+            << QString::fromUtf8("a\xff\xc0\xafz")
+            << QByteArray("a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
+        QTest::newRow("lone surrogate")
+            << (QString(QChar(0xD800)) + QLatin1String("x")) << QByteArray("?x");
+    }
+    void oddPromptsReachTheTokenizerAsUtf8() {
+        QFETCH(QString, prompt);
+        QFETCH(QByteArray, utf8);
+        QSignalSpy started(worker_, &GenerationWorker::runStarted);
+        QSignalSpy finished(worker_, &GenerationWorker::runFinished);
+        RunRequest r = request(nextId_++, 2);
+        r.prompt = prompt;
+        post(r);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5000);
+        QCOMPARE(started.count(), 1);
+        const std::vector<int> expected =
+            model_->tokenizer.encode(std::string_view(utf8.constData(), std::size_t(utf8.size())));
+        QCOMPARE(started.first()[1].value<std::vector<int>>(), expected);
+        QCOMPARE(model_->tokenizer.decode(expected), utf8.toStdString());
     }
 
     void badPromptFails() {
