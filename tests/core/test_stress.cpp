@@ -10,11 +10,11 @@
 #include "generation_session.h"
 #include "generation_worker.h"
 #include "model.h"
+#include "worker_harness.h"
 
 #include <QElapsedTimer>
 #include <QFile>
 #include <QRandomGenerator>
-#include <QThread>
 #include <QtTest>
 
 #include <malloc.h>
@@ -229,14 +229,13 @@ std::vector<int> sessionTokens(const ModelPtr& model, const RunRequest& r, Mode 
 
 class TestStress : public QObject {
     Q_OBJECT
-    QThread thread_;
-    GenerationWorker* worker_ = nullptr;
+    test::WorkerHarness harness_{false};  // the recorder below also checks signal order
+    GenerationWorker* worker_ = harness_.worker();
     Recorder log_;
 
     void post(const RunRequest& r) {
         log_.expect(r.runId);
-        QMetaObject::invokeMethod(
-            worker_, [w = worker_, r] { w->run(r); }, Qt::QueuedConnection);
+        harness_.post(r);
     }
 
     // Runs `r` (in lockstep) to its end and checks each mode's tokens against a fresh session on
@@ -271,9 +270,6 @@ class TestStress : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        worker_ = new GenerationWorker;
-        worker_->moveToThread(&thread_);
-        connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
         // Direct: the recorder runs on the worker thread and locks its own mutex.
         connect(
             worker_, &GenerationWorker::runStarted, worker_,
@@ -290,12 +286,7 @@ private Q_SLOTS:
             worker_, &GenerationWorker::runFailed, worker_,
             [this](quint64 id, const QString& message) { log_.ended(id, message, true); },
             Qt::DirectConnection);
-        thread_.start();
-    }
-    void cleanupTestCase() {
-        worker_->stop(~0ull);
-        thread_.quit();
-        thread_.wait();
+        harness_.start();
     }
 
     void startStopReload() {
