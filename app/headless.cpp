@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 
 namespace kvscope {
 namespace {
@@ -86,6 +87,7 @@ std::optional<T> number(const QString& text, T lo, T hi) {
     bool ok = false;
     double v = text.toDouble(&ok);
     if (!ok || std::isnan(v) || v < double(lo) || v > double(hi)) return std::nullopt;
+    if (std::is_integral_v<T> && v != std::floor(v)) return std::nullopt;  // 2.5 tokens is a typo
     return T(v);
 }
 
@@ -113,9 +115,13 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     const auto threads = number<int>(p.value(QStringLiteral("threads")), 0, hardwareThreads());
     bool seedOk = false;
     const std::uint64_t seed = p.value(QStringLiteral("seed")).toULongLong(&seedOk);
-    if (!maxTokens) return fail(QStringLiteral("--max-tokens: expected an integer >= 0"));
-    if (!temperature) return fail(QStringLiteral("--temperature: expected a number >= 0"));
-    if (!topK) return fail(QStringLiteral("--top-k: expected an integer >= 0"));
+    // The messages name the whole range: "expected >= 0" for a value that is too large misleads.
+    if (!maxTokens)
+        return fail(QStringLiteral("--max-tokens: expected an integer from 0 to %1").arg(1 << 24));
+    if (!temperature)
+        return fail(QStringLiteral("--temperature: expected a number from 0 to 1000000"));
+    if (!topK)
+        return fail(QStringLiteral("--top-k: expected an integer from 0 to %1").arg(1 << 30));
     if (!topP) return fail(QStringLiteral("--top-p: expected a number in [0, 1]"));
     if (!threads)
         return fail(QStringLiteral("--threads: expected an integer from 1 to %1, the threads this "
@@ -164,6 +170,9 @@ int generate(const Options& o, RunExport& out) {
         }
         out.runs.push_back(RunRecord{mode, {}, StopReason::None});
     }
+    // What the run really starts from: an empty prompt becomes <|endoftext|>, and the exports
+    // must say so (the window takes the same ids from the worker's runStarted).
+    out.promptIds = sessions.front()->tokens();
     const std::size_t shown = sessions.size() - 1;  // print the cached run's text when both run
     float maxDiff = 0;
     while (!sessions[0]->finished()) {

@@ -57,7 +57,13 @@ bool GenerationWorker::waitForTurn(std::uint64_t runId, bool delay) {
 }
 
 void GenerationWorker::run(const RunRequest& request) {
-    if (stopped(request.runId)) return;  // stopped while still queued
+    // Stopped while still queued: acknowledged all the same, or a window that pressed Stop right
+    // after Generate would wait for the end of a run that never began.
+    if (stopped(request.runId)) {
+        Q_EMIT runFinished(request.runId,
+                           QString::fromLatin1(stopReasonName(StopReason::Cancelled)), -1.0f);
+        return;
+    }
     paused_.store(request.startPaused);
     singleSteps_.store(request.startPaused ? request.singleSteps : 0);
     const Tokenizer& tok = request.model->tokenizer;

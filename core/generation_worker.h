@@ -41,7 +41,9 @@ public:
 
 public Q_SLOTS:
     // Runs to completion on the worker thread. Emits runStarted, then stepReady per token (both
-    // modes when comparing: naive first), then runFinished.
+    // modes when comparing: naive first), then runFinished. Every request ends with exactly one
+    // runFinished or runFailed: one stopped while still queued gets runFinished("cancelled")
+    // with no runStarted.
     void run(const kvscope::RunRequest& request);
 
 Q_SIGNALS:

@@ -2,6 +2,7 @@
 // files, checked against the closed-form FLOPs and the other mode.
 
 #include "flops.h"
+#include "model.h"
 #include "model_config.h"
 
 #include <QFile>
@@ -36,12 +37,39 @@ QByteArray readAll(const QString& path) {
     return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
+// Runs the reference model with `args` and --json; returns the parsed file (empty on failure).
+QJsonObject runJson(const QStringList& args, Run* run = nullptr) {
+    QTemporaryDir dir;
+    const QString json = dir.filePath("out.json");
+    const Run r = runCli(QStringList{"--headless", "--model", kModel, "--json", json} + args);
+    if (run) *run = r;
+    if (r.exitCode != 0) qWarning("kvscope exited with %d: %s", r.exitCode, r.err.constData());
+    return QJsonDocument::fromJson(readAll(json)).object();
+}
+
+std::vector<int> ids(const QJsonValue& v) {
+    std::vector<int> out;
+    for (const QJsonValue& x : v.toArray()) out.push_back(x.toInt());
+    return out;
+}
+
+std::vector<int> encode(const kvscope::Tokenizer& t, const QByteArray& utf8) {
+    return t.encode(std::string_view(utf8.constData(), std::size_t(utf8.size())));
+}
+
 }  // namespace
 
 class TestCli : public QObject {
     Q_OBJECT
+    kvscope::ModelPtr model_;  // the reference model, for its tokenizer and context (256)
 
 private Q_SLOTS:
+    void initTestCase() {
+        auto m = kvscope::loadModel(kModel);
+        QVERIFY2(m.ok(), qPrintable(m.errorMessage()));
+        model_ = m.value();
+        QCOMPARE(model_->config.nPositions, 256);
+    }
     void helpListsEveryOption() {
         const Run r = runCli({"--help"});
         QCOMPARE(r.exitCode, 0);
@@ -60,6 +88,22 @@ private Q_SLOTS:
         QTest::newRow("negative tokens")
             << QStringList{"--model", kModel, "--max-tokens", "-1"} << "--max-tokens";
         QTest::newRow("bad seed") << QStringList{"--model", kModel, "--seed", "x"} << "--seed";
+        // The limits: a message that names the accepted range.
+        QTest::newRow("max-tokens above 2^24")
+            << QStringList{"--model", kModel, "--max-tokens", "16777217"}
+            << "--max-tokens: expected an integer from 0 to 16777216";
+        QTest::newRow("fractional max-tokens")
+            << QStringList{"--model", kModel, "--max-tokens", "2.5"}
+            << "--max-tokens: expected an integer from 0 to 16777216";
+        QTest::newRow("temperature above 1e6")
+            << QStringList{"--model", kModel, "--temperature", "1e7"}
+            << "--temperature: expected a number from 0 to 1000000";
+        QTest::newRow("negative temperature")
+            << QStringList{"--model", kModel, "--temperature", "-0.5"} << "--temperature";
+        QTest::newRow("negative top-k") << QStringList{"--model", kModel, "--top-k", "-1"}
+                                        << "--top-k: expected an integer from 0 to 1073741824";
+        QTest::newRow("negative top-p") << QStringList{"--model", kModel, "--top-p", "-0.1"}
+                                        << "--top-p: expected a number in [0, 1]";
     }
     void usageErrorsExitWith2() {
         QFETCH(QStringList, args);
@@ -115,6 +159,124 @@ private Q_SLOTS:
         const QList<QByteArray> rows = readAll(csv).trimmed().split('\n');
         QCOMPARE(rows.size(), 1 + 2 * 50);
         QVERIFY(rows[0].startsWith("mode,step,position"));
+    }
+
+    // Limits and odd input as a user meets them (core.session, core.sampler and core.tokenizer pin
+    // the rules themselves).
+    void emptyPromptStartsFromEndOfText() {
+        const QJsonObject o = runJson({"--prompt", "", "--max-tokens", "3"});
+        QCOMPARE(ids(o["settings"]["prompt_ids"]),
+                 std::vector<int>{model_->tokenizer.endOfTextId()});
+        const QJsonArray steps = o["runs"][0]["steps"].toArray();
+        QCOMPARE(steps.size(), 3);
+        QCOMPARE(steps[0]["position"].toInt(), 1);
+    }
+
+    void promptLongerThanTheContextIsAClearError() {
+        const QString prompt = QStringLiteral("x ").repeated(300);
+        const std::size_t n = encode(model_->tokenizer, prompt.toUtf8()).size();
+        QVERIFY(n >= 256);
+        const Run r = runCli({"--headless", "--model", kModel, "--prompt", prompt});
+        QCOMPARE(r.exitCode, 4);
+        const QByteArray expected = QStringLiteral(
+                                        "kvscope: The prompt has %1 tokens but the model's context "
+                                        "holds 256: shorten it to at most 255 tokens to leave room "
+                                        "for one new token.\n")
+                                        .arg(n)
+                                        .toUtf8();
+        QCOMPARE(r.err, expected);
+        QVERIFY(r.out.isEmpty());
+    }
+
+    void maxTokensZeroGeneratesNothing() {
+        Run r;
+        const QJsonObject o = runJson({"--prompt", "hello", "--max-tokens", "0"}, &r);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.err.contains("cached: 0 tokens") && r.err.contains("stop: max-tokens"),
+                 r.err.constData());
+        QCOMPARE(r.out, QByteArray("\n"));
+        QCOMPARE(o["runs"][0]["steps"].toArray().size(), 0);
+    }
+
+    // Far beyond the context: it stops when the context is full, at position 255.
+    void maxTokensBeyondTheContextStopsAtIt() {
+        Run r;
+        const QJsonObject o = runJson(
+            {"--prompt", "hello", "--max-tokens", "16777216", "--no-attention", "--seed", "3"}, &r);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.err.contains("stop: context-full"), r.err.constData());
+        const int prompt = int(o["settings"]["prompt_ids"].toArray().size());
+        const QJsonArray steps = o["runs"][0]["steps"].toArray();
+        QCOMPARE(steps.size(), 256 - prompt);
+        QCOMPARE(steps.last()["position"].toInt(), 255);
+    }
+
+    // Arguments reach the program as bytes and Qt decodes them as UTF-8 (the C.UTF-8 locale):
+    // each byte of an invalid sequence becomes U+FFFD, which the tokenizer then encodes as the
+    // three bytes EF BF BD. A shell passes the raw bytes, which QProcess cannot.
+    void invalidUtf8PromptBecomesReplacementCharacters() {
+        QTemporaryDir dir;
+        const QString json = dir.filePath("out.json");
+        QProcess p;
+        p.start(QStringLiteral("/bin/sh"),
+                {"-c",
+                 "exec \"$0\" --headless --model \"$1\" --max-tokens 2 --json \"$2\" "
+                 "--prompt \"$(printf 'a\\377b\\300\\257c')\"",
+                 QStringLiteral(KVSCOPE_BIN), kModel, json});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 0);
+        const QJsonObject o = QJsonDocument::fromJson(readAll(json)).object();
+        const QString expected = QStringLiteral(u"a\uFFFDb\uFFFD\uFFFDc");
+        QCOMPARE(o["settings"]["prompt"].toString(), expected);
+        QCOMPARE(ids(o["settings"]["prompt_ids"]), encode(model_->tokenizer, expected.toUtf8()));
+    }
+
+    // Control characters (all but NUL, which no argument can hold) pass through unchanged.
+    void controlCharactersInThePrompt() {
+        QByteArray bytes;
+        for (char c = 1; c < 0x20; ++c) bytes += c;
+        bytes += "\x7f\xc2\x85\xe2\x80\xa8 end";  // DEL, NEL (U+0085), LINE SEPARATOR
+        const QJsonObject o = runJson({"--prompt", QString::fromUtf8(bytes), "--max-tokens", "2"});
+        QCOMPARE(o["settings"]["prompt"].toString().toUtf8(), bytes);
+        const std::vector<int> promptIds = ids(o["settings"]["prompt_ids"]);
+        QCOMPARE(promptIds, encode(model_->tokenizer, bytes));
+        QCOMPARE(model_->tokenizer.decode(promptIds), bytes.toStdString());
+    }
+
+    // Sampler limits through the options: top-p 0 and top-k 1 are greedy at any temperature and
+    // seed; top-k above the vocabulary (512) is the same as top-k 0; temperature 1e3 with no
+    // filter is nearly uniform (every chosen token's probability within 10% of 1/512); top-p 1
+    // with top-k 0 at temperature 1 keeps the raw probabilities.
+    void samplerLimits() {
+        auto text = [](const QStringList& args) {
+            const Run r = runCli(QStringList{"--headless", "--model", kModel, "--prompt",
+                                             "Once upon", "--max-tokens", "40"} +
+                                 args);
+            if (r.exitCode != 0) qWarning("%s", r.err.constData());
+            return r.out;
+        };
+        const QByteArray greedy = text({"--temperature", "0"});
+        QVERIFY(!greedy.trimmed().isEmpty());
+        QCOMPARE(text({"--temperature", "1.3", "--top-p", "0", "--seed", "5"}), greedy);
+        QCOMPARE(text({"--temperature", "1.3", "--top-k", "1", "--top-p", "1", "--seed", "6"}),
+                 greedy);
+        const QStringList open{"--temperature", "1", "--top-p", "1", "--seed", "7"};
+        const QByteArray sampled = text(open + QStringList{"--top-k", "0"});
+        QVERIFY(sampled != greedy);
+        QCOMPARE(text(open + QStringList{"--top-k", "1000000"}), sampled);
+
+        const QJsonObject hot = runJson(
+            {"--temperature", "1000", "--top-k", "0", "--top-p", "1", "--max-tokens", "30"});
+        const QJsonArray hotSteps = hot["runs"][0]["steps"].toArray();
+        QCOMPARE(hotSteps.size(), 30);
+        for (const QJsonValue& s : hotSteps)
+            QVERIFY2(std::abs(s["prob"].toDouble() * 512 - 1) < 0.1,
+                     qPrintable(QString::number(s["prob"].toDouble())));
+
+        const QJsonObject raw = runJson(open + QStringList{"--top-k", "0", "--max-tokens", "10"});
+        for (const QJsonValue& s : raw["runs"][0]["steps"].toArray())
+            for (const QJsonValue& c : s["top_k"].toArray())
+                QVERIFY(std::abs(c["prob"].toDouble() - c["raw_prob"].toDouble()) < 1e-6);
     }
 };
 

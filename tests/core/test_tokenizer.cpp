@@ -200,6 +200,29 @@ private Q_SLOTS:
         QCOMPARE(gpt2().decode(gpt2().encode(bad)), bad);
     }
 
+    // Valid text full of control characters round-trips through byte-level BPE, and no token of
+    // it shows a raw control character: every C0 control (NUL included), DEL and the C1 controls
+    // U+0080-U+009F, between letters and in runs. (A NUL cannot come from the command line, but
+    // can from a file or the clipboard.)
+    void controlCharactersRoundTrip() {
+        std::string s = "a";
+        for (int c = 0; c < 0x20; ++c) s += char(c);
+        s += "b\x7f\x7f c";
+        for (int c = 0x80; c < 0xA0; ++c) s += {char(0xC2), char(c)};
+        s += "\r\n\r\n\t\t\x1b[31mred\x1b[0m";
+        s += std::string(2, '\0');
+        const std::vector<int> ids = gpt2().encode(s);
+        for (int id : ids) QVERIFY(id >= 0 && id < gpt2().vocabSize());
+        QCOMPARE(gpt2().decode(ids), s);
+        for (int id : ids) {
+            const QString shown = gpt2().tokenDisplay(id);
+            for (QChar c : shown) QVERIFY2(c.category() != QChar::Other_Control, qPrintable(shown));
+        }
+        // Each control byte is a single-byte token unless GPT-2 learned a merge for the run.
+        QCOMPARE(gpt2().encode("\x01"), std::vector<int>{189});
+        QCOMPARE(gpt2().encode("\r\n"), (std::vector<int>{201, 198}));
+    }
+
     void preTokenizeRules() {
         using V = std::vector<std::string_view>;
         QCOMPARE(Tokenizer::preTokenize("Hello  world"), (V{"Hello", " ", " world"}));
