@@ -29,12 +29,4 @@ int computeThreads() {
     return t > 0 ? t : hardwareThreads();
 }
 
-bool threadsAvailable() {
-#ifdef _OPENMP
-    return true;
-#else
-    return false;
-#endif
-}
-
 }  // namespace kvscope

@@ -12,7 +12,5 @@ int hardwareThreads();
 // product wait for the scheduler (measured: 20x slower with 3 threads on 2 cores).
 void setComputeThreads(int n);
 int computeThreads();
-// Whether this build can use more than one thread (built with OpenMP).
-bool threadsAvailable();
 
 }  // namespace kvscope

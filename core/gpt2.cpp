@@ -206,7 +206,7 @@ bool Gpt2::attentionHead(Gpt2State& s, int layer, int h, int start, int n, Atten
     const float scale = 1.0f / std::sqrt(float(hd));
     const HeadMap K(s.k[layer].data() + h * hd, n, hd, Eigen::OuterStride<>(d));
     const HeadMap V(s.v[layer].data() + h * hd, n, hd, Eigen::OuterStride<>(d));
-    Eigen::Map<RowMatrix> scores(s.scores[h].data(), kQueryBlock, c_.nPositions);
+    RowMatrix& scores = s.scores[h];
     FlopBreakdown& f = s.headFlops[h];
     for (int i0 = start; i0 < n; i0 += kQueryBlock) {
         if (i0 > start && cancelled.load(std::memory_order_relaxed)) return false;

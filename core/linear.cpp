@@ -12,7 +12,7 @@ void applyLinear(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::R
     if (x.rows() == 1) {
         const Eigen::Map<const Eigen::VectorXf> in(x.data(), l.in);
         float* out = y.data();
-        // Chunks of 16 rows keep each thread's slice of W a whole number of AVX-512 rows.
+        // Chunk sizes are multiples of 16 rows, so no thread gets a sliver of a few rows.
         parallelChunks(l.out, std::int64_t(l.out) * l.in, 16, [&](int begin, int end) {
             Eigen::Map<Eigen::VectorXf> part(out + begin, end - begin);
             part.noalias() = w.middleRows(begin, end - begin) * in;

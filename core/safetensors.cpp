@@ -337,6 +337,11 @@ Result<SafetensorsFile> SafetensorsFile::parse(const std::uint8_t* bytes, std::u
     return parseHeader(bytes, size, size, fileName);
 }
 
+std::uint64_t SafetensorsFile::headerBytesNeeded(const std::uint8_t* prefix, std::uint64_t size) {
+    if (size < kPrefixSize) return size;
+    return kPrefixSize + std::min({readLittleEndian64(prefix), kMaxHeaderSize, size - kPrefixSize});
+}
+
 Result<SafetensorsFile> SafetensorsFile::parseHeader(const std::uint8_t* bytes,
                                                      std::uint64_t available, std::uint64_t size,
                                                      const QString& fileName) {

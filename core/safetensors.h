@@ -44,9 +44,14 @@ public:
     static Result<SafetensorsFile> parse(const std::uint8_t* bytes, std::uint64_t size,
                                          const QString& fileName);
     // The same checks when only the first `available` bytes of a `size`-byte file are in memory:
-    // enough for the 8-byte prefix and the header that it announces.
+    // enough for the 8-byte prefix and the header that it announces (headerBytesNeeded()).
     static Result<SafetensorsFile> parseHeader(const std::uint8_t* bytes, std::uint64_t available,
                                                std::uint64_t size, const QString& fileName);
+
+    // How many leading bytes of a `size`-byte file parseHeader() reads, given its first 8: the
+    // prefix and the header it announces, capped by kMaxHeaderSize and the file (parseHeader()
+    // rejects a header beyond either).
+    static std::uint64_t headerBytesNeeded(const std::uint8_t* prefix, std::uint64_t size);
 
     // Sorted by begin, i.e. in file order, so sequential reads walk the file forwards.
     const std::vector<TensorInfo>& tensors() const { return tensors_; }

@@ -37,14 +37,12 @@ Result<std::unique_ptr<WeightStore>> WeightStore::open(const QString& path) {
     if (size <= 0)
         return Error{
             QStringLiteral("%1: the file is empty (expected a safetensors header)").arg(name)};
-    // The prefix announces the header's length; read no more than the limit parse() accepts.
+    // Only the header is read now; the tensors are read one by one as the model copies them.
     QByteArray head = file->read(8);
     if (head.size() == 8) {
-        std::uint64_t announced = 0;
-        for (int i = 7; i >= 0; --i) announced = announced << 8 | std::uint8_t(head[i]);
-        const std::uint64_t want = std::min<std::uint64_t>(
-            {announced, SafetensorsFile::kMaxHeaderSize, std::uint64_t(size) - 8});
-        head += file->read(qint64(want));
+        const std::uint64_t need = SafetensorsFile::headerBytesNeeded(
+            reinterpret_cast<const std::uint8_t*>(head.constData()), std::uint64_t(size));
+        head += file->read(qint64(need) - 8);
     }
     auto table =
         SafetensorsFile::parseHeader(reinterpret_cast<const std::uint8_t*>(head.data()),

@@ -88,57 +88,55 @@ std::int64_t weightBytesPerStep(const Model& m) {
     return 4 * (m.transformer->parameterCount() - std::int64_t(c.nPositions - 1) * c.nEmbd);
 }
 
-Case cached(const ModelPtr& m, const QString& name, int tokens, int threads, double bandwidth,
-            bool capture = true) {
+// What one generation through GenerationSession, as the app runs it, did and took.
+struct SessionRun {
+    int steps = 0;
+    std::int64_t products = 0;  // weight and attention product FLOPs
+    std::int64_t kvRead = 0;    // K/V cache bytes the steps read
+    double seconds = 0;
+};
+
+SessionRun runSession(const ModelPtr& m, Mode mode, int tokens, int threads, bool capture) {
     GenerationSettings s;
-    s.mode = Mode::Cached;
+    s.mode = mode;
     s.captureAttention = capture;
     s.sampler.temperature = 0;
     s.maxNewTokens = std::min(tokens, m->config.nPositions - 1);
     s.threads = threads;
     GenerationSession session(m);
-    if (!session.start({}, s).ok()) return {};
-    std::int64_t products = 0, kvRead = 0;
-    int steps = 0;
+    SessionRun run;
+    if (!session.start({}, s).ok()) return run;
     QElapsedTimer t;
     t.start();
     while (const StepResultPtr r = session.step()) {
-        products += r->flops.weightProducts() + r->flops.attention();
-        kvRead += r->kvCacheBytes;
-        ++steps;
+        run.products += r->flops.weightProducts() + r->flops.attention();
+        run.kvRead += r->kvCacheBytes;
+        ++run.steps;
     }
-    const double sec = seconds(t);
-    Case c{name, capture ? QStringLiteral("cached") : QStringLiteral("cached, no capture"), steps,
-           threads};
-    c.tokensPerSecond = steps / sec;
-    c.gflops = double(products) / sec / 1e9;
-    c.weightGBs = double(weightBytesPerStep(*m)) * steps / sec / 1e9;
-    c.movedGBs = c.weightGBs + double(kvRead) / sec / 1e9;
+    run.seconds = seconds(t);
+    return run;
+}
+
+Case cached(const ModelPtr& m, const QString& name, int tokens, int threads, double bandwidth,
+            bool capture = true) {
+    const SessionRun run = runSession(m, Mode::Cached, tokens, threads, capture);
+    const double sec = run.seconds;
+    Case c{name, capture ? QStringLiteral("cached") : QStringLiteral("cached, no capture"),
+           run.steps, threads};
+    c.tokensPerSecond = run.steps / sec;
+    c.gflops = double(run.products) / sec / 1e9;
+    c.weightGBs = double(weightBytesPerStep(*m)) * run.steps / sec / 1e9;
+    c.movedGBs = c.weightGBs + double(run.kvRead) / sec / 1e9;
     c.fraction = c.movedGBs / bandwidth;
     return c;
 }
 
 // A naive run of `tokens` steps, each recomputing the whole sequence.
 Case naiveFull(const ModelPtr& m, const QString& name, int tokens, int threads, double gemm) {
-    GenerationSettings s;
-    s.mode = Mode::Naive;
-    s.sampler.temperature = 0;
-    s.maxNewTokens = std::min(tokens, m->config.nPositions - 1);
-    s.threads = threads;
-    GenerationSession session(m);
-    if (!session.start({}, s).ok()) return {};
-    std::int64_t products = 0;
-    int steps = 0;
-    QElapsedTimer t;
-    t.start();
-    while (const StepResultPtr r = session.step()) {
-        products += r->flops.weightProducts() + r->flops.attention();
-        ++steps;
-    }
-    const double sec = seconds(t);
-    Case c{name, QStringLiteral("naive"), steps, threads};
-    c.tokensPerSecond = steps / sec;
-    c.gflops = double(products) / sec / 1e9;
+    const SessionRun run = runSession(m, Mode::Naive, tokens, threads, true);
+    Case c{name, QStringLiteral("naive"), run.steps, threads};
+    c.tokensPerSecond = run.steps / run.seconds;
+    c.gflops = double(run.products) / run.seconds / 1e9;
     c.fraction = c.gflops / gemm;
     return c;
 }
