@@ -1,6 +1,6 @@
 #include "gui.h"
 
-#include "embedded_model.h"
+#include "model/embedded_model.h"
 #include "main_window.h"
 
 #include <QApplication>

@@ -1,10 +1,10 @@
 #include "headless.h"
 
-#include "embedded_model.h"
-#include "generation_session.h"
+#include "model/embedded_model.h"
+#include "run/generation_session.h"
 #include "main_window.h"
-#include "model.h"
-#include "run_export.h"
+#include "model/model.h"
+#include "run/run_export.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

@@ -3,7 +3,7 @@
 // clipboard. Every exported chart carries a one-line caption saying which run it shows, so a
 // figure pasted into a handout still says what produced it.
 
-#include "result.h"
+#include "util/result.h"
 #include "run_view.h"
 
 #include <QList>

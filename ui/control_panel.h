@@ -1,7 +1,7 @@
 #pragma once
 // Prompt and run controls: what to generate and how, and the buttons that drive the worker.
 
-#include "generation_session.h"
+#include "run/generation_session.h"
 
 #include <QWidget>
 

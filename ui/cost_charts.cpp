@@ -1,7 +1,7 @@
 #include "cost_charts.h"
 
 #include "chart_style.h"
-#include "curve_fit.h"
+#include "cost/curve_fit.h"
 #include "theme.h"
 
 #include "qcustomplot_include.h"

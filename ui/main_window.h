@@ -3,8 +3,8 @@
 // and are appended to the run, and a frame timer redraws the panels at display rate.
 
 #include "control_panel.h"
-#include "generation_worker.h"
-#include "run_export.h"
+#include "run/generation_worker.h"
+#include "run/run_export.h"
 #include "run_view.h"
 
 #include <QMainWindow>

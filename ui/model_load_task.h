@@ -2,7 +2,7 @@
 // Loads a model on its own thread with progress and cancel, so the window never blocks on a
 // large checkpoint. The task lives on the GUI thread; its destructor cancels and joins.
 
-#include "model.h"
+#include "model/model.h"
 
 #include <QObject>
 

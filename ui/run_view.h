@@ -2,7 +2,7 @@
 // What every panel draws from: the current run as the GUI thread holds it, and the step the user
 // selected. Panels keep a RunView and redraw from it in refresh(); they never see the engine.
 
-#include "run_export.h"
+#include "run/run_export.h"
 
 namespace kvscope {
 

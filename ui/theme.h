@@ -2,7 +2,7 @@
 // Colours and fonts shared by every panel, so naive and cached, prompt and generated tokens look
 // the same everywhere, in light and dark palettes alike.
 
-#include "flops.h"
+#include "cost/flops.h"
 
 #include <QColor>
 #include <QFont>

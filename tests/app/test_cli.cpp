@@ -1,9 +1,9 @@
 // The headless command line as a user runs it: exit codes, stdout/stderr, and the JSON and CSV
 // files, checked against the closed-form FLOPs and the other mode.
 
-#include "flops.h"
-#include "model.h"
-#include "model_config.h"
+#include "cost/flops.h"
+#include "model/model.h"
+#include "model/model_config.h"
 
 #include <QFile>
 #include <QJsonArray>

@@ -8,11 +8,11 @@
 // which streams every weight once; Eigen's float GEMM rate (2048^3, best of 3) bounds a naive
 // step, which is matrix-matrix products over the whole sequence. Both at the same thread count.
 
-#include "compute_threads.h"
-#include "embedded_model.h"
-#include "flops.h"
-#include "generation_session.h"
-#include "model.h"
+#include "util/compute_threads.h"
+#include "model/embedded_model.h"
+#include "cost/flops.h"
+#include "run/generation_session.h"
+#include "model/model.h"
 
 #include <Eigen/Core>
 

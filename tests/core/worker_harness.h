@@ -6,7 +6,7 @@
 // queued call carries no data: it tells the worker thread to take the next job from a mailbox
 // guarded by a std::mutex, and the signals are recorded on the worker thread under a std::mutex.
 
-#include "generation_worker.h"
+#include "run/generation_worker.h"
 
 #include <QObject>
 #include <QThread>

@@ -6,7 +6,7 @@
 
 #include "fuzz_common.h"
 
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <QStringDecoder>
 

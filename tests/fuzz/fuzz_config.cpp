@@ -3,7 +3,7 @@
 
 #include "fuzz_common.h"
 
-#include "model_config.h"
+#include "model/model_config.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -6,8 +6,8 @@
 
 #include "fuzz_common.h"
 
-#include "flops.h"
-#include "model.h"
+#include "cost/flops.h"
+#include "model/model.h"
 
 #include <cmath>
 #include <cstddef>

@@ -5,7 +5,7 @@
 
 #include "fuzz_common.h"
 
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -4,7 +4,7 @@
 
 #include "fuzz_common.h"
 
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <algorithm>
 #include <cstddef>

@@ -3,8 +3,8 @@
 // selected step, and the recompute map reports what each step actually computed.
 
 #include "attention_heatmap.h"
-#include "generation_session.h"
-#include "model.h"
+#include "run/generation_session.h"
+#include "model/model.h"
 #include "qcustomplot_include.h"
 
 #include <QSignalSpy>

@@ -4,8 +4,8 @@
 #include "../core/tiny_model.h"
 #include "chart_export.h"
 #include "cost_charts.h"
-#include "generation_session.h"
-#include "model.h"
+#include "run/generation_session.h"
+#include "model/model.h"
 #include "qcustomplot_include.h"
 
 #include <QSvgRenderer>

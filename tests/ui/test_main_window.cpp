@@ -5,7 +5,7 @@
 #include "attention_heatmap.h"
 #include "cost_charts.h"
 #include "distribution_chart.h"
-#include "embedded_model.h"
+#include "model/embedded_model.h"
 #include "main_window.h"
 #include "token_strip.h"
 

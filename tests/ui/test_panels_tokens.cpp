@@ -3,10 +3,10 @@
 // tokens.
 
 #include "distribution_chart.h"
-#include "generation_session.h"
-#include "model.h"
+#include "run/generation_session.h"
+#include "model/model.h"
 #include "qcustomplot_include.h"
-#include "run_export.h"
+#include "run/run_export.h"
 #include "token_strip.h"
 #include "token_text.h"
 

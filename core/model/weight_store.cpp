@@ -1,0 +1,123 @@
+#include "model/weight_store.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QStringList>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace kvscope {
+namespace {
+
+// Tensors are converted in chunks of this many raw bytes, so a 150 MB embedding costs no 150 MB
+// temporary on top of its float32 copy.
+constexpr std::uint64_t kChunkBytes = 4 << 20;
+
+QString shapeText(const std::vector<std::int64_t>& shape) {
+    QStringList parts;
+    for (std::int64_t s : shape) parts << QString::number(s);
+    return QLatin1Char('[') + parts.join(QStringLiteral(", ")) + QLatin1Char(']');
+}
+
+}  // namespace
+
+WeightStore::WeightStore(SafetensorsFile table) : table_(std::move(table)) {}
+
+WeightStore::~WeightStore() = default;
+
+Result<std::unique_ptr<WeightStore>> WeightStore::open(const QString& path) {
+    auto file = std::make_unique<QFile>(path);
+    const QString name = QFileInfo(path).fileName();
+    if (!file->open(QIODevice::ReadOnly))
+        return Error{
+            QStringLiteral("%1: cannot open for reading: %2").arg(path, file->errorString())};
+    const qint64 size = file->size();
+    if (size <= 0)
+        return Error{
+            QStringLiteral("%1: the file is empty (expected a safetensors header)").arg(name)};
+    // Only the header is read now; the tensors are read one by one as the model copies them.
+    QByteArray head = file->read(8);
+    if (head.size() == 8) {
+        const std::uint64_t need = SafetensorsFile::headerBytesNeeded(
+            reinterpret_cast<const std::uint8_t*>(head.constData()), std::uint64_t(size));
+        head += file->read(qint64(need) - 8);
+    }
+    auto table =
+        SafetensorsFile::parseHeader(reinterpret_cast<const std::uint8_t*>(head.data()),
+                                     std::uint64_t(head.size()), std::uint64_t(size), name);
+    if (!table) return table.error();
+    std::unique_ptr<WeightStore> store(new WeightStore(table.take()));
+    store->file_ = std::move(file);
+    return store;
+}
+
+Result<std::unique_ptr<WeightStore>> WeightStore::fromBytes(const std::uint8_t* data,
+                                                            std::uint64_t size,
+                                                            const QString& name) {
+    auto table = SafetensorsFile::parse(data, size, name);
+    if (!table) return table.error();
+    std::unique_ptr<WeightStore> store(new WeightStore(table.take()));
+    store->memory_ = data;
+    return store;
+}
+
+const TensorInfo* WeightStore::lookup(const QString& name) const {
+    if (const TensorInfo* t = table_.find(name)) return t;
+    return table_.find(QStringLiteral("transformer.") + name);
+}
+
+bool WeightStore::has(const QString& name) const {
+    return lookup(name) != nullptr;
+}
+
+const TensorInfo& WeightStore::find(const QString& name, std::initializer_list<std::int64_t> shape,
+                                    const QString& origin) const {
+    const TensorInfo* t = lookup(name);
+    const std::vector<std::int64_t> expected(shape);
+    if (!t)
+        throw LoadError(QStringLiteral("%1: tensor \"%2\" is missing (expected shape %3 from %4; "
+                                       "also looked for \"transformer.%2\")")
+                            .arg(fileName(), name, shapeText(expected), origin));
+    if (t->shape != expected)
+        throw LoadError(
+            QStringLiteral("%1: tensor \"%2\": expected shape %3 from %4, found %5")
+                .arg(fileName(), t->name, shapeText(expected), origin, shapeText(t->shape)));
+    return *t;
+}
+
+void WeightStore::readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst) {
+    if (memory_) {
+        std::memcpy(dst, memory_ + offset, size);
+        return;
+    }
+    if (!file_->seek(qint64(offset)) ||
+        file_->read(reinterpret_cast<char*>(dst), qint64(size)) != qint64(size))
+        throw LoadError(QStringLiteral("%1: cannot read %2 bytes at offset %3 (the file changed "
+                                       "or got shorter while loading?): %4")
+                            .arg(fileName())
+                            .arg(size)
+                            .arg(offset)
+                            .arg(file_->errorString()));
+}
+
+void WeightStore::read(const TensorInfo& t, float* dst) {
+    const std::uint64_t elementSize = dtypeSize(t.dtype);
+    if (t.dtype == DType::F32 && std::endian::native == std::endian::little) {
+        readRaw(t.begin, t.end - t.begin, reinterpret_cast<std::uint8_t*>(dst));
+        readBytes_ += std::int64_t(t.end - t.begin);
+        return;
+    }
+    const std::uint64_t perChunk = kChunkBytes / elementSize;
+    const auto count = std::uint64_t(t.elementCount());
+    chunk_.resize(std::min(count, perChunk) * elementSize);
+    for (std::uint64_t done = 0; done < count; done += perChunk) {
+        const std::uint64_t n = std::min(perChunk, count - done);
+        readRaw(t.begin + done * elementSize, n * elementSize, chunk_.data());
+        convertToFloat32(chunk_.data(), t.dtype, std::int64_t(n), dst + done);
+    }
+    (t.dtype == DType::F32 ? readBytes_ : convertedBytes_) += std::int64_t(count * 4);
+}
+
+}  // namespace kvscope

@@ -1,0 +1,58 @@
+#pragma once
+// Reads the tensors of one safetensors file as float32 into memory the caller owns (copy on
+// load). Nothing stays mapped, so a model file that is replaced, truncated or deleted while the
+// model is in use cannot reach the running model; only the load itself reads the file, and a
+// file that gets shorter during the load is reported as an error.
+
+#include "util/result.h"
+#include "formats/safetensors.h"
+
+#include <QString>
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+class QFile;
+
+namespace kvscope {
+
+class WeightStore {
+public:
+    // Opens `path` and reads and validates its header; tensor bytes are read on demand.
+    static Result<std::unique_ptr<WeightStore>> open(const QString& path);
+    // A file already in memory (e.g. an embedded resource); the bytes must outlive the store.
+    static Result<std::unique_ptr<WeightStore>> fromBytes(const std::uint8_t* data,
+                                                          std::uint64_t size, const QString& name);
+    ~WeightStore();
+
+    // The tensor `name` (also found under the "transformer." prefix) after checking that its
+    // shape is `shape`. Throws LoadError naming the file, the tensor, the expected shape and its
+    // origin (`origin`, e.g. "config.json: n_embd=64") and what the file holds.
+    const TensorInfo& find(const QString& name, std::initializer_list<std::int64_t> shape,
+                           const QString& origin) const;
+    // Writes the tensor as float32 to dst (elementCount() floats). Throws LoadError when the
+    // bytes cannot be read, e.g. the file was truncated after it was opened.
+    void read(const TensorInfo& tensor, float* dst);
+    bool has(const QString& name) const;
+
+    QString fileName() const { return table_.fileName(); }
+    // Bytes read as float32, and bytes converted to float32 from F16/BF16.
+    std::int64_t readBytes() const { return readBytes_; }
+    std::int64_t convertedBytes() const { return convertedBytes_; }
+
+private:
+    explicit WeightStore(SafetensorsFile table);
+    const TensorInfo* lookup(const QString& name) const;
+    void readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst);
+
+    SafetensorsFile table_;
+    std::unique_ptr<QFile> file_;           // set when reading from a file
+    const std::uint8_t* memory_ = nullptr;  // set when reading from memory
+    std::vector<std::uint8_t> chunk_;       // raw bytes of one chunk before conversion
+    std::int64_t readBytes_ = 0;
+    std::int64_t convertedBytes_ = 0;
+};
+
+}  // namespace kvscope

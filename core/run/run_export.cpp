@@ -1,0 +1,157 @@
+#include "run/run_export.h"
+
+#include <QJsonArray>
+#include <QSaveFile>
+
+namespace kvscope {
+namespace {
+
+QString generatedText(const Tokenizer& tok, const RunRecord& run) {
+    std::vector<int> ids;
+    for (const auto& s : run.steps) ids.push_back(s->token);
+    return QString::fromUtf8(tok.decode(ids));
+}
+
+QJsonObject stepToJson(const Model& m, const StepResult& s) {
+    QJsonArray top;
+    for (const CandidateReport& c : s.sample.top)
+        top.append(QJsonObject{{"id", c.id},
+                               {"text", m.tokenizer.tokenDisplay(c.id)},
+                               {"raw_prob", c.rawProb},
+                               {"prob", c.prob}});
+    const FlopBreakdown predicted =
+        s.prefill ? prefillFlops(m.config, s.position) : stepFlops(m.config, s.position, s.mode);
+    QJsonObject o{{"step", s.step},
+                  {"position", s.position},
+                  {"prefill", s.prefill},
+                  {"token", s.token},
+                  {"text", s.tokenText},
+                  {"prob", s.sample.prob},
+                  {"raw_prob", s.sample.rawProb},
+                  {"rank", s.sample.rank},
+                  {"entropy", s.sample.entropy},
+                  {"top_k", top},
+                  {"flops", flopsToJson(s.flops)},
+                  {"flops_closed_form_total", double(predicted.total())},
+                  {"cumulative_flops", flopsToJson(s.cumulative)},
+                  {"ms", s.milliseconds},
+                  {"kv_cache_bytes", double(s.kvCacheBytes)},
+                  {"rows_computed", s.position - s.firstComputedRow}};
+    if (s.recomputeMaxDiff >= 0) o.insert(QStringLiteral("recompute_max_diff"), s.recomputeMaxDiff);
+    return o;
+}
+
+QString csvField(QString s) {
+    if (s.contains(QLatin1Char(',')) || s.contains(QLatin1Char('"')) ||
+        s.contains(QLatin1Char('\n')))
+        return QLatin1Char('"') + s.replace(QLatin1Char('"'), QStringLiteral("\"\"")) +
+               QLatin1Char('"');
+    return s;
+}
+
+}  // namespace
+
+QJsonObject modelToJson(const Model& m) {
+    const ModelConfig& c = m.config;
+    return QJsonObject{{"name", m.name},
+                       {"source", m.source},
+                       {"model_type", c.modelType},
+                       {"n_layer", c.nLayer},
+                       {"n_head", c.nHead},
+                       {"n_embd", c.nEmbd},
+                       {"n_inner", c.nInner},
+                       {"n_positions", c.nPositions},
+                       {"vocab_size", c.vocabSize},
+                       {"layer_norm_epsilon", c.normEps},
+                       {"parameters", double(m.transformer->parameterCount())}};
+}
+
+QJsonObject flopsToJson(const FlopBreakdown& f) {
+    return QJsonObject{{"qkv", double(f.qkv)},      {"scores", double(f.scores)},
+                       {"attn_v", double(f.attnV)}, {"out_proj", double(f.outProj)},
+                       {"mlp", double(f.mlp)},      {"lm_head", double(f.lmHead)},
+                       {"other", double(f.other)},  {"total", double(f.total())}};
+}
+
+QJsonObject runToJson(const RunExport& e) {
+    const Model& m = *e.model;
+    QJsonArray promptIds, runs;
+    for (int id : e.promptIds) promptIds.append(id);
+    for (const RunRecord& run : e.runs) {
+        QJsonArray steps, tokens;
+        for (const auto& s : run.steps) {
+            steps.append(stepToJson(m, *s));
+            tokens.append(s->token);
+        }
+        runs.append(QJsonObject{{"mode", modeName(run.mode)},
+                                {"stop_reason", stopReasonName(run.stop)},
+                                {"text", generatedText(m.tokenizer, run)},
+                                {"tokens", tokens},
+                                {"steps", steps}});
+    }
+    const SamplerSettings& sm = e.settings.sampler;
+    QJsonObject settings{{"prompt", e.prompt},
+                         {"prompt_ids", promptIds},
+                         {"max_new_tokens", e.settings.maxNewTokens},
+                         {"temperature", sm.temperature},
+                         {"top_k", sm.topK},
+                         {"top_p", sm.topP},
+                         {"seed", QString::number(sm.seed)},
+                         {"capture_attention", e.settings.captureAttention}};
+    QJsonObject crossover;
+    for (Mode mode : {Mode::Naive, Mode::Cached}) {
+        const auto n = attentionCrossoverLength(m.config, mode);
+        crossover.insert(QLatin1String(modeName(mode)), n ? QJsonValue(double(*n)) : QJsonValue());
+    }
+    QJsonObject o{{"tool", QStringLiteral("kvscope")},
+                  {"model", modelToJson(m)},
+                  {"settings", settings},
+                  {"attention_crossover_length", crossover},
+                  {"runs", runs}};
+    if (e.runs.size() == 2) {
+        bool equal = e.runs[0].steps.size() == e.runs[1].steps.size();
+        for (std::size_t i = 0; equal && i < e.runs[0].steps.size(); ++i)
+            equal = e.runs[0].steps[i]->token == e.runs[1].steps[i]->token;
+        QJsonObject cmp{{"tokens_equal", equal}};
+        if (e.maxLogitDiff) cmp.insert(QStringLiteral("max_logit_diff"), *e.maxLogitDiff);
+        o.insert(QStringLiteral("comparison"), cmp);
+    }
+    return o;
+}
+
+QByteArray runToCsv(const RunExport& e) {
+    QByteArray out =
+        "mode,step,position,prefill,token,text,prob,rank,entropy,flops_qkv,flops_scores,"
+        "flops_attn_v,flops_out_proj,flops_mlp,flops_lm_head,flops_other,flops_total,"
+        "cumulative_flops,kv_cache_bytes,ms\n";
+    for (const RunRecord& run : e.runs) {
+        for (const auto& p : run.steps) {
+            const StepResult& s = *p;
+            const FlopBreakdown& f = s.flops;
+            QStringList row{QLatin1String(modeName(s.mode)),
+                            QString::number(s.step),
+                            QString::number(s.position),
+                            s.prefill ? QStringLiteral("1") : QStringLiteral("0"),
+                            QString::number(s.token),
+                            csvField(s.tokenText),
+                            QString::number(s.sample.prob, 'g', 7),
+                            QString::number(s.sample.rank),
+                            QString::number(s.sample.entropy, 'g', 7)};
+            for (std::int64_t v : {f.qkv, f.scores, f.attnV, f.outProj, f.mlp, f.lmHead, f.other,
+                                   f.total(), s.cumulative.total(), s.kvCacheBytes})
+                row << QString::number(v);
+            row << QString::number(s.milliseconds, 'f', 4);
+            out += row.join(QLatin1Char(',')).toUtf8() + '\n';
+        }
+    }
+    return out;
+}
+
+Result<bool> writeFile(const QString& path, const QByteArray& data) {
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit())
+        return Error{QStringLiteral("%1: cannot write: %2").arg(path, f.errorString())};
+    return true;
+}
+
+}  // namespace kvscope
