@@ -297,7 +297,7 @@ int runHeadless(int argc, char** argv) {
     RunExport run{model.value(), o.prompt, {}, o.settings, {}, std::nullopt};
     const QByteArray utf8 = o.prompt.toUtf8();
     run.promptIds =
-        model.value()->tokenizer.encode(std::string_view(utf8.constData(), utf8.size()));
+        model.value()->tokenizer->encode(std::string_view(utf8.constData(), utf8.size()));
     if (const int rc = generate(o, run); rc != ExitOk) return rc;
     return exportRun(o, run);
 }

@@ -403,12 +403,12 @@ QString AttentionHeatmap::tokenLabel(int position) const {
 QString AttentionHeatmap::tokenAt(int position) const {
     const RunRecord* rec = view_.focus();
     if (!rec || rec->steps.empty() || !model_) return QString::number(position);
-    const Tokenizer& tok = model_->tokenizer;
+    const Tokenizer& tok = *model_->tokenizer;
     const int promptLength = rec->steps.front()->promptLength;
     if (position < promptLength) {
         const auto& ids = view_.run->promptIds;
         // An empty prompt starts from <|endoftext|>.
-        const int id = position < int(ids.size()) ? ids[std::size_t(position)] : tok.endOfTextId();
+        const int id = position < int(ids.size()) ? ids[std::size_t(position)] : tok.special().eot;
         return tok.tokenDisplay(id);
     }
     const std::size_t generated = std::size_t(position - promptLength);

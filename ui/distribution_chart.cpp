@@ -126,7 +126,7 @@ void DistributionChart::showEmpty() {
 }
 
 void DistributionChart::fillBars() {
-    const Tokenizer& tok = view_.run->model->tokenizer;
+    const Tokenizer& tok = *view_.run->model->tokenizer;
     const SampleSummary& m = shown_->sample;
     top_ = m.top;
     labels_.clear();

@@ -104,7 +104,7 @@ void TokenStrip::rebuild() {
         source_.model = view_.run->model.get();
         source_.promptIds = view_.run->promptIds;
         for (int id : view_.run->promptIds)
-            addChip(view_.run->model ? view_.run->model->tokenizer.tokenDisplay(id) : QString(), id,
+            addChip(view_.run->model ? view_.run->model->tokenizer->tokenDisplay(id) : QString(), id,
                     -1);
     }
     promptChips_ = chipCount();
@@ -441,7 +441,7 @@ QString TokenStrip::generatedToolTip(const Chip& c) const {
 
 QString TokenStrip::alternativesTable(const SampleSummary& m) const {
     if (m.top.empty() || !view_.run || !view_.run->model) return {};
-    const Tokenizer& tok = view_.run->model->tokenizer;
+    const Tokenizer& tok = *view_.run->model->tokenizer;
     QString rows = QStringLiteral("<tr><th align=left>%1</th><th>%2</th><th>%3</th></tr>")
                        .arg(tr("top %1").arg(kToolTipAlternatives), tr("p"), tr("raw"));
     const std::size_t n = std::min<std::size_t>(m.top.size(), kToolTipAlternatives);

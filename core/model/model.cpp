@@ -2,6 +2,7 @@
 
 #include "arch/gpt2.h"
 #include "model/weight_store.h"
+#include "tokenizer/byte_level_bpe.h"
 
 #include <QDir>
 #include <QFile>
@@ -71,7 +72,7 @@ Result<QString> modelFolder(const QString& path) {
 struct LoadSteps {
     QString name, source;
     QByteArray configJson;
-    std::function<Result<Tokenizer>()> tokenizer;
+    std::function<Result<ByteLevelBpe>()> tokenizer;
     std::function<Result<std::unique_ptr<WeightStore>>()> weights;
 };
 
@@ -98,7 +99,8 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
         report(0.3, QStringLiteral("reading model.safetensors"));
         auto store = steps.weights();
         if (!store) return store.error();
-        auto model = std::make_shared<Model>(tokenizer.take());
+        auto model = std::make_shared<Model>();
+        model->tokenizer = std::make_shared<const ByteLevelBpe>(tokenizer.take());
         model->name = steps.name;
         model->source = steps.source;
         model->config = config.value();
@@ -135,7 +137,7 @@ Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress) {
                                 ? QFileInfo(path).absoluteFilePath()
                                 : dir.filePath(QStringLiteral("model.safetensors"));
     return assemble(LoadSteps{dir.dirName(), dir.absolutePath(), configJson.value(),
-                              [=] { return Tokenizer::fromFiles(vocab, merges); },
+                              [=] { return ByteLevelBpe::fromFiles(vocab, merges); },
                               [=] { return WeightStore::open(weights); }},
                     progress);
 }
@@ -143,7 +145,7 @@ Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress) {
 Result<ModelPtr> loadModel(const ModelSources& s, const LoadProgress& progress) {
     return assemble(LoadSteps{s.name, s.name, s.configJson,
                               [&] {
-                                  return Tokenizer::fromData(s.vocabJson, s.merges,
+                                  return ByteLevelBpe::fromData(s.vocabJson, s.merges,
                                                              QStringLiteral("vocab.json"),
                                                              QStringLiteral("merges.txt"));
                               },

@@ -16,11 +16,10 @@
 namespace kvscope {
 
 struct Model {
-    explicit Model(Tokenizer t) : tokenizer(std::move(t)) {}
     QString name;    // shown to the user: the folder's name, or "embedded: ..."
     QString source;  // where it was loaded from
     ModelConfig config;
-    Tokenizer tokenizer;
+    TokenizerPtr tokenizer;  // never null once loaded
     std::unique_ptr<const Transformer> transformer;
     std::int64_t weightBytes = 0;     // float32 weights held in memory
     std::int64_t convertedBytes = 0;  // of which converted from F16/BF16 at load

@@ -13,6 +13,10 @@ namespace kvscope {
 enum class NormKind { LayerNorm, RmsNorm };
 enum class Activation { GeluTanh, SwiGlu };
 enum class PositionKind { Learned, Rotary };
+// Which dimensions of a head rotary embeddings rotate together: (2i, 2i+1) in llama2.c and GGUF's
+// `llama` (Meta's original layout); (i, i + head_dim/2) in Hugging Face Llama folders, whose
+// conversion permuted the Q and K rows.
+enum class RopePairing { Adjacent, Halves };
 
 struct ModelConfig {
     QString modelType = QStringLiteral("gpt2");
@@ -28,6 +32,8 @@ struct ModelConfig {
     Activation activation = Activation::GeluTanh;
     PositionKind positions = PositionKind::Learned;
     bool tiedLmHead = true;
+    float ropeTheta = 10000.0f;  // base of the rotary frequencies: theta^(-2i/head_dim)
+    RopePairing ropePairing = RopePairing::Adjacent;
 
     int headDim() const { return nEmbd / nHead; }
     int kvDim() const { return nKvHead * headDim(); }

@@ -43,12 +43,14 @@ Result<bool> GenerationSession::start(std::vector<int> promptIds,
                                       const GenerationSettings& settings, std::uint64_t runId) {
     const int ctx = model_->config.nPositions;
     if (promptIds.empty()) {
-        const int eot = model_->tokenizer.endOfTextId();
-        if (eot < 0)
+        // Start from BOS when the vocabulary has one, else from end-of-text (GPT-2's start).
+        const SpecialTokens special = model_->tokenizer->special();
+        const int first = special.bos >= 0 ? special.bos : special.eot;
+        if (first < 0)
             return Error{
-                QStringLiteral("The prompt is empty and the model's vocabulary has no "
-                               "<|endoftext|> token to start from.")};
-        promptIds.push_back(eot);
+                QStringLiteral("The prompt is empty and the model's vocabulary has neither a "
+                               "beginning-of-sequence nor an <|endoftext|> token to start from.")};
+        promptIds.push_back(first);
     }
     if (int(promptIds.size()) >= ctx)
         return Error{QStringLiteral("The prompt has %1 tokens but the model's context holds %2: "
@@ -81,7 +83,7 @@ StopReason GenerationSession::limitReached() const {
     if (generated_ >= settings_.maxNewTokens) return StopReason::MaxTokens;
     // The newest token needs a position embedding to be fed back: a full context ends the run.
     if (int(tokens_.size()) >= model_->config.nPositions) return StopReason::ContextFull;
-    if (settings_.stopAtEndOfText && tokens_.back() == model_->tokenizer.endOfTextId() &&
+    if (settings_.stopAtEndOfText && tokens_.back() == model_->tokenizer->special().eot &&
         generated_ > 0)
         return StopReason::EndOfText;
     return StopReason::None;
@@ -118,8 +120,8 @@ StepResultPtr GenerationSession::step() {
     r->promptLength = promptLength_;
     r->prefill = !naive && generated_ == 1;
     r->token = r->sample.token;
-    r->tokenBytes = QByteArray::fromStdString(model_->tokenizer.tokenBytes(r->token));
-    r->tokenText = model_->tokenizer.tokenDisplay(r->token);
+    r->tokenBytes = QByteArray::fromStdString(model_->tokenizer->tokenBytes(r->token));
+    r->tokenText = model_->tokenizer->tokenDisplay(r->token);
     r->firstComputedRow = first;
     r->cumulative = cumulative_;
     r->kvCacheBytes = naive ? 0 : state_->kvCacheBytes(n);

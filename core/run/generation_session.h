@@ -3,11 +3,11 @@
 // (or the CLI) calls step() in a loop; cancel() may be called from any thread and interrupts a
 // step in progress.
 
-#include "run/attention_capture.h"
-#include "util/compute_threads.h"
 #include "model/model.h"
+#include "run/attention_capture.h"
 #include "run/sampler.h"
 #include "run/step_result.h"
+#include "util/compute_threads.h"
 
 #include <atomic>
 #include <vector>
@@ -30,7 +30,8 @@ class GenerationSession {
 public:
     explicit GenerationSession(ModelPtr model);
 
-    // Starts a run. An empty prompt starts from <|endoftext|>, as GPT-2 was trained to; a prompt
+    // Starts a run. An empty prompt starts from BOS, or from <|endoftext|> (as GPT-2 was trained
+    // to) when the vocabulary has no BOS; a prompt
     // that fills the context leaves no room and is an error.
     Result<bool> start(std::vector<int> promptIds, const GenerationSettings& settings,
                        std::uint64_t runId = 0);

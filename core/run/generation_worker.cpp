@@ -66,7 +66,7 @@ void GenerationWorker::run(const RunRequest& request) {
     }
     paused_.store(request.startPaused);
     singleSteps_.store(request.startPaused ? request.singleSteps : 0);
-    const Tokenizer& tok = request.model->tokenizer;
+    const Tokenizer& tok = *request.model->tokenizer;
     const QByteArray utf8 = request.prompt.toUtf8();
     const std::vector<int> ids =
         tok.encode(std::string_view(utf8.constData(), std::size_t(utf8.size())));

@@ -16,7 +16,7 @@ QJsonObject stepToJson(const Model& m, const StepResult& s) {
     QJsonArray top;
     for (const CandidateReport& c : s.sample.top)
         top.append(QJsonObject{{"id", c.id},
-                               {"text", m.tokenizer.tokenDisplay(c.id)},
+                               {"text", m.tokenizer->tokenDisplay(c.id)},
                                {"raw_prob", c.rawProb},
                                {"prob", c.prob}});
     const FlopBreakdown predicted =
@@ -85,7 +85,7 @@ QJsonObject runToJson(const RunExport& e) {
         }
         runs.append(QJsonObject{{"mode", modeName(run.mode)},
                                 {"stop_reason", stopReasonName(run.stop)},
-                                {"text", generatedText(m.tokenizer, run)},
+                                {"text", generatedText(*m.tokenizer, run)},
                                 {"tokens", tokens},
                                 {"steps", steps}});
     }

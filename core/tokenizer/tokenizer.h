@@ -1,74 +1,59 @@
 #pragma once
-// GPT-2's byte-level BPE tokenizer, reproducing OpenAI's encoder.py id for id so the token
-// boundaries the UI shows are the ones the model actually saw.
+// What the session, the exports and the panels need of a tokenizer, whatever its algorithm:
+// GPT-2's byte-level BPE (byte_level_bpe.h) or a SentencePiece-style BPE over scored pieces
+// (sentencepiece_bpe.h). Implementations are immutable once loaded and keep no cache, so one
+// instance can serve several threads.
 
-#include "util/result.h"
-
-#include <QByteArray>
 #include <QString>
 
-#include <array>
-#include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace kvscope {
 
-// Immutable once loaded and keeps no cache, so one instance can serve several threads.
+// Ids of the special tokens; -1 when the vocabulary has none.
+struct SpecialTokens {
+    int bos = -1;  // beginning of sequence (SentencePiece's <s>)
+    int eos = -1;  // end of sequence (</s>)
+    int eot = -1;  // GPT-2's <|endoftext|>, which also serves as its start token
+    // Whether a prompt is fed to the model after BOS (llama2.c's run.c always does).
+    bool addBos = false;
+};
+
 class Tokenizer {
 public:
-    // vocabJson maps token strings (written in GPT-2's byte-to-unicode alphabet) to ids; merges
-    // holds an optional "#version" first line, then one "a b" merge per line, ranked by line
-    // order. The names only appear in error messages.
-    static Result<Tokenizer> fromData(const QByteArray& vocabJson, const QByteArray& merges,
-                                      const QString& vocabName, const QString& mergesName);
-    static Result<Tokenizer> fromFiles(const QString& vocabPath, const QString& mergesPath);
+    virtual ~Tokenizer() = default;
 
-    // Any byte string is accepted: bytes that are not valid UTF-8 are tokenized as punctuation,
-    // so decode(encode(s)) == s always. The literal "<|endoftext|>" becomes endOfTextId() when
-    // the vocabulary has that token.
-    std::vector<int> encode(std::string_view utf8) const;
-    // Raw bytes, which may be invalid UTF-8 when the ids split a character. Ids outside
-    // [0, vocabSize()) or unused by the vocabulary contribute nothing, so a UI can decode a
-    // model's raw sampled ids without validating them first.
-    std::string decode(std::span<const int> ids) const;
-    // Raw bytes of one token; "" when the id is out of range or unused.
-    std::string tokenBytes(int id) const;
-    // Printable form: valid UTF-8 as text; control characters as \n, \r, \t or \xNN; bytes that
-    // are not valid UTF-8 (a token holding part of a character) as \xNN. A backslash is shown
-    // as \\ so the escapes stay unambiguous.
-    QString tokenDisplay(int id) const;
+    // Ids of `utf8`, never with BOS (promptIds() adds it). Any byte string is accepted.
+    virtual std::vector<int> encode(std::string_view utf8) const = 0;
+    // Raw bytes of one token as it stands in running text (may be invalid UTF-8 when it holds
+    // part of a character); "" when the id is out of range or a control token.
+    virtual std::string tokenBytes(int id) const = 0;
     // One past the largest id, i.e. the number of rows a model's embedding matrix has.
-    int vocabSize() const { return static_cast<int>(idToBytes_.size()); }
-    int endOfTextId() const { return endOfTextId_; }
+    virtual int vocabSize() const = 0;
+    virtual SpecialTokens special() const = 0;
 
-    // GPT-2's pre-tokenization regex applied to utf8; the pieces are views into utf8 and
-    // concatenate back to it. Exposed because it is the part most easily subtly wrong.
-    static std::vector<std::string_view> preTokenize(std::string_view utf8);
+    // Bytes of a sequence of ids. decode(encode(s)) == s for every s. Ids out of range or of
+    // control tokens contribute nothing, so a UI can decode raw sampled ids without validating.
+    virtual std::string decode(std::span<const int> ids) const;
+    // Printable form of one token: displayBytes(tokenBytes(id)), or the token's name (e.g.
+    // "<s>") for a control token.
+    virtual QString tokenDisplay(int id) const;
 
-private:
-    Tokenizer() = default;
-    void appendPieceIds(std::string_view piece, std::vector<int>& out) const;
-    void encodeOrdinary(std::string_view text, std::vector<int>& out) const;
-
-    struct Merge {
-        int rank;
-        int merged;
-    };
-    static std::uint64_t pairKey(int left, int right) {
-        return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) |
-               static_cast<std::uint32_t>(right);
-    }
-
-    std::vector<std::string> idToBytes_;
-    std::array<int, 256> byteIds_{};
-    // Keyed by the pair of token ids rather than strings: ids are unique per token string, so
-    // this is the same relation encoder.py keys by string tuples, without string hashing.
-    std::unordered_map<std::uint64_t, Merge> merges_;
-    int endOfTextId_ = -1;
+    // The ids a run starts from: BOS first when the vocabulary asks for it; an empty text starts
+    // from BOS, or from end-of-text when there is no BOS; empty only when there is neither.
+    std::vector<int> promptIds(std::string_view utf8, bool addBos) const;
+    // The id that ends a text: EOS, else end-of-text; -1 when the vocabulary has neither.
+    int endId() const;
 };
+
+// Valid UTF-8 as text; control characters as \n, \r, \t or \xNN; bytes that are not valid UTF-8
+// as \xNN; a backslash as \\ so the escapes stay unambiguous.
+QString displayBytes(std::string_view bytes);
+
+using TokenizerPtr = std::shared_ptr<const Tokenizer>;
 
 }  // namespace kvscope

@@ -166,7 +166,7 @@ private Q_SLOTS:
     void emptyPromptStartsFromEndOfText() {
         const QJsonObject o = runJson({"--prompt", "", "--max-tokens", "3"});
         QCOMPARE(ids(o["settings"]["prompt_ids"]),
-                 std::vector<int>{model_->tokenizer.endOfTextId()});
+                 std::vector<int>{model_->tokenizer->special().eot});
         const QJsonArray steps = o["runs"][0]["steps"].toArray();
         QCOMPARE(steps.size(), 3);
         QCOMPARE(steps[0]["position"].toInt(), 1);
@@ -174,7 +174,7 @@ private Q_SLOTS:
 
     void promptLongerThanTheContextIsAClearError() {
         const QString prompt = QStringLiteral("x ").repeated(300);
-        const std::size_t n = encode(model_->tokenizer, prompt.toUtf8()).size();
+        const std::size_t n = encode(*model_->tokenizer, prompt.toUtf8()).size();
         QVERIFY(n >= 256);
         const Run r = runCli({"--headless", "--model", kModel, "--prompt", prompt});
         QCOMPARE(r.exitCode, 4);
@@ -228,7 +228,7 @@ private Q_SLOTS:
         const QJsonObject o = QJsonDocument::fromJson(readAll(json)).object();
         const QString expected = QStringLiteral(u"a\uFFFDb\uFFFD\uFFFDc");
         QCOMPARE(o["settings"]["prompt"].toString(), expected);
-        QCOMPARE(ids(o["settings"]["prompt_ids"]), encode(model_->tokenizer, expected.toUtf8()));
+        QCOMPARE(ids(o["settings"]["prompt_ids"]), encode(*model_->tokenizer, expected.toUtf8()));
     }
 
     // Control characters (all but NUL, which no argument can hold) pass through unchanged.
@@ -239,8 +239,8 @@ private Q_SLOTS:
         const QJsonObject o = runJson({"--prompt", QString::fromUtf8(bytes), "--max-tokens", "2"});
         QCOMPARE(o["settings"]["prompt"].toString().toUtf8(), bytes);
         const std::vector<int> promptIds = ids(o["settings"]["prompt_ids"]);
-        QCOMPARE(promptIds, encode(model_->tokenizer, bytes));
-        QCOMPARE(model_->tokenizer.decode(promptIds), bytes.toStdString());
+        QCOMPARE(promptIds, encode(*model_->tokenizer, bytes));
+        QCOMPARE(model_->tokenizer->decode(promptIds), bytes.toStdString());
     }
 
     // Sampler limits through the options: top-p 0 and top-k 1 are greedy at any temperature and

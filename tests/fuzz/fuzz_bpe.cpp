@@ -6,7 +6,7 @@
 
 #include "fuzz_common.h"
 
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/byte_level_bpe.h"
 
 #include <QStringDecoder>
 
@@ -22,9 +22,9 @@ using namespace kvscope;
 namespace {
 
 const Tokenizer& gpt2() {
-    static const Tokenizer tokenizer = [] {
+    static const ByteLevelBpe tokenizer = [] {
         auto loaded =
-            Tokenizer::fromData(fuzz::readFixture("tests/tokenizer/gpt2/vocab.json"),
+            ByteLevelBpe::fromData(fuzz::readFixture("tests/tokenizer/gpt2/vocab.json"),
                                 fuzz::readFixture("tests/tokenizer/gpt2/merges.txt"),
                                 QStringLiteral("vocab.json"), QStringLiteral("merges.txt"));
         if (!loaded) {
@@ -38,7 +38,7 @@ const Tokenizer& gpt2() {
 
 void checkRoundTrip(const Tokenizer& tok, std::string_view text) {
     std::string tiled;
-    for (std::string_view piece : Tokenizer::preTokenize(text)) {
+    for (std::string_view piece : ByteLevelBpe::preTokenize(text)) {
         FUZZ_CHECK(!piece.empty());
         tiled += piece;
     }

@@ -64,10 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Model& model = *loaded.value();
     FUZZ_CHECK(model.transformer != nullptr);
     const ModelConfig& c = model.transformer->config();
-    FUZZ_CHECK(model.tokenizer.vocabSize() <= c.vocabSize);
+    FUZZ_CHECK(model.tokenizer->vocabSize() <= c.vocabSize);
 
     // Weights may be NaN or inf; only memory safety is checked, not the numbers.
-    std::vector<int> tokens = model.tokenizer.encode("a b");
+    std::vector<int> tokens = model.tokenizer->encode("a b");
     if (tokens.size() > static_cast<std::size_t>(c.nPositions)) tokens.resize(c.nPositions);
     FUZZ_CHECK(!tokens.empty());
     auto state = model.transformer->newState();

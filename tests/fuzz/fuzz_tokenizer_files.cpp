@@ -1,10 +1,10 @@
-// Tokenizer::fromData on an arbitrary vocab.json and merges.txt. The input is split at its first
+// ByteLevelBpe::fromData on an arbitrary vocab.json and merges.txt. The input is split at its first
 // 0x00 byte (neither file can hold one usefully): before it vocab.json, after it merges.txt. A
 // tokenizer that loads must keep its documented promises on a few short strings.
 
 #include "fuzz_common.h"
 
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/byte_level_bpe.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             : QByteArray(split + 1, static_cast<qsizetype>(bytes + size - split - 1));
     const QString vocabName = QStringLiteral("vocab.json");
     const QString mergesName = QStringLiteral("merges.txt");
-    const auto loaded = Tokenizer::fromData(vocab, merges, vocabName, mergesName);
+    const auto loaded = ByteLevelBpe::fromData(vocab, merges, vocabName, mergesName);
     if (!loaded) {
         const QString message = loaded.errorMessage();
         FUZZ_CHECK(message.startsWith(vocabName + QStringLiteral(": ")) ||
@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Tokenizer& tok = loaded.value();
     // Every byte has a token, so there are at least 256 ids.
     FUZZ_CHECK(tok.vocabSize() >= 256);
-    FUZZ_CHECK(tok.endOfTextId() >= -1 && tok.endOfTextId() < tok.vocabSize());
+    FUZZ_CHECK(tok.special().eot >= -1 && tok.special().eot < tok.vocabSize());
 
     for (std::string_view probe : kProbes) {
         const std::vector<int> ids = tok.encode(probe);

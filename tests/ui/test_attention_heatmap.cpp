@@ -28,7 +28,7 @@ ModelPtr loadOrDie() {
 RunExport runBoth(const ModelPtr& model, const QString& prompt) {
     RunExport run{model, prompt, {}, {}, {}, std::nullopt};
     const QByteArray utf8 = prompt.toUtf8();
-    run.promptIds = model->tokenizer.encode(std::string_view(utf8.constData(), utf8.size()));
+    run.promptIds = model->tokenizer->encode(std::string_view(utf8.constData(), utf8.size()));
     run.settings.maxNewTokens = kTokens;
     std::vector<std::unique_ptr<GenerationSession>> sessions;
     for (Mode mode : {Mode::Naive, Mode::Cached}) {
@@ -367,7 +367,7 @@ private Q_SLOTS:
         w.refresh();
         const auto ticks = w.plot()->xAxis->ticker().dynamicCast<QCPAxisTickerText>()->ticks();
         QCOMPARE(ticks.size(), w.shownRows());
-        QCOMPARE(ticks.value(1), model_->tokenizer.tokenDisplay(run_.promptIds[1])
+        QCOMPARE(ticks.value(1), model_->tokenizer->tokenDisplay(run_.promptIds[1])
                                      .replace(QLatin1Char(' '), QChar(0x00B7)));
     }
 

@@ -97,7 +97,7 @@ private Q_SLOTS:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
         ref_ = loadOrDie(QStringLiteral(KVSCOPE_FIXTURES "/reference/model"));
-        const std::vector<int> prompt = ref_->tokenizer.encode("The quick brown fox jumps");
+        const std::vector<int> prompt = ref_->tokenizer->encode("The quick brown fox jumps");
         QVERIFY(prompt.size() >= 3);
         compare_ = generate(ref_, {Mode::Naive, Mode::Cached}, prompt, 60);
         cachedOnly_ = generate(ref_, {Mode::Cached}, prompt, 60);

@@ -70,7 +70,7 @@ private Q_SLOTS:
         auto m = loadModel(QStringLiteral(KVSCOPE_FIXTURES "/reference/model"));
         QVERIFY2(m, qPrintable(m.errorMessage()));
         model_ = m.value();
-        prompt_ = model_->tokenizer.encode("Once upon a time,\nthere was\ta  little fox.");
+        prompt_ = model_->tokenizer->encode("Once upon a time,\nthere was\ta  little fox.");
         cached_ = generate(model_, prompt_, Mode::Cached);
         naive_ = generate(model_, prompt_, Mode::Naive);
         QCOMPARE(int(cached_.size()), kSteps);
@@ -121,7 +121,7 @@ private Q_SLOTS:
         QVERIFY(tip.contains(QString::number(s.sample.entropy, 'f', 3)));
         for (int i = 0; i < 5; ++i) {
             const CandidateReport& c = s.sample.top[std::size_t(i)];
-            const QString text = visibleText(model_->tokenizer.tokenDisplay(c.id)).toHtmlEscaped();
+            const QString text = visibleText(model_->tokenizer->tokenDisplay(c.id)).toHtmlEscaped();
             QVERIFY2(tip.contains(text), qPrintable(text));
             QVERIFY(tip.contains(QString::number(c.prob, 'f', 4)));
         }
@@ -266,8 +266,8 @@ private Q_SLOTS:
 
         // A fabricated disagreement at step 7 of a fresh comparison.
         auto changed = std::make_shared<StepResult>(*cached_[7]);
-        changed->token = (changed->token + 1) % model_->tokenizer.vocabSize();
-        changed->tokenText = model_->tokenizer.tokenDisplay(changed->token);
+        changed->token = (changed->token + 1) % model_->tokenizer->vocabSize();
+        changed->tokenText = model_->tokenizer->tokenDisplay(changed->token);
         RunExport bad = exportWith(kSteps, true);
         bad.runs[1].steps[7] = changed;
         view.run = &bad;

@@ -46,14 +46,14 @@ private Q_SLOTS:
         QCOMPARE(c.nPositions, 1024);
         QVERIFY(c.nEmbd <= 64);
         QVERIFY(c.vocabSize >= 512 && c.vocabSize <= 2048);
-        QVERIFY(model_->tokenizer.endOfTextId() >= 0);
+        QVERIFY(model_->tokenizer->special().eot >= 0);
         QVERIFY(model_->weightBytes ==
                 model_->transformer->parameterCount() * 4);
     }
 
     void greedyMatchesPyTorch() {
         const QByteArray prompt = expected_["prompt"].toString().toUtf8();
-        const std::vector<int> promptIds = model_->tokenizer.encode(
+        const std::vector<int> promptIds = model_->tokenizer->encode(
             std::string_view(prompt.constData(), std::size_t(prompt.size())));
         QCOMPARE(promptIds, ids(expected_["prompt_ids"]));
         const std::vector<int> greedy = ids(expected_["greedy_ids"]);

@@ -90,7 +90,7 @@ private Q_SLOTS:
         QVERIFY2(m.ok(), qPrintable(m.errorMessage()));
         QCOMPARE(m.value()->config.nLayer, 2);
         QCOMPARE(m.value()->config.nEmbd, 16);
-        QCOMPARE(m.value()->tokenizer.vocabSize(), 257);
+        QCOMPARE(m.value()->tokenizer->vocabSize(), 257);
         QCOMPARE(m.value()->weightBytes, m.value()->transformer->parameterCount() * 4);
         QCOMPARE(m.value()->convertedBytes, std::int64_t(0));
         // The safetensors path inside the folder works too.

@@ -158,7 +158,7 @@ private Q_SLOTS:
                 const std::int64_t cached = 2ll * c.nLayer * r->position * c.nEmbd * 4;
                 QCOMPARE(r->kvCacheBytes, mode == Mode::Cached ? cached : std::int64_t(0));
                 QVERIFY(r->milliseconds > 0);
-                QCOMPARE(r->tokenBytes.toStdString(), tiny_->tokenizer.tokenBytes(r->token));
+                QCOMPARE(r->tokenBytes.toStdString(), tiny_->tokenizer->tokenBytes(r->token));
                 ++step;
             }
         }

@@ -189,7 +189,7 @@ Choice randomChoice(QRandomGenerator& rng, std::uint64_t id, const ModelPtr& mod
     r.prompt = randomPrompt(rng, model->config.nPositions, overflow);
     const QByteArray utf8 = r.prompt.toUtf8();
     c.tooLong =
-        model->tokenizer.encode(std::string_view(utf8.constData(), std::size_t(utf8.size())))
+        model->tokenizer->encode(std::string_view(utf8.constData(), std::size_t(utf8.size())))
             .size() >= std::size_t(model->config.nPositions);
     const quint32 mode = rng.bounded(3);
     r.compare = mode == 2;
@@ -224,7 +224,7 @@ std::vector<int> sessionTokens(const ModelPtr& model, const RunRequest& r, Mode 
     GenerationSettings s = r.settings;
     s.mode = mode;
     auto started = session.start(
-        model->tokenizer.encode(std::string_view(utf8.constData(), std::size_t(utf8.size()))), s);
+        model->tokenizer->encode(std::string_view(utf8.constData(), std::size_t(utf8.size()))), s);
     if (!started) qFatal("%s", qPrintable(started.errorMessage()));
     while (session.step()) {
     }
@@ -324,7 +324,7 @@ private Q_SLOTS:
             checkFullRun(warm);
             if (QTest::currentTestFailed()) return;
             QString longPrompt;
-            while (int(m->tokenizer.encode(longPrompt.toStdString()).size()) <
+            while (int(m->tokenizer->encode(longPrompt.toStdString()).size()) <
                    m->config.nPositions * 9 / 10)
                 longPrompt += QStringLiteral("Once upon a time, a cat sat. ");
             warm.runId = ++id;

@@ -145,9 +145,9 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(log_.finishedCount(), 1, 5000);
         QCOMPARE(log_.startedCount(), 1);
         const std::vector<int> expected =
-            model_->tokenizer.encode(std::string_view(utf8.constData(), std::size_t(utf8.size())));
+            model_->tokenizer->encode(std::string_view(utf8.constData(), std::size_t(utf8.size())));
         QCOMPARE(log_.started().front().promptIds, expected);
-        QCOMPARE(model_->tokenizer.decode(expected), utf8.toStdString());
+        QCOMPARE(model_->tokenizer->decode(expected), utf8.toStdString());
     }
 
     void badPromptFails() {
