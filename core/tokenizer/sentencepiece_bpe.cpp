@@ -10,10 +10,7 @@
 
 namespace kvscope {
 
-namespace {
-
-// The byte of a "<0xNN>" piece (upper-case hex, as sentencepiece writes them), or -1.
-int bytePieceValue(std::string_view text) {
+int SentencePieceBpe::byteOfPiece(std::string_view text) {
     if (text.size() != 6 || !text.starts_with("<0x") || text[5] != '>') return -1;
     const auto hex = [](char c) {
         if (c >= '0' && c <= '9') return c - '0';
@@ -23,6 +20,8 @@ int bytePieceValue(std::string_view text) {
     const int hi = hex(text[3]), lo = hex(text[4]);
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
+
+namespace {
 
 QString hexByte(int b) {
     return QString::number(b, 16).toUpper().rightJustified(2, QLatin1Char('0'));
@@ -80,7 +79,7 @@ struct WorseFirst {
 int SentencePieceBpe::mergeableId(std::string_view text) const {
     if (mergeable_.empty() || text.size() > maxPieceLength_) return -1;
     const std::size_t mask = mergeable_.size() - 1;
-    for (std::size_t slot = std::hash<std::string_view>{}(text) & mask;; slot = (slot + 1) & mask) {
+    for (std::size_t slot = std::hash<std::string_view>{}(text)&mask;; slot = (slot + 1) & mask) {
         const int id = mergeable_[slot];
         if (id < 0) return -1;
         if (pieces_[static_cast<std::size_t>(id)].text == text) return id;
@@ -133,7 +132,8 @@ std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
         if (a.kind != Symbol::Kind::Char || b.kind != Symbol::Kind::Char) return;
         const std::size_t length = a.length + b.length;
         const int id = mergeableId(std::string_view(text).substr(a.begin, length));
-        if (id >= 0) agenda.push({pieces_[static_cast<std::size_t>(id)].score, left, right, length});
+        if (id >= 0)
+            agenda.push({pieces_[static_cast<std::size_t>(id)].score, left, right, length});
     };
     for (std::size_t i = 1; i < symbols.size(); ++i) {
         consider(static_cast<int>(i) - 1, static_cast<int>(i));
@@ -144,8 +144,12 @@ std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
         agenda.pop();
         Symbol& a = symbols[static_cast<std::size_t>(top.left)];
         Symbol& b = symbols[static_cast<std::size_t>(top.right)];
-        // Symbols only grow, so unchanged neighbours with the recorded total are the same pair.
-        if (a.next != top.right || a.length + b.length != top.length) continue;
+        // Symbols only grow until merged away, so live neighbours with the recorded total are
+        // still the pair that was queued.
+        if (a.length == 0 || b.length == 0 || a.next != top.right ||
+            a.length + b.length != top.length) {
+            continue;
+        }
         a.length = top.length;
         a.next = b.next;
         if (b.next >= 0) symbols[static_cast<std::size_t>(b.next)].prev = top.left;
@@ -175,7 +179,7 @@ std::string SentencePieceBpe::tokenBytes(int id) const {
         case Type::UserDefined:
             return p.text;
         case Type::Byte:
-            return std::string(1, static_cast<char>(bytePieceValue(p.text)));
+            return std::string(1, static_cast<char>(byteOfPiece(p.text)));
         case Type::Unknown:
         case Type::Control:
             break;
@@ -205,11 +209,13 @@ QString SentencePieceBpe::tokenDisplay(int id) const {
     return Tokenizer::tokenDisplay(id);
 }
 
-Result<SentencePieceBpe> SentencePieceBpe::fromPieces(std::vector<Piece> pieces, int bos,
-                                                      int eos, const QString& sourceName) {
+Result<SentencePieceBpe> SentencePieceBpe::fromPieces(std::vector<Piece> pieces, int bos, int eos,
+                                                      const QString& sourceName) {
     const auto pieceName = [&](std::size_t id) {
-        return QStringLiteral("%1: piece %2 (%3)").arg(sourceName).arg(id).arg(
-            quoted(pieces[id].text));
+        return QStringLiteral("%1: piece %2 (%3)")
+            .arg(sourceName)
+            .arg(id)
+            .arg(quoted(pieces[id].text));
     };
     if (pieces.empty()) {
         return Error{QStringLiteral("%1: expected at least one piece, found none").arg(sourceName)};
@@ -224,7 +230,7 @@ Result<SentencePieceBpe> SentencePieceBpe::fromPieces(std::vector<Piece> pieces,
                              .arg(pieceName(id))};
         }
         if (p.type == Type::Byte) {
-            const int b = bytePieceValue(p.text);
+            const int b = byteOfPiece(p.text);
             if (b < 0) {
                 return Error{QStringLiteral("%1: expected a byte piece of the form <0xNN> "
                                             "(upper-case hex), found %2")

@@ -53,6 +53,10 @@ public:
     // Control and unknown pieces show their name.
     QString tokenDisplay(int id) const override;
 
+    // The byte a "<0xNN>" piece stands for (upper-case hex, as sentencepiece writes them), or -1.
+    static int byteOfPiece(std::string_view text);
+
+    // id must be in [0, vocabSize()).
     const Piece& piece(int id) const { return pieces_[static_cast<std::size_t>(id)]; }
 
 private:
@@ -68,7 +72,7 @@ private:
     // views into pieces_, so that copying the tokenizer cannot leave keys dangling.
     std::vector<int> mergeable_;
     std::size_t maxPieceLength_ = 0;  // of the mergeable pieces; longer texts are not looked up
-    std::vector<int> userDefined_;  // ids, longest text first
+    std::vector<int> userDefined_;    // ids, longest text first
     std::array<int, 256> byteIds_{};
     int bos_ = -1;
     int eos_ = -1;

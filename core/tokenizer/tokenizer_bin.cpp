@@ -49,8 +49,9 @@ struct Token {
 std::optional<Token> readToken(Cursor& in, std::int32_t maxLength, const QString& where,
                                QString& error) {
     const auto cutOff = [&](const char* field, qsizetype want) {
-        error = QStringLiteral("%1: %2: expected %3 bytes at byte offset %4, found %5 before the "
-                               "end of the file")
+        error = QStringLiteral(
+                    "%1: %2: expected %3 bytes at byte offset %4, found %5 before the "
+                    "end of the file")
                     .arg(where, QLatin1String(field))
                     .arg(want)
                     .arg(in.pos())
@@ -70,14 +71,16 @@ std::optional<Token> readToken(Cursor& in, std::int32_t maxLength, const QString
     const auto n = static_cast<std::int32_t>(*length);
     const auto value = std::bit_cast<float>(*score);
     if (std::isnan(value)) {
-        error = QStringLiteral("%1: score (float32 at byte offset %2): expected a number, found NaN")
-                    .arg(where)
-                    .arg(start);
+        error =
+            QStringLiteral("%1: score (float32 at byte offset %2): expected a number, found NaN")
+                .arg(where)
+                .arg(start);
         return std::nullopt;
     }
     if (n < 0 || n > maxLength) {
-        error = QStringLiteral("%1: length (int32 at byte offset %2): expected 0 to "
-                               "max_token_length = %3, found %4")
+        error = QStringLiteral(
+                    "%1: length (int32 at byte offset %2): expected 0 to "
+                    "max_token_length = %3, found %4")
                     .arg(where)
                     .arg(start + 4)
                     .arg(maxLength)
@@ -105,8 +108,8 @@ SentencePieceBpe::Piece toPiece(int id, Token token) {
     } else if (id == 1 || id == 2) {
         p.type = Type::Control;
         p.text = controlName(p.text, id == 1 ? "<s>" : "</s>");
-    } else if (p.text.size() == 6 && p.text.starts_with("<0x") && p.text.back() == '>') {
-        p.type = Type::Byte;  // SentencePieceBpe refuses it unless the hex is well-formed
+    } else if (SentencePieceBpe::byteOfPiece(p.text) >= 0) {
+        p.type = Type::Byte;
     }
     return p;
 }
@@ -174,8 +177,8 @@ Result<SentencePieceBpe> parseTokenizerBin(QByteArrayView data, int vocabSize,
 Result<SentencePieceBpe> loadTokenizerBin(const QString& path, int vocabSize) {
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly)) {
-        return Error{QStringLiteral("%1: cannot read the tokenizer file: %2")
-                         .arg(path, file.errorString())};
+        return Error{
+            QStringLiteral("%1: cannot read the tokenizer file: %2").arg(path, file.errorString())};
     }
     const QByteArray data = file.readAll();
     return parseTokenizerBin(data, vocabSize, path);
