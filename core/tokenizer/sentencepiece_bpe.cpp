@@ -51,15 +51,6 @@ bool isMergeable(SentencePieceBpe::Type type) {
     return type == SentencePieceBpe::Type::Normal || type == SentencePieceBpe::Type::UserDefined;
 }
 
-// One symbol of the text being encoded: a byte range of the working text, in a linked list.
-struct Symbol {
-    enum class Kind { Char, UserDefined, InvalidByte };
-    std::size_t begin;
-    std::size_t length;  // 0 once merged into the symbol on its left
-    int prev, next;      // -1 at the ends
-    Kind kind;
-};
-
 // A candidate merge of two adjacent symbols, queued best first.
 struct Pair {
     float score;
@@ -75,6 +66,15 @@ struct WorseFirst {
 };
 
 }  // namespace
+
+// One symbol of the text being encoded: a byte range of it, in a linked list.
+struct SentencePieceBpe::Symbol {
+    enum class Kind { Char, UserDefined, InvalidByte };
+    std::size_t begin;
+    std::size_t length;  // 0 once merged into the symbol on its left
+    int prev, next;      // -1 at the ends
+    Kind kind;
+};
 
 int SentencePieceBpe::mergeableId(std::string_view text) const {
     if (mergeable_.empty() || text.size() > maxPieceLength_) return -1;
@@ -95,16 +95,7 @@ std::size_t SentencePieceBpe::userDefinedAt(std::string_view text, std::size_t p
     return 0;
 }
 
-std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
-    std::vector<int> out;
-    if (utf8.empty()) return out;
-    // sentencepiece writes spaces as U+2581 and prefixes one; the pieces here already hold
-    // spaces, so the text keeps its own and only gains the dummy prefix.
-    std::string text;
-    text.reserve(utf8.size() + 1);
-    text.push_back(' ');
-    text.append(utf8);
-
+std::vector<SentencePieceBpe::Symbol> SentencePieceBpe::split(std::string_view text) const {
     std::vector<Symbol> symbols;  // (number of characters)
     symbols.reserve(text.size());
     for (std::size_t i = 0; i < text.size();) {
@@ -122,7 +113,12 @@ std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
         if (i == text.size()) s.next = -1;
         symbols.push_back(s);
     }
+    return symbols;
+}
 
+void SentencePieceBpe::merge(std::string_view text, std::vector<Symbol>& symbols) const {
+    // A heap of candidate pairs over the linked list, as sentencepiece's bpe_model.cc does:
+    // O(n log n) where rescanning all pairs after every merge (run.c) is O(n^2).
     std::priority_queue<Pair, std::vector<Pair>, WorseFirst> agenda;
     const auto consider = [&](int left, int right) {
         if (left < 0 || right < 0) return;
@@ -131,14 +127,14 @@ std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
         // User-defined pieces and stray bytes stay whole, as sentencepiece freezes them.
         if (a.kind != Symbol::Kind::Char || b.kind != Symbol::Kind::Char) return;
         const std::size_t length = a.length + b.length;
-        const int id = mergeableId(std::string_view(text).substr(a.begin, length));
-        if (id >= 0)
+        const int id = mergeableId(text.substr(a.begin, length));
+        if (id >= 0) {
             agenda.push({pieces_[static_cast<std::size_t>(id)].score, left, right, length});
+        }
     };
     for (std::size_t i = 1; i < symbols.size(); ++i) {
         consider(static_cast<int>(i) - 1, static_cast<int>(i));
     }
-
     while (!agenda.empty()) {
         const Pair top = agenda.top();
         agenda.pop();
@@ -157,16 +153,28 @@ std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
         consider(a.prev, top.left);
         consider(top.left, a.next);
     }
+}
 
+std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
+    std::vector<int> out;
+    if (utf8.empty()) return out;
+    // sentencepiece writes spaces as U+2581 and prefixes one; the pieces here already hold
+    // spaces, so the text keeps its own and only gains the dummy prefix.
+    std::string text;
+    text.reserve(utf8.size() + 1);
+    text.push_back(' ');
+    text.append(utf8);
+    std::vector<Symbol> symbols = split(text);
+    merge(text, symbols);
     for (int i = 0; i >= 0; i = symbols[static_cast<std::size_t>(i)].next) {
         const Symbol& s = symbols[static_cast<std::size_t>(i)];
         const std::string_view piece = std::string_view(text).substr(s.begin, s.length);
         const int id = s.kind == Symbol::Kind::InvalidByte ? -1 : mergeableId(piece);
         if (id >= 0) {
             out.push_back(id);
-            continue;
+        } else {
+            for (char c : piece) out.push_back(byteIds_[static_cast<unsigned char>(c)]);
         }
-        for (char c : piece) out.push_back(byteIds_[static_cast<unsigned char>(c)]);
     }
     return out;
 }
@@ -209,95 +217,103 @@ QString SentencePieceBpe::tokenDisplay(int id) const {
     return Tokenizer::tokenDisplay(id);
 }
 
-Result<SentencePieceBpe> SentencePieceBpe::fromPieces(std::vector<Piece> pieces, int bos, int eos,
-                                                      const QString& sourceName) {
+QString SentencePieceBpe::indexPieces(const QString& sourceName) {
     const auto pieceName = [&](std::size_t id) {
         return QStringLiteral("%1: piece %2 (%3)")
             .arg(sourceName)
             .arg(id)
-            .arg(quoted(pieces[id].text));
+            .arg(quoted(pieces_[id].text));
     };
-    if (pieces.empty()) {
-        return Error{QStringLiteral("%1: expected at least one piece, found none").arg(sourceName)};
-    }
-    SentencePieceBpe tok;
-    tok.byteIds_.fill(-1);
+    byteIds_.fill(-1);
     std::size_t mergeableCount = 0;
-    for (std::size_t id = 0; id < pieces.size(); ++id) {
-        const Piece& p = pieces[id];
+    for (std::size_t id = 0; id < pieces_.size(); ++id) {
+        const Piece& p = pieces_[id];
         if (std::isnan(p.score)) {
-            return Error{QStringLiteral("%1: expected a score that is a number, found NaN")
-                             .arg(pieceName(id))};
+            return QStringLiteral("%1: expected a score that is a number, found NaN")
+                .arg(pieceName(id));
         }
         if (p.type == Type::Byte) {
             const int b = byteOfPiece(p.text);
             if (b < 0) {
-                return Error{QStringLiteral("%1: expected a byte piece of the form <0xNN> "
-                                            "(upper-case hex), found %2")
-                                 .arg(pieceName(id), quoted(p.text))};
+                return QStringLiteral(
+                           "%1: expected a byte piece of the form <0xNN> (upper-case "
+                           "hex), found %2")
+                    .arg(pieceName(id), quoted(p.text));
             }
-            if (tok.byteIds_[b] >= 0) {
-                return Error{QStringLiteral("%1: expected one piece per byte, found byte 0x%2 "
-                                            "also at piece %3")
-                                 .arg(pieceName(id), hexByte(b))
-                                 .arg(tok.byteIds_[b])};
+            if (byteIds_[b] >= 0) {
+                return QStringLiteral(
+                           "%1: expected one piece per byte, found byte 0x%2 also at "
+                           "piece %3")
+                    .arg(pieceName(id), hexByte(b))
+                    .arg(byteIds_[b]);
             }
-            tok.byteIds_[b] = static_cast<int>(id);
+            byteIds_[b] = static_cast<int>(id);
         }
         // An empty piece can never come out of a merge, so it needs no slot.
         if (isMergeable(p.type) && !p.text.empty()) {
             ++mergeableCount;
-            tok.maxPieceLength_ = std::max(tok.maxPieceLength_, p.text.size());
-        }
-        if (p.type == Type::UserDefined && !p.text.empty()) {
-            tok.userDefined_.push_back(static_cast<int>(id));
+            maxPieceLength_ = std::max(maxPieceLength_, p.text.size());
+            if (p.type == Type::UserDefined) userDefined_.push_back(static_cast<int>(id));
         }
     }
-    if (const auto it = std::find(tok.byteIds_.begin(), tok.byteIds_.end(), -1);
-        it != tok.byteIds_.end()) {
-        return Error{QStringLiteral("%1: expected a byte piece <0x%2> (byte fallback spells "
-                                    "any text with the 256 byte pieces), found none")
-                         .arg(sourceName, hexByte(static_cast<int>(it - tok.byteIds_.begin())))};
-    }
-    for (const auto& [which, id] : {std::pair{"BOS", bos}, std::pair{"EOS", eos}}) {
-        if (id == -1) continue;
-        if (id < -1 || id >= static_cast<int>(pieces.size()) ||
-            pieces[static_cast<std::size_t>(id)].type != Type::Control) {
-            return Error{QStringLiteral("%1: expected the %2 id %3 to be a control piece, "
-                                        "found %4")
-                             .arg(sourceName, QLatin1String(which))
-                             .arg(id)
-                             .arg(id < 0 || id >= static_cast<int>(pieces.size())
-                                      ? QStringLiteral("only %1 pieces").arg(pieces.size())
-                                      : typeName(pieces[static_cast<std::size_t>(id)].type) +
-                                            QStringLiteral(" piece ") +
-                                            quoted(pieces[static_cast<std::size_t>(id)].text))};
-        }
+    if (const auto it = std::find(byteIds_.begin(), byteIds_.end(), -1); it != byteIds_.end()) {
+        return QStringLiteral(
+                   "%1: expected a byte piece <0x%2> (byte fallback spells any text "
+                   "with the 256 byte pieces), found none")
+            .arg(sourceName, hexByte(static_cast<int>(it - byteIds_.begin())));
     }
 
-    tok.mergeable_.assign(std::bit_ceil(std::max<std::size_t>(2 * mergeableCount, 2)), -1);
-    tok.pieces_ = std::move(pieces);
-    const std::size_t mask = tok.mergeable_.size() - 1;
-    for (std::size_t id = 0; id < tok.pieces_.size(); ++id) {
-        const Piece& p = tok.pieces_[id];
+    mergeable_.assign(std::bit_ceil(std::max<std::size_t>(2 * mergeableCount, 2)), -1);
+    const std::size_t mask = mergeable_.size() - 1;
+    for (std::size_t id = 0; id < pieces_.size(); ++id) {
+        const Piece& p = pieces_[id];
         if (!isMergeable(p.type) || p.text.empty()) continue;
-        if (const int other = tok.mergeableId(p.text); other >= 0) {
-            return Error{QStringLiteral("%1: piece %2 (%3): expected each normal or user-defined "
-                                        "piece once, found the same text at piece %4")
-                             .arg(sourceName)
-                             .arg(id)
-                             .arg(quoted(p.text))
-                             .arg(other)};
+        if (const int other = mergeableId(p.text); other >= 0) {
+            return QStringLiteral(
+                       "%1: expected each normal or user-defined piece once, found "
+                       "the same text at piece %2")
+                .arg(pieceName(id))
+                .arg(other);
         }
         std::size_t slot = std::hash<std::string_view>{}(p.text) & mask;
-        while (tok.mergeable_[slot] >= 0) slot = (slot + 1) & mask;
-        tok.mergeable_[slot] = static_cast<int>(id);
+        while (mergeable_[slot] >= 0) slot = (slot + 1) & mask;
+        mergeable_[slot] = static_cast<int>(id);
     }
     // Longest first, so that the longest user-defined piece wins, as sentencepiece's trie does.
-    std::stable_sort(tok.userDefined_.begin(), tok.userDefined_.end(), [&](int a, int b) {
-        return tok.pieces_[static_cast<std::size_t>(a)].text.size() >
-               tok.pieces_[static_cast<std::size_t>(b)].text.size();
+    std::stable_sort(userDefined_.begin(), userDefined_.end(), [&](int a, int b) {
+        return pieces_[static_cast<std::size_t>(a)].text.size() >
+               pieces_[static_cast<std::size_t>(b)].text.size();
     });
+    return {};
+}
+
+QString SentencePieceBpe::checkSpecial(const char* which, int id, const QString& sourceName) const {
+    if (id == -1) return {};
+    QString found;
+    if (id < 0 || id >= vocabSize()) {
+        found = QStringLiteral("no such piece among %1").arg(vocabSize());
+    } else if (piece(id).type != Type::Control) {
+        found = typeName(piece(id).type) + QStringLiteral(" piece ") + quoted(piece(id).text);
+    } else {
+        return {};
+    }
+    return QStringLiteral("%1: expected the %2 id %3 to be a control piece, found %4")
+        .arg(sourceName, QLatin1String(which))
+        .arg(id)
+        .arg(found);
+}
+
+Result<SentencePieceBpe> SentencePieceBpe::fromPieces(std::vector<Piece> pieces, int bos, int eos,
+                                                      const QString& sourceName) {
+    if (pieces.empty()) {
+        return Error{QStringLiteral("%1: expected at least one piece, found none").arg(sourceName)};
+    }
+    SentencePieceBpe tok;
+    tok.pieces_ = std::move(pieces);
+    for (QString error : {tok.indexPieces(sourceName), tok.checkSpecial("BOS", bos, sourceName),
+                          tok.checkSpecial("EOS", eos, sourceName)}) {
+        if (!error.isEmpty()) return Error{error};
+    }
     tok.bos_ = bos;
     tok.eos_ = eos;
     return tok;

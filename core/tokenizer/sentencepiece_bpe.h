@@ -60,7 +60,16 @@ public:
     const Piece& piece(int id) const { return pieces_[static_cast<std::size_t>(id)]; }
 
 private:
+    struct Symbol;
+
     SentencePieceBpe() = default;
+    // Fill the lookup tables from pieces_; an error message, or "" when the pieces are usable.
+    QString indexPieces(const QString& sourceName);
+    QString checkSpecial(const char* which, int id, const QString& sourceName) const;
+    // One symbol per UTF-8 character, user-defined piece or invalid byte of text.
+    std::vector<Symbol> split(std::string_view text) const;
+    // Merges the best-scored adjacent pairs until no concatenation is a piece.
+    void merge(std::string_view text, std::vector<Symbol>& symbols) const;
     // Length of the user-defined piece matched at text[pos], 0 when none.
     std::size_t userDefinedAt(std::string_view text, std::size_t pos) const;
     int mergeableId(std::string_view text) const;
