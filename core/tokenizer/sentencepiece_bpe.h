@@ -81,7 +81,9 @@ private:
     // views into pieces_, so that copying the tokenizer cannot leave keys dangling.
     std::vector<int> mergeable_;
     std::size_t maxPieceLength_ = 0;  // of the mergeable pieces; longer texts are not looked up
-    std::vector<int> userDefined_;    // ids, longest text first
+    // Ids, longest text first; scanned in full at each character, which suits the handful a
+    // vocabulary has (Llama 2 has none).
+    std::vector<int> userDefined_;
     std::array<int, 256> byteIds_{};
     int bos_ = -1;
     int eos_ = -1;
