@@ -63,7 +63,9 @@ void TokenStrip::refresh() {
     const bool rebuilt = !sameSource();
     if (rebuilt) rebuild();
     QScrollBar* bar = verticalScrollBar();
-    const bool atBottom = bar->value() >= bar->maximum();
+    // A new run starts at the top with its prompt laid out already: that is not the user
+    // scrolling away, so it follows the newest token like a run that fits.
+    const bool atBottom = rebuilt || bar->value() >= bar->maximum();
     const int added = appendNewChips();
     const int mismatchesBefore = mismatches_;
     markMismatches();
@@ -104,8 +106,8 @@ void TokenStrip::rebuild() {
         source_.model = view_.run->model.get();
         source_.promptIds = view_.run->promptIds;
         for (int id : view_.run->promptIds)
-            addChip(view_.run->model ? view_.run->model->tokenizer->tokenDisplay(id) : QString(), id,
-                    -1);
+            addChip(view_.run->model ? view_.run->model->tokenizer->tokenDisplay(id) : QString(),
+                    id, -1);
     }
     promptChips_ = chipCount();
     updateScrollRange();

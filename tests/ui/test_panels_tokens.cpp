@@ -3,9 +3,9 @@
 // tokens.
 
 #include "distribution_chart.h"
-#include "run/generation_session.h"
 #include "model/model.h"
 #include "qcustomplot_include.h"
+#include "run/generation_session.h"
 #include "run/run_export.h"
 #include "token_strip.h"
 #include "token_text.h"
@@ -253,6 +253,31 @@ private Q_SLOTS:
         QTest::keyClick(&strip, Qt::Key_End);
         QCOMPARE(spy.takeFirst().at(0).toInt(), -1);
         QCOMPARE(bar->value(), bar->maximum());
+    }
+
+    // The issue-14 failure: with a taller monospace font the prompt alone overflowed the strip,
+    // the fresh strip sat at the top, and that read as "the user scrolled away". A prompt many
+    // rows longer than the strip is tall makes the same case with any font.
+    void followsTheNewestWhenThePromptAloneOverflows() {
+        RunExport e = exportWith(10);
+        std::vector<int> longPrompt;
+        for (int i = 0; i < 12; ++i)
+            longPrompt.insert(longPrompt.end(), prompt_.begin(), prompt_.end());
+        e.promptIds = longPrompt;
+        RunView view{&e};
+        TokenStrip strip;
+        showAndRefresh(strip, view, QSize(260, 70));
+        QScrollBar* bar = strip.verticalScrollBar();
+        QVERIFY(strip.chipRect(int(longPrompt.size()) - 1).top() > strip.viewport()->height());
+        QCOMPARE(bar->value(), bar->maximum());
+        const int newest = strip.chipCount() - 1;
+        QVERIFY(strip.viewport()->rect().contains(strip.chipRect(newest)));
+        // And it keeps following as tokens arrive and the scroll bar's appearance narrows it.
+        e.runs[0].steps.push_back(cached_[10]);
+        strip.refresh();
+        QCoreApplication::processEvents();
+        QCOMPARE(bar->value(), bar->maximum());
+        QVERIFY(strip.viewport()->rect().contains(strip.chipRect(strip.chipCount() - 1)));
     }
 
     void comparingMarksDifferingTokens() {
