@@ -52,8 +52,8 @@ QString bytesText(std::int64_t b) {
 QString modelSummary(const Model& m) {
     const ModelConfig& c = m.config;
     return QObject::tr(
-               "<b>%1</b><br>%2 parameters · %3 layers · %4 heads · d = %5 · "
-               "context %6 · vocabulary %7")
+               "<b>%1</b><br>%2 parameters · %3 layers × %4 heads · d = %5 · "
+               "context %6 · vocab %7")
         .arg(m.name.toHtmlEscaped(), siValue(double(m.transformer->parameterCount()), QString()))
         .arg(c.nLayer)
         .arg(c.nHead)
@@ -135,12 +135,18 @@ void MainWindow::buildDocks() {
     auto* dist =
         dock(tr("Next-token distribution"), QStringLiteral("distribution"), distribution_, this);
     auto* heat = dock(tr("Attention"), QStringLiteral("attention"), heatmap_, this);
+    // A chart's minimum grows with its labels (slopes, crossovers at 1000 tokens); the window
+    // must still fit a 1280x720 projector, so the cost dock's minimum is fixed here and a long
+    // label wraps or is squeezed inside the chart instead of widening the window.
+    costs_->setMinimumSize(420, 240);
     auto* cost = dock(tr("Cost"), QStringLiteral("cost"), costs_, this);
     addDockWidget(Qt::RightDockWidgetArea, heat);
     addDockWidget(Qt::RightDockWidgetArea, dist);
     addDockWidget(Qt::BottomDockWidgetArea, cost);
     resizeDocks({heat, dist}, {3, 2}, Qt::Vertical);
-    resizeDocks({ctl, heat}, {scroll->minimumWidth(), 460}, Qt::Horizontal);
+    // On a 1280-pixel screen the token strip and the cost tabs get what the controls and the
+    // attention panel leave: 400 px for the right column leaves the cost tabs room to show.
+    resizeDocks({ctl, heat}, {scroll->minimumWidth(), 400}, Qt::Horizontal);
     resizeDocks({cost}, {420}, Qt::Vertical);
 }
 
