@@ -275,8 +275,23 @@ QSize TokenStrip::minimumSizeHint() const {
                  chipHeight_ + 2 * margin_ + 2 * frameWidth());
 }
 
+QString TokenStrip::emptyText() const {
+    if (!chips_.empty()) return {};
+    return tr(
+        "No tokens yet.\nType a prompt in Controls and press Generate (Ctrl+Return): the "
+        "prompt's tokens appear here, then each generated token as it is sampled.");
+}
+
 void TokenStrip::paintEvent(QPaintEvent* event) {
     QPainter p(viewport());
+    if (chips_.empty()) {
+        // A blank white strip on first launch looked broken: say what will appear here.
+        p.setPen(
+            theme::blend(palette().color(QPalette::Text), palette().color(QPalette::Base), 0.4));
+        p.drawText(viewport()->rect().adjusted(2 * margin_, margin_, -2 * margin_, -margin_),
+                   Qt::AlignCenter | Qt::TextWordWrap, emptyText());
+        return;
+    }
     p.setRenderHint(QPainter::Antialiasing);
     p.setFont(font_);
     const int top = verticalScrollBar()->value();

@@ -12,8 +12,10 @@
 
 #include "qcustomplot_include.h"
 
+#include <QComboBox>
 #include <QDockWidget>
 #include <QLabel>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QScrollArea>
 #include <QScrollBar>
@@ -149,6 +151,108 @@ private Q_SLOTS:
             }
         }
         tabs->setCurrentIndex(0);
+    }
+
+    void emptyStripSaysWhatToDo() {
+        TokenStrip strip;
+        QVERIFY(strip.emptyText().contains(QStringLiteral("Generate")));
+        runToEnd(5, 1);
+        QVERIFY(w_->tokenStrip()->chipCount() > 0);
+        QVERIFY(w_->tokenStrip()->emptyText().isEmpty());
+    }
+
+    void promptCounterUsesTheModelsTokenizer() {
+        const ModelPtr m = w_->model();
+        for (const QString& text : {QString(), QStringLiteral("Once upon a time, a fox.")}) {
+            w_->controls()->setPrompt(text);
+            const QByteArray utf8 = text.toUtf8();
+            const auto ids = m->tokenizer->promptIds(utf8.toStdString(), false);
+            QTRY_COMPARE(
+                w_->controls()->promptCountText(),
+                QStringLiteral("prompt: %1 / %2 tokens").arg(ids.size()).arg(m->config.nPositions));
+        }
+        // Too long for the context: the counter says so before Generate is pressed.
+        QString longPrompt;
+        for (int i = 0; i < 1500; ++i) longPrompt += QStringLiteral(" fox");
+        w_->controls()->setPrompt(longPrompt);
+        QTRY_VERIFY(w_->controls()->promptCountText().contains(QStringLiteral("too long")));
+        QVERIFY(w_->controls()->promptTokens() >= m->config.nPositions);
+    }
+
+    void panelsShowNamesTheOneRunOutsideCompare() {
+        auto* mode = w_->controls()->findChildren<QComboBox*>().at(0);
+        auto* focus = w_->controls()->findChildren<QComboBox*>().at(1);
+        mode->setCurrentIndex(2);
+        focus->setCurrentIndex(1);  // Compare, panels show the cached run
+        mode->setCurrentIndex(0);
+        QCOMPARE(focus->currentText(), QStringLiteral("naive run"));
+        QVERIFY(!focus->isEnabled());
+        QCOMPARE(w_->controls()->focusMode(), Mode::Naive);
+        mode->setCurrentIndex(1);
+        QCOMPARE(focus->currentText(), QStringLiteral("cached run"));
+        mode->setCurrentIndex(2);
+        QCOMPARE(focus->currentText(), QStringLiteral("cached run"));  // the Compare choice
+        QVERIFY(focus->isEnabled());
+        focus->setCurrentIndex(0);
+        mode->setCurrentIndex(1);
+        mode->setCurrentIndex(2);
+        QCOMPARE(w_->controls()->focusMode(), Mode::Naive);
+    }
+
+    // With a 200 ms delay a token appears at most every 200 ms: wall-clock tokens/s cannot
+    // exceed n / ((n - 1) * 0.2); the compute-only rate is shown apart. Paused says so.
+    void statusBarSaysWhatIsHappening() {
+        QSettings().setValue(QStringLiteral("controls/delayMs"), 200);
+        QSettings().setValue(QStringLiteral("controls/mode"), 2);
+        QSettings().setValue(QStringLiteral("controls/maxTokens"), 4);
+        w_->controls()->restoreSettings();
+        w_->controls()->setPrompt(QStringLiteral("The fox"));
+        QSignalSpy ended(w_.get(), &MainWindow::runEnded);
+        Q_EMIT w_->controls()->generateRequested();
+        QTRY_VERIFY(statusTexts(*w_).join('|').contains(QStringLiteral("Generating")));
+        QTest::keyClick(w_.get(), Qt::Key_Space);
+        QTRY_VERIFY(statusTexts(*w_).join('|').contains(QStringLiteral("Paused")));
+        QVERIFY(!statusTexts(*w_).join('|').contains(QStringLiteral("Generating")));
+        QTest::keyClick(w_.get(), Qt::Key_Space);
+        QVERIFY(ended.wait(60000));
+        QTest::qWait(80);
+        QSettings().setValue(QStringLiteral("controls/delayMs"), 0);
+        w_->controls()->restoreSettings();
+        const QString all = statusTexts(*w_).join('|');
+        const QRegularExpression wall(
+            QStringLiteral("tokens/s: ([0-9.]+) naive, ([0-9.]+) cached"));
+        const auto m = wall.match(all);
+        QVERIFY2(m.hasMatch(), qPrintable(all));
+        QVERIFY2(m.captured(1).toDouble() < 4.0 / (3 * 0.2) + 0.01, qPrintable(all));
+        const QRegularExpression compute(
+            QStringLiteral("compute only: ([0-9.]+) naive, ([0-9.]+) cached tokens/s"));
+        const auto c = compute.match(all);
+        QVERIFY2(c.hasMatch(), qPrintable(all));
+        QVERIFY(c.captured(2).toDouble() > m.captured(2).toDouble());
+        // The KV cache in the unit the Memory chart uses.
+        QVERIFY2(all.contains(QRegularExpression(QStringLiteral("KV cache: [0-9.]+ kB"))),
+                 qPrintable(all));
+    }
+
+    void refusedPromptKeepsTheLastRun() {
+        runToEnd(12, 1);
+        const RunExport* before = w_->run();
+        QVERIFY(before);
+        const int chips = w_->tokenStrip()->chipCount();
+        const std::size_t steps = before->runs.front().steps.size();
+        QString longPrompt;
+        for (int i = 0; i < 1500; ++i) longPrompt += QStringLiteral(" fox");
+        w_->controls()->setPrompt(longPrompt);
+        QSignalSpy ended(w_.get(), &MainWindow::runEnded);
+        Q_EMIT w_->controls()->generateRequested();
+        QVERIFY(ended.wait(30000));
+        QTest::qWait(80);
+        QVERIFY(w_->run());
+        QCOMPARE(w_->run()->runs.front().steps.size(), steps);
+        QCOMPARE(w_->tokenStrip()->chipCount(), chips);
+        QVERIFY(w_->attention()->shownRows() > 0);
+        QVERIFY(statusTexts(*w_).join('|').contains(QStringLiteral("stays on screen")));
+        for (QMessageBox* box : w_->findChildren<QMessageBox*>()) box->close();
     }
 };
 
