@@ -4,8 +4,8 @@
 // goes through plain thread-safe methods backed by atomics and a condition variable, never
 // through the worker's event loop, which is busy while a run is going.
 
-#include "run/generation_session.h"
 #include "model/model.h"
+#include "run/generation_session.h"
 
 #include <QObject>
 #include <QString>
@@ -53,6 +53,8 @@ Q_SIGNALS:
     void runFailed(quint64 runId, const QString& message);
 
 private:
+    void runUnguarded(const RunRequest& request);
+    void forgetSessions();
     // Waits for the per-token delay (when `delay`) and while paused; false when stopped.
     bool waitForTurn(std::uint64_t runId, bool delay);
     bool stopped(std::uint64_t runId) const { return stopUpTo_.load() >= runId; }

@@ -83,6 +83,17 @@ private Q_SLOTS:
         QCOMPARE(visibleText(QStringLiteral("a\\\\b")), QStringLiteral("a\\b"));
         QCOMPARE(visibleText(QStringLiteral("\\xE2")), QStringLiteral("\\xE2"));
         QCOMPARE(visibleText(QString()), QStringLiteral("\u2205"));
+        // Invisible characters that would reorder or break a chip's text become escapes
+        // (Unicode: U+202E RIGHT-TO-LEFT OVERRIDE and U+200B ZERO WIDTH SPACE are format
+        // characters, U+2028 and U+2029 the line and paragraph separators).
+        QCOMPARE(visibleText(QStringLiteral("a\u202Ebc")), QStringLiteral("a\\u202Ebc"));
+        QCOMPARE(visibleText(QStringLiteral("\u2028\u2029")), QStringLiteral("\\u2028\\u2029"));
+        QCOMPARE(visibleText(QStringLiteral("x\u200By\u2066")), QStringLiteral("x\\u200By\\u2066"));
+        QCOMPARE(visibleText(QString::fromUcs4(U"\U000E0041")), QStringLiteral("\\U000E0041"));
+        QCOMPARE(visibleText(QString::fromUcs4(U"\U0001F600")), QString::fromUcs4(U"\U0001F600"));
+        QCOMPARE(visibleText(QStringLiteral("\u05D0\u05D1")), QStringLiteral("\u05D0\u05D1"));
+        for (const TextRun& r : visibleRuns(QStringLiteral("\u202Eevil")))
+            for (QChar c : r.text) QVERIFY(c.category() != QChar::Other_Format);
         const std::vector<TextRun> runs = visibleRuns(QStringLiteral(" fox\\n"));
         QCOMPARE(int(runs.size()), 3);
         QVERIFY(runs[0].marker && !runs[1].marker && runs[2].marker);
