@@ -10,6 +10,8 @@
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QJsonDocument>
+#include <QLayout>
+#include <QResizeEvent>
 
 #include <algorithm>
 #include <cmath>
@@ -36,7 +38,8 @@ void addOptions(QCommandLineParser& p) {
     p.addVersionOption();
     p.addOptions({
         {QStringLiteral("headless"),
-         QStringLiteral("Run without a window (the only mode so far).")},
+         QStringLiteral(
+             "Run on the command line, without a window (without it, kvscope opens its window).")},
         {QStringLiteral("model"),
          QStringLiteral("Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, "
                         "merges.txt) or its model.safetensors. Default: the embedded model."),
@@ -209,9 +212,17 @@ int exportRun(const Options& o, const RunExport& run) {
     }
     if (!o.exportDir.isEmpty()) {
         // The charts are the window's own panels, drawn offscreen.
+        // Laid out as if shown (the heatmap picks token labels by its cell size), but never put
+        // on screen: a shown window's size constraints go to the platform window, and the
+        // offscreen platform answers each with "This plugin does not support
+        // propagateSizeHints()".
         MainWindow window;
         window.resize(1600, 1000);
-        window.show();
+        window.layout()->activate();
+        for (QWidget* w : window.findChildren<QWidget*>()) {
+            QResizeEvent e(w->size(), QSize());
+            QCoreApplication::sendEvent(w, &e);  // what show() would deliver
+        }
         window.showRun(std::make_unique<RunExport>(run));
         auto written = window.exportAll(o.exportDir);
         if (!written) {

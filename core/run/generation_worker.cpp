@@ -55,7 +55,32 @@ bool GenerationWorker::waitForTurn(std::uint64_t runId, bool delay) {
     return true;
 }
 
+// Every request still ends with one signal when the engine throws (bad_alloc from newState()
+// for a huge context, say): the window reports it and stays up.
 void GenerationWorker::run(const RunRequest& request) {
+    try {
+        runUnguarded(request);
+        return;
+    } catch (const std::bad_alloc&) {
+        forgetSessions();
+        Q_EMIT runFailed(request.runId,
+                         tr("Not enough memory for this run (the model's state for its context "
+                            "could not be allocated)."));
+    } catch (const std::exception& e) {
+        forgetSessions();
+        Q_EMIT runFailed(request.runId, tr("The run failed: %1").arg(QString::fromUtf8(e.what())));
+    } catch (...) {
+        forgetSessions();
+        Q_EMIT runFailed(request.runId, tr("The run failed with an unknown error."));
+    }
+}
+
+void GenerationWorker::forgetSessions() {
+    std::lock_guard lock(mutex_);
+    active_ = nullptr;  // the run died with the stack that threw
+}
+
+void GenerationWorker::runUnguarded(const RunRequest& request) {
     // Stopped while still queued: acknowledged all the same, or a window that pressed Stop right
     // after Generate would wait for the end of a run that never began.
     if (stopped(request.runId)) {

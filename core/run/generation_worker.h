@@ -53,6 +53,8 @@ Q_SIGNALS:
     void runFailed(quint64 runId, const QString& message);
 
 private:
+    void runUnguarded(const RunRequest& request);
+    void forgetSessions();
     // Waits for the per-token delay (when `delay`) and while paused; false when stopped.
     bool waitForTurn(std::uint64_t runId, bool delay);
     bool stopped(std::uint64_t runId) const { return stopUpTo_.load() >= runId; }
