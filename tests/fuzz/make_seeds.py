@@ -169,6 +169,30 @@ def llama2c_seeds():
     write("fuzz_llama2c", "v2_header", v2 + b"\0" * 64)
 
 
+def tokenizer_bin(pieces, max_length=None):
+    """llama2.c's tokenizer.bin: uint32 max_token_length, then float32 score, uint32 length and
+    the bytes of each (text, score)."""
+    texts = [(t.encode() if isinstance(t, str) else t, s) for t, s in pieces]
+    longest = max(len(t) for t, _ in texts) if max_length is None else max_length
+    return struct.pack("<I", longest) + b"".join(
+        struct.pack("<fI", s, len(t)) + t for t, s in texts)
+
+
+def tokenizer_bin_seeds():
+    # <unk>, BOS, EOS and the 256 byte pieces first, as llama2.c's files have them.
+    base = [("<unk>", 0.0), ("\n<s>\n", 0.0), ("\n</s>\n", 0.0)]
+    base += [(f"<0x{b:02X}>", 0.0) for b in range(256)]
+    words = [(" ", -1.0), ("a", -2.0), ("b", -3.0), (" a", -4.0), ("ab", -5.0), (" ab", -6.0),
+             ("  ", -1e9), ("\u00e9", -7.0), ("he", -8.0), ("ll", -8.0), (" hello", -9.0)]
+    write("fuzz_tokenizer_bin", "small", tokenizer_bin(base + words))
+    # One edit from valid: a piece longer than max_token_length, bytes after the last token.
+    write("fuzz_tokenizer_bin", "max_length_too_small", tokenizer_bin(base + words, max_length=6))
+    write("fuzz_tokenizer_bin", "trailing_bytes", tokenizer_bin(base + words) + b"\0\0\0")
+    # The story model's export (tests/tokenizer/sp), a real vocabulary of 1024 pieces.
+    write("fuzz_tokenizer_bin", "story_model",
+          (ROOT / "tests/tokenizer/sp/tokenizer.bin").read_bytes())
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     model_seeds()
@@ -176,3 +200,4 @@ if __name__ == "__main__":
     tokenizer_seeds()
     bpe_seeds()
     llama2c_seeds()
+    tokenizer_bin_seeds()
