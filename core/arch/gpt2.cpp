@@ -164,12 +164,8 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
         mlp(s, w, start, rows, f);
     }
 
-    // Only the last position's logits are needed to sample the next token.
-    auto last = s.xn.row(n - 1);
-    layerNorm(w_.lnF, c_.normEps, last, s.x.row(n - 1), f);
-    Eigen::Map<RowMatrix> out(logits.data(), 1, c_.vocabSize);
-    applyLinear(w_.lmHead, last, out);
-    countMatmul(f.lmHead, c_.vocabSize, d, 1);
+    lastRowLogits(NormKind::LayerNorm, w_.lnF, c_.normEps, w_.lmHead, s.xn.row(n - 1),
+                  s.x.row(n - 1), logits, f);
     return true;
 }
 

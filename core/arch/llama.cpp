@@ -171,12 +171,8 @@ bool Llama::forward(InferenceState& state, std::span<const int> tokens, int star
         mlp(s, w, start, rows, f);
     }
 
-    // Only the last position's logits are needed to sample the next token.
-    auto last = s.xn.row(n - 1);
-    rmsNorm(w_.outputNorm, c_.normEps, last, s.x.row(n - 1), f);
-    Eigen::Map<RowMatrix> out(logits.data(), 1, c_.vocabSize);
-    applyLinear(w_.classifier, last, out);
-    countMatmul(f.lmHead, c_.vocabSize, d, 1);
+    lastRowLogits(NormKind::RmsNorm, w_.outputNorm, c_.normEps, w_.classifier, s.xn.row(n - 1),
+                  s.x.row(n - 1), logits, f);
     return true;
 }
 

@@ -39,4 +39,13 @@ void rmsNorm(const NormWeights& w, float eps, Eigen::Ref<RowMatrix> out,
     f.other += work;
 }
 
+void lastRowLogits(NormKind kind, const NormWeights& norm, float eps, const Linear& classifier,
+                   Eigen::Ref<RowMatrix> normed, const Eigen::Ref<const RowMatrix>& residual,
+                   std::span<float> logits, FlopBreakdown& f) {
+    applyNorm(kind, norm, eps, normed, residual, f);
+    Eigen::Map<RowMatrix> out(logits.data(), 1, classifier.out);
+    applyLinear(classifier, normed, out);
+    countMatmul(f.lmHead, classifier.out, classifier.in, 1);
+}
+
 }  // namespace kvscope

@@ -5,6 +5,8 @@
 #include "cost/flops.h"
 #include "nn/linear.h"
 
+#include <span>
+
 namespace kvscope {
 
 struct NormWeights {
@@ -18,6 +20,12 @@ void layerNorm(const NormWeights& w, float eps, Eigen::Ref<RowMatrix> out,
 // Llama: x / sqrt(mean(x^2) + eps) * gain; no centring, no bias.
 void rmsNorm(const NormWeights& w, float eps, Eigen::Ref<RowMatrix> out,
              const Eigen::Ref<const RowMatrix>& in, FlopBreakdown& f);
+
+// The end of every forward pass: the final norm of the last position's residual row and the
+// classifier's logits (vocab floats), the only ones needed to sample the next token.
+void lastRowLogits(NormKind kind, const NormWeights& norm, float eps, const Linear& classifier,
+                   Eigen::Ref<RowMatrix> normed, const Eigen::Ref<const RowMatrix>& residual,
+                   std::span<float> logits, FlopBreakdown& f);
 
 inline void applyNorm(NormKind kind, const NormWeights& w, float eps, Eigen::Ref<RowMatrix> out,
                       const Eigen::Ref<const RowMatrix>& in, FlopBreakdown& f) {

@@ -2,8 +2,8 @@
 // logits to 1e-4 and greedy tokens exactly, in both modes, for F32, F16 and BF16 weights; and the
 // two modes against each other over 200 tokens, greedy and sampled.
 
-#include "run/generation_session.h"
 #include "model/model.h"
+#include "run/generation_session.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -11,39 +11,17 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "reference_helpers.h"
+
 using namespace kvscope;
+using test::greedy;
+using test::ids;
+using test::maxDiff;
+using test::readJson;
 
 namespace {
 
 const QString kRefDir = QStringLiteral(KVSCOPE_FIXTURES "/reference");
-
-QJsonObject readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
-
-std::vector<int> ids(const QJsonValue& v) {
-    std::vector<int> out;
-    for (const QJsonValue& x : v.toArray()) out.push_back(x.toInt());
-    return out;
-}
-
-float maxDiff(std::span<const float> a, const QJsonArray& b) {
-    if (qsizetype(a.size()) != b.size()) return INFINITY;
-    float m = 0;
-    for (qsizetype i = 0; i < b.size(); ++i)
-        m = std::max(m, std::abs(a[i] - float(b[i].toDouble())));
-    return m;
-}
-
-GenerationSettings greedy(Mode mode, int tokens) {
-    GenerationSettings s;
-    s.mode = mode;
-    s.maxNewTokens = tokens;
-    s.sampler.temperature = 0;
-    return s;
-}
 
 }  // namespace
 
