@@ -10,14 +10,14 @@
 #include <QFileInfo>
 #include <QGuiApplication>
 #include <QInputDialog>
+#include <QMainWindow>
 #include <QMenu>
 #include <QMessageBox>
-#include <QSvgGenerator>
-#include <QMainWindow>
 #include <QRegularExpression>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QSvgGenerator>
 #include <QTemporaryDir>
 
 #include <algorithm>
@@ -68,6 +68,7 @@ ExportLook::ExportLook(QCustomPlot* plot, QSize size, const QString& caption) : 
 }
 
 ExportLook::~ExportLook() {
+    // The caption first: the nested grid's undo expects a layout of that grid alone.
     if (caption_) {
         plot_->plotLayout()->remove(caption_);
         plot_->plotLayout()->simplify();
@@ -122,14 +123,16 @@ void ExportLook::scaleFonts(double f) {
         }
 }
 
-// The caption as a bottom row of the plot's layout, wrapped to the frame's width: a caption wider
-// than a narrow chart used to widen the layout past the frame, cutting the caption's start and
-// squeezing the columns beside the axis rect (a colour bar's numbers onto the bar). QCPLayoutGrid
-// cannot remove a single row, so the row is dropped with simplify(), which is exact only for a
-// grid without empty cells; other grids get no caption rather than a rearranged layout.
+// The caption as a bottom row of the plot's layout, wrapped to the frame's width and spanning
+// it. A caption wider than a narrow chart used to widen its column past the frame, cutting the
+// caption's start; in a grid of several columns (the heatmap and its colour bar) it also widened
+// the first column and squeezed the others (the colour bar's numbers onto the bar). So a grid of
+// several columns, or with empty cells, moves into one cell of a one-column grid while the export
+// runs, and the caption takes the row below it.
 void ExportLook::addCaption(const QString& caption, double f) {
+    if (caption.isEmpty()) return;
     QCPLayoutGrid* g = plot_->plotLayout();
-    if (caption.isEmpty() || hasEmptyCell(g) || g->columnCount() != 1) return;
+    if (g->columnCount() != 1 || hasEmptyCell(g)) nestLayout();
     QFont font;
     font.setPointSizeF(7.5);
     auto* text = new charts::WrappedText(plot_, caption, scaledFont(font, f));
@@ -142,6 +145,41 @@ void ExportLook::addCaption(const QString& caption, double f) {
     g->addElement(row, 0, text);
     g->setRowStretchFactor(row, 0.001);
     caption_ = text;
+}
+
+// QCPLayoutGrid cannot remove a single row, so the caption's row goes with simplify(), which is
+// exact only for a grid without empty cells: hence the nesting of any other grid.
+void ExportLook::nestLayout() {
+    QCPLayoutGrid* g = plot_->plotLayout();
+    struct Cell {
+        int row, column;
+        QCPLayoutElement* element;
+    };
+    std::vector<Cell> cells;
+    const int rows = g->rowCount(), columns = g->columnCount();
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < columns; ++c)
+            if (QCPLayoutElement* e = g->element(r, c)) cells.push_back({r, c, e});
+    const QList<double> rowStretch = g->rowStretchFactors(),
+                        columnStretch = g->columnStretchFactors();
+    auto* inner = new QCPLayoutGrid;
+    inner->setRowSpacing(g->rowSpacing());
+    inner->setColumnSpacing(g->columnSpacing());
+    for (const Cell& c : cells) g->take(c.element);
+    g->simplify();
+    g->addElement(0, 0, inner);
+    for (const Cell& c : cells) inner->addElement(c.row, c.column, c.element);
+    inner->setRowStretchFactors(rowStretch);
+    inner->setColumnStretchFactors(columnStretch);
+    inner_ = inner;
+    undo_.push_back([g, inner, cells, rowStretch, columnStretch] {
+        for (const Cell& c : cells) inner->take(c.element);
+        g->remove(inner);
+        g->simplify();
+        for (const Cell& c : cells) g->addElement(c.row, c.column, c.element);
+        g->setRowStretchFactors(rowStretch);
+        g->setColumnStretchFactors(columnStretch);
+    });
 }
 
 namespace {
@@ -306,11 +344,11 @@ void copyChartToClipboard(QCustomPlot* plot, const QString& caption) {
     const QImage image =
         renderImage(plot, exportSize(plot, {}), plot->devicePixelRatioF(), caption);
     QGuiApplication::clipboard()->setImage(image);
-    ExportNotifier::instance()->announce(
-        plot, QObject::tr("Copied “%1” to the clipboard (%2 x %3 px)")
-                  .arg(chartTitle(plot))
-                  .arg(image.width())
-                  .arg(image.height()));
+    ExportNotifier::instance()->announce(plot,
+                                         QObject::tr("Copied “%1” to the clipboard (%2 x %3 px)")
+                                             .arg(chartTitle(plot))
+                                             .arg(image.width())
+                                             .arg(image.height()));
 }
 
 QString chartTitle(QCustomPlot* plot) {
@@ -347,7 +385,8 @@ void rememberExportFolder(const QString& dir) {
 }
 
 void exportChartDialog(QWidget* parent, QCustomPlot* plot, const QString& caption) {
-    const QString png = suffixFilter(QStringLiteral("png")), pdf = suffixFilter(QStringLiteral("pdf")),
+    const QString png = suffixFilter(QStringLiteral("png")),
+                  pdf = suffixFilter(QStringLiteral("pdf")),
                   svg = suffixFilter(QStringLiteral("svg"));
     QString filter = png;
     QString path = QFileDialog::getSaveFileName(
@@ -356,8 +395,9 @@ void exportChartDialog(QWidget* parent, QCustomPlot* plot, const QString& captio
         QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &filter);
     if (path.isEmpty()) return;
     if (QFileInfo(path).suffix().isEmpty())
-        path += filter == pdf ? QStringLiteral(".pdf")
-                              : filter == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
+        path += filter == pdf   ? QStringLiteral(".pdf")
+                : filter == svg ? QStringLiteral(".svg")
+                                : QStringLiteral(".png");
     exportAndConfirm(parent, plot, path, caption, 2.0);
 }
 

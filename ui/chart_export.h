@@ -3,8 +3,8 @@
 // clipboard. Every exported chart carries a one-line caption saying which run it shows, so a
 // figure pasted into a handout still says what produced it.
 
-#include "util/result.h"
 #include "run_view.h"
+#include "util/result.h"
 
 #include <QList>
 #include <QObject>
@@ -17,6 +17,7 @@
 #include <vector>
 
 class QCustomPlot;
+class QCPLayoutGrid;
 class QCPTextElement;
 class QWidget;
 
@@ -91,9 +92,11 @@ public:
 private:
     void scaleFonts(double f);
     void addCaption(const QString& caption, double f);
+    void nestLayout();
 
     QCustomPlot* plot_;
     QCPTextElement* caption_ = nullptr;
+    QCPLayoutGrid* inner_ = nullptr;  // the plot's grid moved into one cell, when it had to be
     std::vector<std::function<void()>> undo_;
 };
 

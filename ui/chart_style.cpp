@@ -219,9 +219,9 @@ void InsideText::setFullText(const QString& text) {
 
 QRectF InsideText::rectFor(Qt::Alignment a) const {
     const QFontMetricsF fm(mainFont());
-    QRectF box = fm.boundingRect(QRectF(), Qt::TextDontClip | mTextAlignment, mText)
-                     .adjusted(-mPadding.left(), -mPadding.top(), mPadding.right(),
-                               mPadding.bottom());
+    QRectF box =
+        fm.boundingRect(QRectF(), Qt::TextDontClip | mTextAlignment, mText)
+            .adjusted(-mPadding.left(), -mPadding.top(), mPadding.right(), mPadding.bottom());
     const QPointF at = position->pixelPosition();
     box.moveTop(at.y());
     if (a & Qt::AlignRight)
@@ -435,7 +435,8 @@ std::optional<QCPRange> dataRange(QCPAxis* a) {
         a->scaleType() == QCPAxis::stLogarithmic ? QCP::sdPositive : QCP::sdBoth;
     std::optional<QCPRange> out;
     for (QCPAbstractPlottable* p : a->plottables()) {
-        if (!p->visible()) continue;
+        // Bars report their base value as a range even without data.
+        if (!p->visible() || !p->interface1D() || p->interface1D()->dataCount() == 0) continue;
         bool found = false;
         const QCPRange r =
             p->keyAxis() == a ? p->getKeyRange(found, sign) : p->getValueRange(found, sign);

@@ -156,9 +156,9 @@ public:
 private:
     void notePrefill(double x, double y, int promptLength) {
         prefillNote_->position->setCoords(x, y);
-        prefillNote_->setText(promptLength == 1
-                                  ? QStringLiteral("prefill: 1 token in one pass")
-                                  : QStringLiteral("prefill: %1 tokens in one pass").arg(promptLength));
+        prefillNote_->setText(
+            promptLength == 1 ? QStringLiteral("prefill: 1 token in one pass")
+                              : QStringLiteral("prefill: %1 tokens in one pass").arg(promptLength));
         prefillNote_->setVisible(true);
     }
 
@@ -226,8 +226,7 @@ public:
         notes_ = charts::addSubtitle(plot, QStringLiteral("cumulative.notes"));
         ratioNote_ = charts::addNote(ratioRect_, QStringLiteral("cumulative.ratioNote"),
                                      Qt::AlignLeft | Qt::AlignTop);
-        select_[0] =
-            selectionLine(top_, QStringLiteral("cumulative.selected"));
+        select_[0] = selectionLine(top_, QStringLiteral("cumulative.selected"));
         select_[1] = selectionLine(ratioRect_, QStringLiteral("cumulative.ratio.selected"));
     }
 
@@ -315,7 +314,7 @@ private:
             const SlopeFit& f = *fits_[i];
             (series_[i].predicted ? predicted_ : measured_)[i]->setName(
                 QStringLiteral("%1 · slope %2").arg(label).arg(f.slope, 0, 'f', 2));
-            line += QStringLiteral("slope %1 over n = %2–%3 (%4) · ")
+            line += QStringLiteral("slope %1 over n\u00a0=\u00a0%2–%3 (%4) · ")
                         .arg(f.slope, 0, 'f', 2)
                         .arg(f.from)
                         .arg(f.to)
@@ -329,13 +328,14 @@ private:
         if (!crossover)
             return QStringLiteral("attention < weights up to the context limit (%1)")
                 .arg(c.config->nPositions);
-        crossover_[i].place(
-            double(*crossover),
-            QStringLiteral("%1: attention ≥ weights from n = %2").arg(name(m)).arg(*crossover),
-            i == 0 ? 0.02 : 0.12);
+        crossover_[i].place(double(*crossover),
+                            // Short: the note above says what the line means, and a long label
+                            // would cover the legend or the curves.
+                            QStringLiteral("%1: n = %2").arg(name(m)).arg(*crossover),
+                            i == 0 ? 0.02 : 0.12);
         const auto& pos = series_[i].position;
         const bool reached = !pos.empty() && pos.back() >= double(*crossover);
-        return QStringLiteral("attention ≥ weights from n = %1%2")
+        return QStringLiteral("attention ≥ weights from n\u00a0=\u00a0%1 (dotted)%2")
             .arg(*crossover)
             .arg(reached ? QString() : QStringLiteral(" (not reached yet)"));
     }
@@ -369,8 +369,8 @@ private:
 class BreakdownChart : public Chart {
 public:
     BreakdownChart(QWidget* parent, Mode mode)
-        : Chart(charts::newPlot("breakdown_" + name(mode), QStringLiteral("FLOPs per step"),
-                                parent)),
+        : Chart(
+              charts::newPlot("breakdown_" + name(mode), QStringLiteral("FLOPs per step"), parent)),
           mode_(mode) {
         QCPAxisRect* r = plot->axisRect();
         charts::labelAxes(r, kPositionAxis, QStringLiteral("FLOPs per step"), true);
@@ -504,13 +504,11 @@ public:
         QColor light = c;
         light.setAlpha(70);
         raw_ = charts::addMarkers(r, id, label + QStringLiteral(" (each step)"), light, true);
-        raw_->setScatterStyle(
-            QCPScatterStyle(QCPScatterStyle::ssDisc, light, light, 4));
-        median_ = charts::addLine(r, id + QStringLiteral(".median"),
-                                  QStringLiteral("%1 · median of %2 steps")
-                                      .arg(label)
-                                      .arg(2 * kMedianHalf + 1),
-                                  c, false);
+        raw_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, light, light, 4));
+        median_ = charts::addLine(
+            r, id + QStringLiteral(".median"),
+            QStringLiteral("%1 · median of %2 steps").arg(label).arg(2 * kMedianHalf + 1), c,
+            false);
         prefill_ = charts::addMarkers(r, id + QStringLiteral(".prefill"),
                                       label + QStringLiteral(" prefill"), c, true);
     }
@@ -582,6 +580,8 @@ public:
             rate_s_[idx(m)] = MedianSeries(rate_, "time.rate." + name(m), name(m), c);
         }
         notes_ = charts::addSubtitle(plot, QStringLiteral("time.notes"));
+        // Between naive at the top and cached at the bottom: the log axis leaves the middle free.
+        top_->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
         notes_->setText(QStringLiteral("dots: each step as measured · lines: running median over "
                                        "%1 steps · time axis logarithmic")
                             .arg(2 * kMedianHalf + 1));
@@ -704,7 +704,7 @@ private:
             note_->setText(QString());
             return;
         }
-        QString text = QStringLiteral("at n = %1: %2 saved")
+        QString text = QStringLiteral("at n\u00a0=\u00a0%1: %2 saved")
                            .arg(it->position)
                            .arg(charts::siValue(it->saved, QStringLiteral("FLOP")));
         if (it->bytes < 0)
@@ -797,8 +797,7 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<I
     d_->tabPlots[2] = {d_->breakdown[0]->plot, d_->breakdown[1]->plot};
     d_->tabPlots[3] = {time};
     d_->tabPlots[4] = {memory};
-    const QList<QWidget*> pages = {perStep, d_->cumulative->plot, d_->breakdownStack, time,
-                                   memory};
+    const QList<QWidget*> pages = {perStep, d_->cumulative->plot, d_->breakdownStack, time, memory};
     for (int i = 0; i < pages.size(); ++i) d_->tabs->addTab(pages[i], tr(kTabNames[i]));
 
     d_->logBox = new QCheckBox(tr("log-log"), this);
