@@ -352,13 +352,14 @@ void copyChartToClipboard(QCustomPlot* plot, const QString& caption) {
 }
 
 QString chartTitle(QCustomPlot* plot) {
+    // These two panels' headings describe the step shown, not the chart.
+    const QString id = plot->objectName();
+    if (id == QLatin1String("attention")) return QObject::tr("Attention heatmap");
+    if (id == QLatin1String("distribution")) return QObject::tr("Next-token distribution");
     if (plot->plotLayout()->elementCount() > 0)
         if (auto* t = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(0));
             t && !t->text().isEmpty())
             return t->text();
-    const QString id = plot->objectName();
-    if (id == QLatin1String("attention")) return QObject::tr("Attention heatmap");
-    if (id == QLatin1String("distribution")) return QObject::tr("Next-token distribution");
     return id.isEmpty() ? QObject::tr("chart") : id;
 }
 

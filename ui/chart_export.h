@@ -45,8 +45,9 @@ void installExportMenu(QCustomPlot* plot, std::function<QString()> caption);
 Result<QStringList> exportAllCharts(const QList<QPair<QString, QCustomPlot*>>& charts,
                                     const QString& dir, const QString& caption, QSize size = {});
 
-// A chart's human title: its heading ("Cumulative FLOPs since the run started"), else the name of
-// the panel it belongs to ("Attention heatmap"), else its objectName.
+// A chart's human title: the panel's name for the attention and distribution plots (whose
+// headings describe the step shown), else its heading ("Cumulative FLOPs since the run
+// started"), else its objectName.
 QString chartTitle(QCustomPlot* plot);
 
 // The default file name of an export: the chart's stem, then the run's mode and length read from

@@ -95,8 +95,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](int ms) { worker_->setDelayMs(ms); });
     connect(controls_, &ControlPanel::focusModeChanged, this, [this] { dirty_ = true; });
     connect(tokens_, &TokenStrip::stepSelected, this, &MainWindow::selectStep);
-    for (const auto& [name, plot] : charts())
+    for (const auto& [name, plot] : charts()) {
+        plot->setObjectName(name);  // single exports name their file and title by it
         installExportMenu(plot, [this] { return chartCaption(view_); });
+    }
 
     frame_.setInterval(33);  // about 30 redraws per second, however fast tokens arrive
     connect(&frame_, &QTimer::timeout, this, &MainWindow::onFrame);

@@ -246,6 +246,13 @@ private Q_SLOTS:
         QCustomPlot bare;
         bare.setObjectName(QStringLiteral("attention"));
         QCOMPARE(chartTitle(&bare), QStringLiteral("Attention heatmap"));
+        // The distribution's heading names the step, not the chart.
+        QCustomPlot distribution;
+        distribution.setObjectName(QStringLiteral("distribution"));
+        distribution.plotLayout()->insertRow(0);
+        distribution.plotLayout()->addElement(
+            0, 0, new QCPTextElement(&distribution, QStringLiteral("Step 253 (position 258)")));
+        QCOMPARE(chartTitle(&distribution), QStringLiteral("Next-token distribution"));
     }
 
     // The first dialog of a session opens where the last export went, not in the home folder.
