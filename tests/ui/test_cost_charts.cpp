@@ -301,6 +301,17 @@ private Q_SLOTS:
         }
         const auto* note = find<QCPTextElement>(w, QStringLiteral("memory.note"));
         QVERIFY(note->text().startsWith(QStringLiteral("at n\u00a0=\u00a0%1").arg(x)));
+        // Issue 14, 17: the note has a row of its own, so neither the cached line at small n nor
+        // the selected-step line can run through it.
+        w.resize(700, 450);
+        w.show();
+        QCustomPlot* memory = plotNamed(w, QStringLiteral("memory"));
+        w.findChild<QTabWidget*>()->setCurrentWidget(memory);
+        QCoreApplication::processEvents();
+        memory->replot();
+        for (QCPAxisRect* r : memory->axisRects())
+            QVERIFY(!note->outerRect().intersects(r->outerRect()));
+        QVERIFY(note->outerRect().height() > 0);
     }
 
     void memoryAndTimeFollowTheSteps() {

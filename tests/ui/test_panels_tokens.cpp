@@ -3,9 +3,9 @@
 // tokens.
 
 #include "distribution_chart.h"
-#include "run/generation_session.h"
 #include "model/model.h"
 #include "qcustomplot_include.h"
+#include "run/generation_session.h"
 #include "run/run_export.h"
 #include "token_strip.h"
 #include "token_text.h"
