@@ -3,9 +3,9 @@
 // selected step, and the recompute map reports what each step actually computed.
 
 #include "attention_heatmap.h"
+#include "run/generation_session.h"
 #include "model/model.h"
 #include "qcustomplot_include.h"
-#include "run/generation_session.h"
 
 #include <QSignalSpy>
 #include <QtTest>

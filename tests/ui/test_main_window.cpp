@@ -5,8 +5,8 @@
 #include "attention_heatmap.h"
 #include "cost_charts.h"
 #include "distribution_chart.h"
-#include "main_window.h"
 #include "model/embedded_model.h"
+#include "main_window.h"
 #include "token_strip.h"
 
 #include "qcustomplot_include.h"

@@ -83,6 +83,17 @@ private Q_SLOTS:
         QCOMPARE(visibleText(QStringLiteral("a\\\\b")), QStringLiteral("a\\b"));
         QCOMPARE(visibleText(QStringLiteral("\\xE2")), QStringLiteral("\\xE2"));
         QCOMPARE(visibleText(QString()), QStringLiteral("\u2205"));
+        // Invisible characters that would reorder or break a chip's text become escapes
+        // (Unicode: U+202E RIGHT-TO-LEFT OVERRIDE and U+200B ZERO WIDTH SPACE are format
+        // characters, U+2028 and U+2029 the line and paragraph separators).
+        QCOMPARE(visibleText(QStringLiteral("a\u202Ebc")), QStringLiteral("a\\u202Ebc"));
+        QCOMPARE(visibleText(QStringLiteral("\u2028\u2029")), QStringLiteral("\\u2028\\u2029"));
+        QCOMPARE(visibleText(QStringLiteral("x\u200By\u2066")), QStringLiteral("x\\u200By\\u2066"));
+        QCOMPARE(visibleText(QString::fromUcs4(U"\U000E0041")), QStringLiteral("\\U000E0041"));
+        QCOMPARE(visibleText(QString::fromUcs4(U"\U0001F600")), QString::fromUcs4(U"\U0001F600"));
+        QCOMPARE(visibleText(QStringLiteral("\u05D0\u05D1")), QStringLiteral("\u05D0\u05D1"));
+        for (const TextRun& r : visibleRuns(QStringLiteral("\u202Eevil")))
+            for (QChar c : r.text) QVERIFY(c.category() != QChar::Other_Format);
         const std::vector<TextRun> runs = visibleRuns(QStringLiteral(" fox\\n"));
         QCOMPARE(int(runs.size()), 3);
         QVERIFY(runs[0].marker && !runs[1].marker && runs[2].marker);
@@ -253,6 +264,31 @@ private Q_SLOTS:
         QTest::keyClick(&strip, Qt::Key_End);
         QCOMPARE(spy.takeFirst().at(0).toInt(), -1);
         QCOMPARE(bar->value(), bar->maximum());
+    }
+
+    // The issue-14 failure: with a taller monospace font the prompt alone overflowed the strip,
+    // the fresh strip sat at the top, and that read as "the user scrolled away". A prompt many
+    // rows longer than the strip is tall makes the same case with any font.
+    void followsTheNewestWhenThePromptAloneOverflows() {
+        RunExport e = exportWith(10);
+        std::vector<int> longPrompt;
+        for (int i = 0; i < 12; ++i)
+            longPrompt.insert(longPrompt.end(), prompt_.begin(), prompt_.end());
+        e.promptIds = longPrompt;
+        RunView view{&e};
+        TokenStrip strip;
+        showAndRefresh(strip, view, QSize(260, 70));
+        QScrollBar* bar = strip.verticalScrollBar();
+        QVERIFY(bar->maximum() > 2 * strip.viewport()->height());  // the prompt overflows
+        QCOMPARE(bar->value(), bar->maximum());
+        const int newest = strip.chipCount() - 1;
+        QVERIFY(strip.viewport()->rect().contains(strip.chipRect(newest)));
+        // And it keeps following as tokens arrive and the scroll bar's appearance narrows it.
+        e.runs[0].steps.push_back(cached_[10]);
+        strip.refresh();
+        QCoreApplication::processEvents();
+        QCOMPARE(bar->value(), bar->maximum());
+        QVERIFY(strip.viewport()->rect().contains(strip.chipRect(strip.chipCount() - 1)));
     }
 
     void comparingMarksDifferingTokens() {
