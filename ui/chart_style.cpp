@@ -463,6 +463,12 @@ void rescaleAxis(QCPAxis* a, bool isValue) {
         a->setRange(r.lower / pad / spread, r.upper * pad * spread);
         return;
     }
+    if (isValue && r.lower == 0 && r.upper == 0) {
+        // Only zeros (the naive run's KV cache): a 0-1 range would label milli-bytes.
+        a->setTickLabels(false);
+        a->setRange(0, 1);
+        return;
+    }
     if (isValue) {
         const double lower = std::min(0.0, r.lower);
         double upper = r.upper > 0 ? r.upper * 1.08 : 0.0;
