@@ -1,15 +1,17 @@
 #include "headless.h"
 
-#include "model/embedded_model.h"
-#include "run/generation_session.h"
 #include "main_window.h"
+#include "model/embedded_model.h"
 #include "model/model.h"
+#include "run/lockstep.h"
 #include "run/run_export.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QJsonDocument>
+#include <QLayout>
+#include <QResizeEvent>
 
 #include <algorithm>
 #include <cmath>
@@ -36,7 +38,8 @@ void addOptions(QCommandLineParser& p) {
     p.addVersionOption();
     p.addOptions({
         {QStringLiteral("headless"),
-         QStringLiteral("Run without a window (the only mode so far).")},
+         QStringLiteral(
+             "Run on the command line, without a window (without it, kvscope opens its window).")},
         {QStringLiteral("model"),
          QStringLiteral("Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, "
                         "merges.txt) or its model.safetensors. Default: the embedded model."),
@@ -154,57 +157,38 @@ QString summary(const RunRecord& run, double seconds) {
         .arg(QLatin1String(stopReasonName(run.stop)));
 }
 
-// Runs the sessions in lockstep so that both modes can be compared step by step.
+// Runs the modes in lockstep so that both can be compared step by step; prints the shown mode's
+// text as it is generated.
 int generate(const Options& o, RunExport& out) {
-    const ModelPtr& model = out.model;
-    std::vector<std::unique_ptr<GenerationSession>> sessions;
-    std::vector<double> seconds(o.modes.size(), 0.0);
-    for (Mode mode : o.modes) {
-        GenerationSettings s = o.settings;
-        s.mode = mode;
-        sessions.push_back(std::make_unique<GenerationSession>(model));
-        auto started = sessions.back()->start(out.promptIds, s);
-        if (!started) {
-            std::fprintf(stderr, "kvscope: %s\n", qPrintable(started.errorMessage()));
-            return ExitGeneration;
-        }
-        out.runs.push_back(RunRecord{mode, {}, StopReason::None});
+    auto started = LockstepRun::start(out.model, out.promptIds, o.settings, o.modes);
+    if (!started) {
+        std::fprintf(stderr, "kvscope: %s\n", qPrintable(started.errorMessage()));
+        return ExitGeneration;
     }
-    // What the run really starts from: an empty prompt becomes <|endoftext|>, and the exports
-    // must say so (the window takes the same ids from the worker's runStarted).
-    out.promptIds = sessions.front()->tokens();
-    const std::size_t shown = sessions.size() - 1;  // print the cached run's text when both run
-    float maxDiff = 0;
-    while (!sessions[0]->finished()) {
-        for (std::size_t i = 0; i < sessions.size(); ++i) {
-            QElapsedTimer t;
-            t.start();
-            StepResultPtr step = sessions[i]->step();
-            seconds[i] += double(t.nsecsElapsed()) / 1e9;
-            if (!step) continue;
-            out.runs[i].steps.push_back(step);
-            if (i == shown) {
-                std::fwrite(step->tokenBytes.constData(), 1, size_t(step->tokenBytes.size()),
-                            stdout);
-                std::fflush(stdout);
-            }
+    LockstepRun& run = *started.value();
+    for (Mode mode : o.modes) out.runs.push_back(RunRecord{mode, {}, StopReason::None});
+    // What the run really starts from: an empty prompt becomes BOS or <|endoftext|>, and the
+    // exports must say so (the window takes the same ids from the worker's runStarted).
+    out.promptIds = run.promptIds();
+    const std::size_t shown = o.modes.size() - 1;  // print the cached run's text when both run
+    const LockstepOutcome outcome = run.run({}, [&](std::size_t i, const StepResultPtr& step) {
+        out.runs[i].steps.push_back(step);
+        if (i == shown) {
+            std::fwrite(step->tokenBytes.constData(), 1, size_t(step->tokenBytes.size()), stdout);
+            std::fflush(stdout);
         }
-        if (sessions.size() == 2)
-            maxDiff = std::max(
-                maxDiff, maxAbsDifference(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
-    }
+    });
     std::fputc('\n', stdout);
     QStringList lines;
-    for (std::size_t i = 0; i < sessions.size(); ++i) {
-        out.runs[i].stop = sessions[i]->stopReason();
-        lines << summary(out.runs[i], seconds[i]);
+    for (std::size_t i = 0; i < out.runs.size(); ++i) {
+        out.runs[i].stop = outcome.stops[i];
+        lines << summary(out.runs[i], outcome.computeSeconds[i]);
     }
-    if (sessions.size() == 2) {
-        out.maxLogitDiff = maxDiff;
-        bool equal = sessions[0]->tokens() == sessions[1]->tokens();
+    if (outcome.maxLogitDiff) {
+        out.maxLogitDiff = outcome.maxLogitDiff;
         lines << QStringLiteral("naive and cached tokens %1, max logit difference %2")
-                     .arg(equal ? QStringLiteral("equal") : QStringLiteral("DIFFER"))
-                     .arg(double(maxDiff), 0, 'g', 3);
+                     .arg(outcome.tokensEqual ? QStringLiteral("equal") : QStringLiteral("DIFFER"))
+                     .arg(double(*outcome.maxLogitDiff), 0, 'g', 3);
     }
     std::fprintf(stderr, "kvscope: %s\n", qPrintable(lines.join(QStringLiteral("; "))));
     return ExitOk;
@@ -228,9 +212,17 @@ int exportRun(const Options& o, const RunExport& run) {
     }
     if (!o.exportDir.isEmpty()) {
         // The charts are the window's own panels, drawn offscreen.
+        // Laid out as if shown (the heatmap picks token labels by its cell size), but never put
+        // on screen: a shown window's size constraints go to the platform window, and the
+        // offscreen platform answers each with "This plugin does not support
+        // propagateSizeHints()".
         MainWindow window;
         window.resize(1600, 1000);
-        window.show();
+        window.layout()->activate();
+        for (QWidget* w : window.findChildren<QWidget*>()) {
+            QResizeEvent e(w->size(), QSize());
+            QCoreApplication::sendEvent(w, &e);  // what show() would deliver
+        }
         window.showRun(std::make_unique<RunExport>(run));
         auto written = window.exportAll(o.exportDir);
         if (!written) {
@@ -296,8 +288,9 @@ int runHeadless(int argc, char** argv) {
     }
     RunExport run{model.value(), o.prompt, {}, o.settings, {}, std::nullopt};
     const QByteArray utf8 = o.prompt.toUtf8();
+    const Tokenizer& tok = *model.value()->tokenizer;
     run.promptIds =
-        model.value()->tokenizer->encode(std::string_view(utf8.constData(), utf8.size()));
+        tok.promptIds(std::string_view(utf8.constData(), utf8.size()), tok.special().addBos);
     if (const int rc = generate(o, run); rc != ExitOk) return rc;
     return exportRun(o, run);
 }

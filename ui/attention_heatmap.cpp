@@ -1,6 +1,7 @@
 #include "attention_heatmap.h"
 
 #include "theme.h"
+#include "token_text.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -257,11 +258,11 @@ void AttentionHeatmap::refresh() {
     map_->setVisible(true);
     const bool mean = head() == kMeanOfHeads;
     scale_->axis()->setLabel(mean ? tr("mean weight over heads") : tr("attention weight"));
-    status_->setText(tr("%1 run, step %2 (token \"%3\"): %4 query rows")
+    status_->setText(tr("%1 run, step %2 (token \"%3\"): %4")
                          .arg(QLatin1String(modeName(step.mode)))
                          .arg(step.step)
-                         .arg(step.tokenText)
-                         .arg(shown_));
+                         .arg(visibleText(step.tokenText))
+                         .arg(shown_ == 1 ? tr("1 query row") : tr("%1 query rows").arg(shown_)));
     updateOverlay(step);
     updateAxes();
     plot_->replot(QCustomPlot::rpQueuedReplot);
@@ -392,10 +393,9 @@ void AttentionHeatmap::updateTickers(int axisWidth, int axisHeight, double extra
     }
 }
 
-// Spaces shown as middle dots: GPT-2 tokens usually carry their leading space.
+// As the chips show it (spaces as middle dots: GPT-2 tokens usually carry their leading space).
 QString AttentionHeatmap::tokenLabel(int position) const {
-    QString t = tokenAt(position);
-    t.replace(QLatin1Char(' '), QChar(0x00B7));
+    QString t = visibleText(tokenAt(position));  // the chips' escapes and whitespace glyphs
     if (t.size() > kMaxTokenChars) t = t.left(kMaxTokenChars - 1) + QChar(0x2026);
     return t;
 }
@@ -528,9 +528,9 @@ void AttentionHeatmap::onMouseMove(QMouseEvent* e) {
     const float w = float(cellWeight(*rows_[std::size_t(query)], key));
     const QString text = tr("query %1 \"%2\" attends to key %3 \"%4\"\nweight %5")
                              .arg(query)
-                             .arg(tokenAt(query))
+                             .arg(visibleText(tokenAt(query)))
                              .arg(key)
-                             .arg(tokenAt(key))
+                             .arg(visibleText(tokenAt(key)))
                              .arg(double(w), 0, 'g', 4);
     QToolTip::showText(e->globalPosition().toPoint(), text, plot_);
     Q_EMIT cellHovered(query, key, w);

@@ -16,12 +16,18 @@
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
+#include <QTimer>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 namespace kvscope {
 
 ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
+    // Tight spacing: everything must fit a 720-pixel-high projector without scrolling.
+    layout->setContentsMargins(6, 4, 6, 4);
+    layout->setSpacing(4);
     modelSummary_ = new QLabel(tr("No model loaded."));
     modelSummary_->setWordWrap(true);
     modelSummary_->setTextFormat(Qt::RichText);
@@ -37,13 +43,25 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
 QWidget* ControlPanel::buildPromptBox() {
     auto* box = new QGroupBox(tr("Prompt"));
     auto* l = new QVBoxLayout(box);
+    l->setSpacing(4);
     prompt_ = new QPlainTextEdit;
     prompt_->setPlaceholderText(tr("Type a prompt; empty starts from <|endoftext|>."));
     prompt_->setToolTip(tr("The text the model continues. Ctrl+Return generates."));
     prompt_->setTabChangesFocus(true);
-    prompt_->setMinimumHeight(prompt_->fontMetrics().lineSpacing() * 4);
+    prompt_->setMinimumHeight(prompt_->fontMetrics().lineSpacing() * 3);
     l->addWidget(prompt_);
+    promptCount_ = new QLabel;
+    promptCount_->setToolTip(
+        tr("Tokens of the prompt as the loaded model's tokenizer splits it, against the "
+           "model's context; a run needs room for at least one new token."));
+    l->addWidget(promptCount_);
+    countTimer_ = new QTimer(this);
+    countTimer_->setSingleShot(true);
+    countTimer_->setInterval(150);  // a long paste is tokenized once, not per keystroke
+    connect(countTimer_, &QTimer::timeout, this, &ControlPanel::updatePromptCount);
+    connect(prompt_, &QPlainTextEdit::textChanged, countTimer_, qOverload<>(&QTimer::start));
     auto* modeRow = new QFormLayout;
+    modeRow->setVerticalSpacing(4);
     mode_ = new QComboBox;
     mode_->addItem(tr("Naive (recompute everything)"));
     mode_->addItem(tr("Cached (KV cache)"));
@@ -60,9 +78,11 @@ QWidget* ControlPanel::buildPromptBox() {
     focus_->setToolTip(
         tr("In Compare mode, which run the token strip, distribution and "
            "attention panels show."));
-    connect(focus_, &QComboBox::currentIndexChanged, this, &ControlPanel::focusModeChanged);
-    connect(mode_, &QComboBox::currentIndexChanged, this,
-            [this](int i) { focus_->setEnabled(i == 2); });
+    connect(focus_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (runMode() == RunMode::Compare) compareFocus_ = i;
+        Q_EMIT focusModeChanged();
+    });
+    connect(mode_, &QComboBox::currentIndexChanged, this, &ControlPanel::syncFocusBox);
     modeRow->addRow(tr("Mode"), mode_);
     modeRow->addRow(tr("Panels show"), focus_);
     l->addLayout(modeRow);
@@ -71,8 +91,9 @@ QWidget* ControlPanel::buildPromptBox() {
 
 QWidget* ControlPanel::buildButtons() {
     auto* w = new QWidget;
-    auto* l = new QGridLayout(w);  // two rows keep the panel narrow
+    auto* l = new QGridLayout(w);  // one row: the panel must not scroll at 720 px
     l->setContentsMargins(0, 0, 0, 0);
+    l->setVerticalSpacing(4);
     generate_ = new QPushButton(tr("Generate"));
     pause_ = new QPushButton(tr("Pause"));
     step_ = new QPushButton(tr("Step"));
@@ -84,11 +105,20 @@ QWidget* ControlPanel::buildButtons() {
     stop_->setToolTip(tr("Stop the run, even in the middle of a step (Esc)."));
     reset_->setToolTip(tr("Stop and clear the run from every panel."));
     generate_->setDefault(true);
-    l->addWidget(generate_, 0, 0, 1, 2);
-    l->addWidget(pause_, 0, 2);
-    l->addWidget(step_, 1, 0);
-    l->addWidget(stop_, 1, 1);
-    l->addWidget(reset_, 1, 2);
+    l->addWidget(generate_, 0, 0);
+    l->addWidget(pause_, 0, 1);
+    l->addWidget(step_, 0, 2);
+    l->addWidget(stop_, 0, 3);
+    l->addWidget(reset_, 0, 4);
+    // The style's 80-pixel minimum button would make the row too wide for the dock: the text
+    // and some padding is enough.
+    for (QPushButton* b : {generate_, pause_, step_, stop_, reset_}) {
+        const QFontMetrics fm = b->fontMetrics();
+        const QString widest = b == pause_ ? tr("Resume") : b->text();
+        b->setMinimumWidth(fm.horizontalAdvance(widest) + 3 * fm.averageCharWidth());
+    }
+    l->setColumnStretch(0, 2);  // the main action is the widest
+    for (int c = 1; c < 5; ++c) l->setColumnStretch(c, 1);
     connect(generate_, &QPushButton::clicked, this, &ControlPanel::generateRequested);
     connect(pause_, &QPushButton::clicked, this, &ControlPanel::pauseToggled);
     connect(step_, &QPushButton::clicked, this, &ControlPanel::stepRequested);
@@ -99,7 +129,6 @@ QWidget* ControlPanel::buildButtons() {
 
 QWidget* ControlPanel::buildSamplingBox() {
     auto* box = new QGroupBox(tr("Sampling"));
-    auto* f = new QFormLayout(box);
     temperature_ = new QDoubleSpinBox;
     temperature_->setRange(0, 5);
     temperature_->setSingleStep(0.1);
@@ -133,20 +162,22 @@ QWidget* ControlPanel::buildSamplingBox() {
     maxTokens_ = new QSpinBox;
     maxTokens_->setRange(1, 1 << 20);
     maxTokens_->setValue(200);
-    maxTokens_->setToolTip(tr("Stop after this many new tokens (or at the end of the context)."));
+    maxTokens_->setToolTip(
+        tr("Maximum new tokens: stop after this many (or at the end of the context)."));
     threads_ = new QSpinBox;
     threads_->setRange(1, hardwareThreads());
     threads_->setValue(hardwareThreads());
     threads_->setToolTip(tr("Threads per forward pass (this machine runs %1 at once). Fewer "
                             "threads leave cores free for other work; the FLOPs are the same.")
                              .arg(hardwareThreads()));
-    stopAtEot_ = new QCheckBox(tr("Stop at <|endoftext|>"));
-    stopAtEot_->setToolTip(tr("End the run when the model emits the end-of-text token."));
+    stopAtEot_ = new QCheckBox(tr("Stop at end of text"));
+    stopAtEot_->setToolTip(
+        tr("End the run when the model emits its end-of-text token (<|endoftext|> for GPT-2)."));
     delay_ = new QSlider(Qt::Horizontal);
     delay_->setRange(0, 1000);
     delay_->setSingleStep(10);
     delay_->setPageStep(100);
-    delay_->setToolTip(tr("Wait this long between tokens so a class can follow."));
+    delay_->setToolTip(tr("Delay per token: wait this long between tokens so a class can follow."));
     delayLabel_ = new QLabel;
     delayLabel_->setMinimumWidth(
         delayLabel_->fontMetrics().horizontalAdvance(QStringLiteral("1000 ms")));
@@ -160,14 +191,34 @@ QWidget* ControlPanel::buildSamplingBox() {
     auto* delayRow = new QHBoxLayout;
     delayRow->addWidget(delay_, 1);
     delayRow->addWidget(delayLabel_);
-    f->addRow(tr("Temperature"), temperature_);
-    f->addRow(tr("Top-k"), topK_);
-    f->addRow(tr("Top-p"), topP_);
-    f->addRow(tr("Seed"), seedRow);
-    f->addRow(tr("Max new tokens"), maxTokens_);
-    f->addRow(tr("Threads"), threads_);
-    f->addRow(QString(), stopAtEot_);
-    f->addRow(tr("Delay per token"), delayRow);
+    // Spin boxes ask for the width of their largest value (top-k and max tokens go to 2^20);
+    // five digits is room enough for what is typed, and keeps two settings a row narrow.
+    QSpinBox reference;
+    reference.setRange(0, 99999);
+    for (QAbstractSpinBox* b :
+         std::initializer_list<QAbstractSpinBox*>{temperature_, topK_, topP_, maxTokens_, threads_})
+        b->setMinimumWidth(reference.minimumSizeHint().width());
+    // Two settings a row: the panel must fit a 720-pixel-high projector without scrolling.
+    auto* g = new QGridLayout(box);
+    g->setVerticalSpacing(4);
+    g->setColumnStretch(1, 1);
+    g->setColumnStretch(3, 1);
+    auto pair = [g](int row, int column, const QString& label, QWidget* field) {
+        auto* l = new QLabel(label);
+        l->setBuddy(field);
+        g->addWidget(l, row, column);
+        g->addWidget(field, row, column + 1);
+    };
+    pair(0, 0, tr("Temperature"), temperature_);
+    pair(0, 2, tr("Top-k"), topK_);
+    pair(1, 0, tr("Max tokens"), maxTokens_);
+    pair(1, 2, tr("Top-p"), topP_);
+    pair(2, 0, tr("Threads"), threads_);
+    g->addWidget(stopAtEot_, 2, 2, 1, 2);
+    g->addWidget(new QLabel(tr("Seed")), 3, 0);
+    g->addLayout(seedRow, 3, 1, 1, 3);
+    g->addWidget(new QLabel(tr("Delay")), 4, 0);
+    g->addLayout(delayRow, 4, 1, 1, 3);
     return box;
 }
 
@@ -190,7 +241,53 @@ int ControlPanel::delayMs() const {
 Mode ControlPanel::focusMode() const {
     if (runMode() == RunMode::Naive) return Mode::Naive;
     if (runMode() == RunMode::Cached) return Mode::Cached;
-    return focus_->currentIndex() == 0 ? Mode::Naive : Mode::Cached;
+    return compareFocus_ == 0 ? Mode::Naive : Mode::Cached;
+}
+
+// Outside Compare the box is greyed and names the one run there is; the user's Compare choice
+// comes back with Compare.
+void ControlPanel::syncFocusBox() {
+    const RunMode m = runMode();
+    const QSignalBlocker quiet(focus_);
+    focus_->setCurrentIndex(m == RunMode::Naive ? 0 : m == RunMode::Cached ? 1 : compareFocus_);
+    focus_->setEnabled(m == RunMode::Compare && state_ != State::Running &&
+                       state_ != State::NoModel);
+    Q_EMIT focusModeChanged();
+}
+
+void ControlPanel::setTokenizer(TokenizerPtr tokenizer, int context) {
+    tokenizer_ = std::move(tokenizer);
+    context_ = context;
+    updatePromptCount();
+}
+
+int ControlPanel::promptTokens() const {
+    if (!tokenizer_) return -1;
+    const QByteArray utf8 = prompt().toUtf8();
+    return int(tokenizer_
+                   ->promptIds(std::string_view(utf8.constData(), std::size_t(utf8.size())),
+                               tokenizer_->special().addBos)
+                   .size());
+}
+
+QString ControlPanel::promptCountText() const {
+    return promptCount_->text();
+}
+
+void ControlPanel::updatePromptCount() {
+    countTimer_->stop();
+    const int n = promptTokens();
+    if (n < 0) {
+        promptCount_->clear();
+        return;
+    }
+    const bool fits = n < context_;
+    QString text = tr("prompt: %1 / %2 tokens").arg(n).arg(context_);
+    if (!fits) text += tr(" (too long: at most %1)").arg(context_ - 1);
+    promptCount_->setText(text);
+    QPalette pal = palette();
+    if (!fits) pal.setColor(QPalette::WindowText, QColor(200, 30, 30));
+    promptCount_->setPalette(pal);
 }
 
 GenerationSettings ControlPanel::settings() const {
@@ -224,6 +321,7 @@ void ControlPanel::setState(State s) {
     step_->setEnabled(idle || s == State::Paused);
     stop_->setEnabled(active);
     reset_->setEnabled(s != State::NoModel);
+    syncFocusBox();
 }
 
 void ControlPanel::saveSettings() const {
@@ -231,7 +329,7 @@ void ControlPanel::saveSettings() const {
     q.beginGroup(QStringLiteral("controls"));
     q.setValue(QStringLiteral("prompt"), prompt());
     q.setValue(QStringLiteral("mode"), mode_->currentIndex());
-    q.setValue(QStringLiteral("focus"), focus_->currentIndex());
+    q.setValue(QStringLiteral("focus"), compareFocus_);
     q.setValue(QStringLiteral("temperature"), temperature_->value());
     q.setValue(QStringLiteral("topK"), topK_->value());
     q.setValue(QStringLiteral("topP"), topP_->value());
@@ -248,7 +346,8 @@ void ControlPanel::restoreSettings() {
     if (q.contains(QStringLiteral("prompt")))
         setPrompt(q.value(QStringLiteral("prompt")).toString());
     mode_->setCurrentIndex(q.value(QStringLiteral("mode"), mode_->currentIndex()).toInt());
-    focus_->setCurrentIndex(q.value(QStringLiteral("focus"), focus_->currentIndex()).toInt());
+    compareFocus_ = std::clamp(q.value(QStringLiteral("focus"), compareFocus_).toInt(), 0, 1);
+    syncFocusBox();
     temperature_->setValue(
         q.value(QStringLiteral("temperature"), temperature_->value()).toDouble());
     topK_->setValue(q.value(QStringLiteral("topK"), topK_->value()).toInt());

@@ -2,6 +2,7 @@
 // Prompt and run controls: what to generate and how, and the buttons that drive the worker.
 
 #include "run/generation_session.h"
+#include "tokenizer/tokenizer.h"
 
 #include <QWidget>
 
@@ -14,6 +15,7 @@ class QPlainTextEdit;
 class QPushButton;
 class QSlider;
 class QSpinBox;
+class QTimer;
 
 namespace kvscope {
 
@@ -34,6 +36,10 @@ public:
     enum class State { Idle, Running, Paused, NoModel };
     void setState(State s);
     void setModelSummary(const QString& html);
+    // The loaded model's tokenizer and context, for the live prompt-length counter.
+    void setTokenizer(TokenizerPtr tokenizer, int context);
+    int promptTokens() const;  // -1 without a tokenizer
+    QString promptCountText() const;
 
     void saveSettings() const;
     void restoreSettings();
@@ -52,6 +58,8 @@ private:
     QWidget* buildSamplingBox();
     QWidget* buildButtons();
     void newRandomSeed();
+    void syncFocusBox();
+    void updatePromptCount();
 
     QPlainTextEdit* prompt_;
     QComboBox* mode_;
@@ -68,6 +76,11 @@ private:
     QCheckBox* stopAtEot_;
     QPushButton *generate_, *pause_, *step_, *stop_, *reset_;
     QLabel* modelSummary_;
+    QLabel* promptCount_;
+    QTimer* countTimer_;
+    TokenizerPtr tokenizer_;
+    int context_ = 0;
+    int compareFocus_ = 0;  // the run the panels show in Compare mode: 0 naive, 1 cached
     State state_ = State::NoModel;
 };
 

@@ -6,6 +6,7 @@
 #include "distribution_chart.h"
 #include "model_load_task.h"
 #include "token_strip.h"
+#include "units.h"
 
 #include "qcustomplot_include.h"
 
@@ -33,28 +34,18 @@
 namespace kvscope {
 namespace {
 
-QString siValue(double v, const QString& unit) {
-    static const char* prefixes[] = {"", "k", "M", "G", "T", "P", "E"};
-    int i = 0;
-    while (std::abs(v) >= 1000 && i < 6) {
-        v /= 1000;
-        ++i;
-    }
-    return QStringLiteral("%1 %2%3")
-        .arg(v, 0, 'f', i == 0 ? 0 : 2)
-        .arg(QLatin1String(prefixes[i]), unit);
-}
-
-QString bytesText(std::int64_t b) {
-    return QLocale().formattedDataSize(b, 1, QLocale::DataSizeTraditionalFormat);
+// Tokens per second: whole numbers from 10 up, one decimal below (a 0.5 s delay reads 2.0).
+QString rateText(double perSecond) {
+    return QString::number(perSecond, 'f', perSecond >= 10 ? 0 : 1);
 }
 
 QString modelSummary(const Model& m) {
     const ModelConfig& c = m.config;
     return QObject::tr(
-               "<b>%1</b><br>%2 parameters · %3 layers · %4 heads · d = %5 · "
-               "context %6 · vocabulary %7")
-        .arg(m.name.toHtmlEscaped(), siValue(double(m.transformer->parameterCount()), QString()))
+               "<b>%1</b><br>%2 parameters · %3 layers × %4 heads · d = %5 · "
+               "context %6 · vocab %7")
+        .arg(m.name.toHtmlEscaped(),
+             units::siText(double(m.transformer->parameterCount()), QString()))
         .arg(c.nLayer)
         .arg(c.nHead)
         .arg(c.nEmbd)
@@ -137,12 +128,18 @@ void MainWindow::buildDocks() {
     auto* dist =
         dock(tr("Next-token distribution"), QStringLiteral("distribution"), distribution_, this);
     auto* heat = dock(tr("Attention"), QStringLiteral("attention"), heatmap_, this);
+    // A chart's minimum grows with its labels (slopes, crossovers at 1000 tokens); the window
+    // must still fit a 1280x720 projector, so the cost dock's minimum is fixed here and a long
+    // label wraps or is squeezed inside the chart instead of widening the window.
+    costs_->setMinimumSize(420, 240);
     auto* cost = dock(tr("Cost"), QStringLiteral("cost"), costs_, this);
     addDockWidget(Qt::RightDockWidgetArea, heat);
     addDockWidget(Qt::RightDockWidgetArea, dist);
     addDockWidget(Qt::BottomDockWidgetArea, cost);
     resizeDocks({heat, dist}, {3, 2}, Qt::Vertical);
-    resizeDocks({ctl, heat}, {scroll->minimumWidth(), 460}, Qt::Horizontal);
+    // On a 1280-pixel screen the token strip and the cost tabs get what the controls and the
+    // attention panel leave: 400 px for the right column leaves the cost tabs room to show.
+    resizeDocks({ctl, heat}, {scroll->minimumWidth(), 400}, Qt::Horizontal);
     resizeDocks({cost}, {420}, Qt::Vertical);
 }
 
@@ -193,11 +190,17 @@ void MainWindow::buildStatusBar() {
     statusFlops_ = new QLabel;
     statusKv_ = new QLabel;
     statusTokens_->setToolTip(tr("Tokens generated in this run (per mode)."));
-    statusSpeed_->setToolTip(tr("Tokens per second of wall time, pauses and delays excluded."));
+    statusCompute_ = new QLabel;
+    statusSpeed_->setToolTip(
+        tr("Tokens per second of wall time since Generate, per mode: what the audience sees, "
+           "delays included, pauses excluded. In Compare the two modes run in lockstep."));
+    statusCompute_->setToolTip(
+        tr("Tokens per second counting only each mode's forward passes and sampling: the "
+           "engine's speed, without delays, pauses, the other mode or the window's drawing."));
     statusFlops_->setToolTip(tr("FLOPs counted so far in this run, per mode."));
     statusKv_->setToolTip(tr("Memory the K/V cache holds now (cached mode)."));
     statusBar()->addWidget(statusRun_, 1);
-    for (QLabel* l : {statusTokens_, statusSpeed_, statusFlops_, statusKv_})
+    for (QLabel* l : {statusTokens_, statusSpeed_, statusCompute_, statusFlops_, statusKv_})
         statusBar()->addPermanentWidget(l);
 }
 
@@ -220,6 +223,7 @@ void MainWindow::setModel(const ModelPtr& model) {
     view_ = RunView{};
     dirty_ = true;
     controls_->setModelSummary(modelSummary(*model));
+    controls_->setTokenizer(model->tokenizer, model->config.nPositions);
     controls_->setState(ControlPanel::State::Idle);
     setWindowTitle(QStringLiteral("kvscope — %1").arg(model->name));
     statusRun_->setText(tr("Model %1 loaded.").arg(model->name));
@@ -237,16 +241,20 @@ void MainWindow::generate(bool paused) {
     r.compare = mode == RunMode::Compare;
     r.startPaused = paused;
     r.singleSteps = paused ? 1 : 0;
+    // The last run stays until this one starts: a refused prompt must not wipe the panels.
+    shelved_ = std::move(run_);
     run_ =
         std::make_unique<RunExport>(RunExport{model_, r.prompt, {}, r.settings, {}, std::nullopt});
     for (Mode m : r.compare ? std::vector{Mode::Naive, Mode::Cached} : std::vector{r.settings.mode})
         run_->runs.push_back(RunRecord{m, {}, StopReason::None});
-    view_ = RunView{run_.get(), -1, controls_->focusMode()};
+    if (!shelved_) view_ = RunView{run_.get(), -1, controls_->focusMode()};
     running_ = true;
     paused_ = paused;
-    runSeconds_ = 0;
+    computeMs_ = {0, 0};
+    wallMs_ = 0;
+    if (!paused) wallClock_.start();
     controls_->setState(paused ? ControlPanel::State::Paused : ControlPanel::State::Running);
-    statusRun_->setText(tr("Generating…"));
+    updateRunText();
     dirty_ = true;
     QMetaObject::invokeMethod(
         worker_, [w = worker_, r] { w->run(r); }, Qt::QueuedConnection);
@@ -256,7 +264,26 @@ void MainWindow::togglePause() {
     if (!running_) return;
     paused_ = !paused_;
     worker_->setPaused(paused_);
+    // The wall clock of tokens/s runs only while the run does.
+    if (paused_ && wallClock_.isValid()) {
+        wallMs_ += wallClock_.elapsed();
+        wallClock_.invalidate();
+    } else if (!paused_) {
+        wallClock_.start();
+    }
     controls_->setState(paused_ ? ControlPanel::State::Paused : ControlPanel::State::Running);
+    updateRunText();
+    dirty_ = true;
+}
+
+void MainWindow::updateRunText() {
+    if (!running_) return;
+    statusRun_->setText(paused_ ? tr("Paused: Space or Resume continues, Step adds one token.")
+                                : tr("Generating…"));
+}
+
+double MainWindow::wallSeconds() const {
+    return (wallMs_ + (wallClock_.isValid() ? wallClock_.elapsed() : 0)) / 1000.0;
 }
 
 void MainWindow::stepOnce() {
@@ -272,6 +299,7 @@ void MainWindow::stopRun() {
 void MainWindow::resetRun() {
     stopRun();
     run_.reset();
+    shelved_.reset();
     view_ = RunView{};
     statusRun_->setText(QString());
     dirty_ = true;
@@ -280,6 +308,10 @@ void MainWindow::resetRun() {
 void MainWindow::onRunStarted(quint64 runId, const std::vector<int>& promptIds) {
     if (runId != runId_ || !run_) return;  // a run the user has already replaced
     run_->promptIds = promptIds;
+    if (shelved_) {
+        shelved_.reset();
+        view_ = RunView{run_.get(), -1, controls_->focusMode()};
+    }
     dirty_ = true;
 }
 
@@ -287,13 +319,31 @@ void MainWindow::onStep(const StepResultPtr& step) {
     if (step->runId != runId_ || !run_) return;
     for (RunRecord& r : run_->runs)
         if (r.mode == step->mode) r.steps.push_back(step);
-    if (step->mode == run_->runs.back().mode) runSeconds_ += step->milliseconds / 1000;
+    computeMs_[step->mode == Mode::Naive ? 0 : 1] += step->milliseconds;
     dirty_ = true;
+}
+
+// A run that never started (refused, or stopped while queued) gives the screen back to the last.
+void MainWindow::restoreShelvedRun() {
+    if (!shelved_) return;
+    run_ = std::move(shelved_);
+    view_.run = run_.get();
+    dirty_ = true;
+}
+
+void MainWindow::stopWallClock() {
+    if (wallClock_.isValid()) wallMs_ += wallClock_.elapsed();
+    wallClock_.invalidate();
 }
 
 void MainWindow::onRunFinished(quint64 runId, const QString& reason, float maxLogitDiff) {
     if (runId != runId_) return;
     running_ = paused_ = false;
+    stopWallClock();
+    if (shelved_)
+        return finishWithoutStart(
+            tr("Stopped before the run started; the last run stays on "
+               "screen."));
     controls_->setState(model_ ? ControlPanel::State::Idle : ControlPanel::State::NoModel);
     if (run_) {
         for (RunRecord& r : run_->runs)
@@ -312,12 +362,23 @@ void MainWindow::onRunFinished(quint64 runId, const QString& reason, float maxLo
 void MainWindow::onRunFailed(quint64 runId, const QString& message) {
     if (runId != runId_) return;
     running_ = paused_ = false;
+    stopWallClock();
     controls_->setState(ControlPanel::State::Idle);
-    statusRun_->setText(message);
+    const bool kept = shelved_ && run_ && run_->runs.front().steps.empty();
+    if (kept) restoreShelvedRun();
+    statusRun_->setText(kept ? message + QLatin1Char(' ') + tr("The last run stays on screen.")
+                             : message);
     auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot generate"), message,
                                 QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
+    Q_EMIT runEnded();
+}
+
+void MainWindow::finishWithoutStart(const QString& text) {
+    controls_->setState(model_ ? ControlPanel::State::Idle : ControlPanel::State::NoModel);
+    restoreShelvedRun();
+    statusRun_->setText(text);
     Q_EMIT runEnded();
 }
 
@@ -327,7 +388,9 @@ void MainWindow::showRun(std::unique_ptr<RunExport> run) {
     running_ = paused_ = false;
     model_ = run->model;
     controls_->setModelSummary(modelSummary(*model_));
+    controls_->setTokenizer(model_->tokenizer, model_->config.nPositions);
     controls_->setState(ControlPanel::State::Idle);
+    shelved_.reset();
     run_ = std::move(run);
     view_ = RunView{run_.get(), -1, run_->runs.front().mode};
     dirty_ = true;
@@ -340,7 +403,7 @@ void MainWindow::selectStep(int step) {
 }
 
 void MainWindow::updateView() {
-    view_.run = run_.get();
+    view_.run = shelved_ ? shelved_.get() : run_.get();
     view_.focusMode = controls_->focusMode();
     tokens_->setView(view_);
     distribution_->setView(view_);
@@ -373,29 +436,37 @@ void MainWindow::onFrame() {
 }
 
 void MainWindow::updateStatus() {
-    QStringList tokens, flops;
+    QStringList tokens, flops, wall, compute;
     std::int64_t kv = 0;
-    int generated = 0;
+    const double seconds = wallSeconds();
     if (run_) {
         for (const RunRecord& r : run_->runs) {
             const std::size_t n = r.steps.size();
-            tokens << QStringLiteral("%1 %2").arg(n).arg(QLatin1String(modeName(r.mode)));
+            const QLatin1String mode(modeName(r.mode));
+            tokens << QStringLiteral("%1 %2").arg(n).arg(mode);
             flops << QStringLiteral("%1 %2").arg(
-                siValue(n ? double(r.steps.back()->cumulative.total()) : 0, QStringLiteral("FLOP")),
-                QLatin1String(modeName(r.mode)));
+                units::flopsText(n ? double(r.steps.back()->cumulative.total()) : 0), mode);
             if (r.mode == Mode::Cached && n) kv = r.steps.back()->kvCacheBytes;
-            generated = int(n);
+            if (n && seconds > 0)
+                wall << QStringLiteral("%1 %2").arg(rateText(double(n) / seconds), mode);
+            const double ms = computeMs_[r.mode == Mode::Naive ? 0 : 1];
+            if (n && ms > 0)
+                compute << QStringLiteral("%1 %2").arg(rateText(double(n) * 1000 / ms), mode);
         }
     }
     statusTokens_->setText(
         tr("Tokens: %1")
             .arg(tokens.isEmpty() ? QStringLiteral("0") : tokens.join(QStringLiteral(", "))));
-    statusSpeed_->setText(
-        runSeconds_ > 0 ? tr("%1 tokens/s").arg(generated / runSeconds_, 0, 'f', 0) : QString());
+    statusSpeed_->setText(wall.isEmpty() ? QString()
+                                         : tr("tokens/s: %1").arg(wall.join(QStringLiteral(", "))));
+    statusCompute_->setText(
+        compute.isEmpty()
+            ? QString()
+            : tr("compute only: %1 tokens/s").arg(compute.join(QStringLiteral(", "))));
     statusFlops_->setText(
         tr("FLOPs: %1")
             .arg(flops.isEmpty() ? QStringLiteral("0") : flops.join(QStringLiteral(", "))));
-    statusKv_->setText(tr("KV cache: %1").arg(bytesText(kv)));
+    statusKv_->setText(tr("KV cache: %1").arg(units::bytesText(double(kv))));
 }
 
 QList<QPair<QString, QCustomPlot*>> MainWindow::charts() const {

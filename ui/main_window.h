@@ -7,6 +7,7 @@
 #include "run/run_export.h"
 #include "run_view.h"
 
+#include <QElapsedTimer>
 #include <QMainWindow>
 #include <QThread>
 #include <QTimer>
@@ -75,6 +76,11 @@ private:
     void onRunFailed(quint64 runId, const QString& message);
     void onFrame();
     void updateStatus();
+    void updateRunText();
+    double wallSeconds() const;
+    void stopWallClock();
+    void restoreShelvedRun();
+    void finishWithoutStart(const QString& text);
     void updateView();
     void openModelDialog();
     void exportAllDialog();
@@ -93,8 +99,10 @@ private:
     std::array<bool, 2> heavyDirty_{false, false};  // heatmap, cost curves
     std::uint64_t frames_ = 0;
     QTimer frame_;
-    double runSeconds_ = 0;
-    qint64 runStartMs_ = 0;
+    std::unique_ptr<RunExport> shelved_;     // the last run, until the new one has started
+    std::array<double, 2> computeMs_{0, 0};  // naive, cached: forward passes and sampling
+    QElapsedTimer wallClock_;                // runs while the run does (not while paused)
+    qint64 wallMs_ = 0;                      // wall time before the last pause
 
     ControlPanel* controls_ = nullptr;
     TokenStrip* tokens_ = nullptr;
@@ -103,6 +111,7 @@ private:
     CostCharts* costs_ = nullptr;
     QLabel* statusTokens_ = nullptr;
     QLabel* statusSpeed_ = nullptr;
+    QLabel* statusCompute_ = nullptr;
     QLabel* statusFlops_ = nullptr;
     QLabel* statusKv_ = nullptr;
     QLabel* statusRun_ = nullptr;

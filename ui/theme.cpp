@@ -38,6 +38,7 @@ QColor mismatchColor(const QPalette& p) {
     return isDark(p) ? QColor(230, 140, 190) : QColor(170, 51, 119);
 }
 
+// One colour per entry of kFlopComponents, in its order.
 QColor componentColor(int c) {
     static const QColor colors[kComponents] = {
         QColor(0, 114, 178), QColor(213, 94, 0),    QColor(230, 159, 0),  QColor(86, 180, 233),
@@ -46,29 +47,11 @@ QColor componentColor(int c) {
 }
 
 const char* componentName(int c) {
-    static const char* names[kComponents] = {
-        "QKV projection", "scores QK^T", "attention x V", "output projection", "MLP",
-        "lm_head",        "other"};
-    return names[std::clamp(c, 0, kComponents - 1)];
+    return kFlopComponents[std::clamp(c, 0, kComponents - 1)].label;
 }
 
 std::int64_t componentValue(const FlopBreakdown& f, int c) {
-    switch (c) {
-        case 0:
-            return f.qkv;
-        case 1:
-            return f.scores;
-        case 2:
-            return f.attnV;
-        case 3:
-            return f.outProj;
-        case 4:
-            return f.mlp;
-        case 5:
-            return f.lmHead;
-        default:
-            return f.other;
-    }
+    return f.*kFlopComponents[std::clamp(c, 0, kComponents - 1)].field;
 }
 
 QFont monoFont(int pointSize) {

@@ -15,9 +15,11 @@ QColor promptChip(const QPalette& p);
 QColor generatedChip(const QPalette& p);
 QColor selectionColor(const QPalette& p);
 QColor mismatchColor(const QPalette& p);  // naive and cached disagree: must never be seen
-QColor componentColor(int component);  // the seven FlopBreakdown components, in declaration order
+// Component i is kFlopComponents[i] (cost/flops.h).
+QColor componentColor(int component);
 const char* componentName(int component);
-constexpr int kComponents = 7;
+constexpr int kComponents = kFlopComponentCount;
+static_assert(kComponents == 7, "componentColor() has one colour per FLOP component");
 std::int64_t componentValue(const FlopBreakdown& f, int component);
 bool isDark(const QPalette& p);
 QColor blend(const QColor& from, const QColor& to, double t);  // t = 0: from, t = 1: to

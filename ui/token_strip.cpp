@@ -63,7 +63,9 @@ void TokenStrip::refresh() {
     const bool rebuilt = !sameSource();
     if (rebuilt) rebuild();
     QScrollBar* bar = verticalScrollBar();
-    const bool atBottom = bar->value() >= bar->maximum();
+    // A new run starts at the top with its prompt laid out already: that is not the user
+    // scrolling away, so it follows the newest token like a run that fits.
+    const bool atBottom = rebuilt || bar->value() >= bar->maximum();
     const int added = appendNewChips();
     const int mismatchesBefore = mismatches_;
     markMismatches();
@@ -104,8 +106,8 @@ void TokenStrip::rebuild() {
         source_.model = view_.run->model.get();
         source_.promptIds = view_.run->promptIds;
         for (int id : view_.run->promptIds)
-            addChip(view_.run->model ? view_.run->model->tokenizer->tokenDisplay(id) : QString(), id,
-                    -1);
+            addChip(view_.run->model ? view_.run->model->tokenizer->tokenDisplay(id) : QString(),
+                    id, -1);
     }
     promptChips_ = chipCount();
     updateScrollRange();
@@ -273,8 +275,23 @@ QSize TokenStrip::minimumSizeHint() const {
                  chipHeight_ + 2 * margin_ + 2 * frameWidth());
 }
 
+QString TokenStrip::emptyText() const {
+    if (!chips_.empty()) return {};
+    return tr(
+        "No tokens yet.\nType a prompt in Controls and press Generate (Ctrl+Return): the "
+        "prompt's tokens appear here, then each generated token as it is sampled.");
+}
+
 void TokenStrip::paintEvent(QPaintEvent* event) {
     QPainter p(viewport());
+    if (chips_.empty()) {
+        // A blank white strip on first launch looked broken: say what will appear here.
+        p.setPen(
+            theme::blend(palette().color(QPalette::Text), palette().color(QPalette::Base), 0.4));
+        p.drawText(viewport()->rect().adjusted(2 * margin_, margin_, -2 * margin_, -margin_),
+                   Qt::AlignCenter | Qt::TextWordWrap, emptyText());
+        return;
+    }
     p.setRenderHint(QPainter::Antialiasing);
     p.setFont(font_);
     const int top = verticalScrollBar()->value();

@@ -33,6 +33,7 @@ public:
     QString chipToolTip(int index) const;  // rich text
     int mismatchCount() const { return mismatches_; }
     bool animatingNewest() const;
+    QString emptyText() const;  // what the strip says while it holds no chip; empty otherwise
     // Chips positioned since construction: grows by the new tokens only, unless the width changed.
     std::int64_t layoutCount() const { return layouts_; }
 

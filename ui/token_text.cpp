@@ -33,6 +33,22 @@ qsizetype appendEscape(std::vector<TextRun>& runs, const QString& display, qsize
     return 2;
 }
 
+// Characters that are invisible or act on their neighbours: format characters (the bidi
+// embeddings, overrides and isolates, zero-width joiners, the BOM) and the line and paragraph
+// separators. Drawn raw, U+202E would reverse the chip's text and U+2028 break its line.
+bool invisible(char32_t c) {
+    const auto category = QChar::category(c);
+    return category == QChar::Other_Format || category == QChar::Separator_Line ||
+           category == QChar::Separator_Paragraph;
+}
+
+QString codePointEscape(char32_t c) {
+    const QString hex = QString::number(uint(c), 16).toUpper();
+    // As C and Python write them: \uXXXX in the BMP, \UXXXXXXXX beyond it.
+    if (c > 0xFFFF) return QStringLiteral("\\U") + hex.rightJustified(8, QLatin1Char('0'));
+    return QStringLiteral("\\u") + hex.rightJustified(4, QLatin1Char('0'));
+}
+
 }  // namespace
 
 std::vector<TextRun> visibleRuns(const QString& display) {
@@ -45,9 +61,19 @@ std::vector<TextRun> visibleRuns(const QString& display) {
         const QChar c = display[i];
         if (c == QLatin1Char('\\')) {
             i += appendEscape(runs, display, i);
+        } else if (c.isHighSurrogate() && i + 1 < display.size() &&
+                   display[i + 1].isLowSurrogate()) {
+            const char32_t u = QChar::surrogateToUcs4(c, display[i + 1]);
+            if (invisible(u))
+                append(runs, codePointEscape(u), true);
+            else
+                append(runs, display.mid(i, 2), false);
+            i += 2;
         } else {
             if (c == QLatin1Char(' '))
                 append(runs, QStringLiteral("\u00B7"), true);
+            else if (invisible(c.unicode()))
+                append(runs, codePointEscape(c.unicode()), true);
             else
                 append(runs, QString(c), false);
             ++i;

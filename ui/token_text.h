@@ -2,7 +2,9 @@
 // Token text as the panels show it: Tokenizer::tokenDisplay() escapes control characters as
 // \n, \r, \t, \xNN and \\; a reader should instead see where the whitespace is, so spaces,
 // newlines and tabs become glyphs (drawn dimmer than the token's letters) and the
-// backslash escape is undone.
+// backslash escape is undone. Format characters (bidi overrides and isolates, zero-width
+// characters) and the line and paragraph separators show as \u202E-style escapes, so no chip
+// can reorder or break its own text.
 
 #include <QString>
 

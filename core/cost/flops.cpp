@@ -7,41 +7,46 @@ const char* modeName(Mode m) {
 }
 
 FlopBreakdown& FlopBreakdown::operator+=(const FlopBreakdown& o) {
-    qkv += o.qkv;
-    scores += o.scores;
-    attnV += o.attnV;
-    outProj += o.outProj;
-    mlp += o.mlp;
-    lmHead += o.lmHead;
-    other += o.other;
+    for (const FlopComponent& c : kFlopComponents) this->*c.field += o.*c.field;
     return *this;
 }
 
+// One formula for every architecture: the configuration's choices (norm, activation, positions,
+// biases) select the terms, never the model's name.
 FlopBreakdown forwardFlops(const ModelConfig& c, std::int64_t start, std::int64_t n) {
     const std::int64_t r = n - start;  // rows computed
     const std::int64_t d = c.nEmbd, inner = c.nInner, kv = c.kvDim(), L = c.nLayer;
+    const std::int64_t qDim = std::int64_t(c.nHead) * c.headDim();
+    const bool gelu = c.activation == Activation::GeluTanh;
+    const std::int64_t norm = normFlopsPerElement(c.norm);
     // Query rows i in [start, n) see i + 1 keys: sum of (i + 1) over the rows.
     const std::int64_t keysSeen = (n * (n + 1) - start * (start + 1)) / 2;
 
     FlopBreakdown f;
-    f.qkv = L * 2 * r * d * (d + 2 * kv);
-    f.scores = L * 2 * keysSeen * d;  // every query head: head_dim per key, heads * head_dim = d
+    f.qkv = L * 2 * r * d * (qDim + 2 * kv);
+    f.scores = L * 2 * keysSeen * qDim;  // every query head: head_dim per key
     f.attnV = f.scores;
-    f.outProj = L * 2 * r * d * d;
-    f.mlp = L * 2 * (2 * r * d * inner);
+    f.outProj = L * 2 * r * qDim * d;
+    f.mlp = L * 2 * r * d * inner * (gelu ? 2 : 3);
 
-    const std::int64_t perLayerOther =
-        2 * kLayerNormFlopsPerElement * r * d                  // ln_1, ln_2
-        + kAddFlopsPerElement * r * (d + 2 * kv)               // QKV bias
-        + kSoftmaxFlopsPerScore * c.nHead * keysSeen           // softmax over each score
-        + kAddFlopsPerElement * r * d * 2                      // projection bias, residual
-        + kAddFlopsPerElement * r * inner                      // c_fc bias
-        + kGeluFlopsPerElement * r * inner                     // GELU
-        + kAddFlopsPerElement * r * d * 2;                     // c_proj bias, residual
-    f.other = L * perLayerOther + kAddFlopsPerElement * r * d  // token + position embedding
-              + kLayerNormFlopsPerElement * d;                 // ln_f on the last row only
+    std::int64_t perLayerOther = 2 * norm * r * d                              // the two norms
+                                 + kSoftmaxFlopsPerScore * c.nHead * keysSeen  // every score
+                                 + kAddFlopsPerElement * r * d * 2;            // two residuals
+    if (c.attnBias) perLayerOther += kAddFlopsPerElement * r * (qDim + 2 * kv);
+    if (c.projBias) perLayerOther += kAddFlopsPerElement * r * (d + (gelu ? inner : 2 * inner) + d);
+    if (c.positions == PositionKind::Rotary)
+        perLayerOther += kRopeFlopsPerElement * r * (qDim + kv);  // Q and K rows
+    perLayerOther += gelu ? kGeluFlopsPerElement * r * inner
+                          : (kSiluFlopsPerElement + kGateFlopsPerElement) * r * inner;
+    f.other = L * perLayerOther + norm * d;  // the final norm on the last row only
+    if (c.positions == PositionKind::Learned)
+        f.other += kAddFlopsPerElement * r * d;  // token + position embedding
     f.lmHead = 2 * std::int64_t(c.vocabSize) * d;
     return f;
+}
+
+std::int64_t kvCacheBytes(const ModelConfig& c, std::int64_t n, std::int64_t bytesPerValue) {
+    return 2 * std::int64_t(c.nLayer) * n * c.kvDim() * bytesPerValue;
 }
 
 FlopBreakdown stepFlops(const ModelConfig& c, std::int64_t n, Mode mode) {

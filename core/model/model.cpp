@@ -1,8 +1,11 @@
 #include "model/model.h"
 
-#include "arch/gpt2.h"
+#include "formats/llama2c.h"
+#include "formats/sniff.h"
+#include "model/architecture.h"
 #include "model/weight_store.h"
 #include "tokenizer/byte_level_bpe.h"
+#include "tokenizer/tokenizer_bin.h"
 
 #include <QDir>
 #include <QFile>
@@ -11,18 +14,15 @@
 namespace kvscope {
 namespace {
 
-const QStringList kPickleSuffixes = {QStringLiteral("bin"), QStringLiteral("pt"),
-                                     QStringLiteral("pth"), QStringLiteral("ckpt"),
-                                     QStringLiteral("pkl")};
-
-Error pickleRefusal(const QString& path) {
+Error pickleRefusal(const QString& path, FileKind kind) {
     return Error{
-        QStringLiteral("%1: refused: PyTorch pickle checkpoints can run arbitrary code when they "
-                       "are loaded, so kvscope reads only safetensors. Convert it once, in an "
-                       "environment you trust, with Python and the transformers package: "
+        QStringLiteral("%1: refused: this is a %2, and PyTorch checkpoints can run arbitrary "
+                       "code when they are loaded, so kvscope reads only safetensors and "
+                       "llama2.c files. Convert it once, in an environment you trust, with "
+                       "Python and the transformers package: "
                        "GPT2LMHeadModel.from_pretrained(folder).save_pretrained(folder, "
                        "safe_serialization=True), which writes model.safetensors next to it.")
-            .arg(path)};
+            .arg(path, fileKindName(kind))};
 }
 
 Result<QByteArray> readSmallFile(const QString& path) {
@@ -42,71 +42,72 @@ Result<QByteArray> readSmallFile(const QString& path) {
     return f.readAll();
 }
 
-// Resolves `path` to the model folder and its weights file, refusing pickle checkpoints.
-Result<QString> modelFolder(const QString& path) {
-    const QFileInfo info(path);
-    if (!info.exists()) return Error{QStringLiteral("%1: no such file or folder").arg(path)};
-    if (info.isFile()) {
-        if (kPickleSuffixes.contains(info.suffix().toLower())) return pickleRefusal(path);
-        if (info.suffix().toLower() != QLatin1String("safetensors"))
-            return Error{QStringLiteral("%1: expected a model folder or its model.safetensors, "
-                                        "found a .%2 file")
-                             .arg(path, info.suffix())};
-        return info.absolutePath();
-    }
-    const QDir dir(path);
-    if (dir.exists(QStringLiteral("model.safetensors"))) return dir.absolutePath();
-    for (const QFileInfo& f : dir.entryInfoList(QDir::Files)) {
-        if (kPickleSuffixes.contains(f.suffix().toLower())) return pickleRefusal(f.filePath());
-    }
-    return Error{
-        QStringLiteral("%1: no model here: expected model.safetensors with config.json, "
-                       "vocab.json and merges.txt, found %2")
-            .arg(path, dir.entryList(QDir::Files).isEmpty()
-                           ? QStringLiteral("no files")
-                           : dir.entryList(QDir::Files).mid(0, 8).join(QStringLiteral(", ")))};
+// A model file's first bytes, its size and what they say it is.
+struct Sniffed {
+    QByteArray head;
+    std::uint64_t size = 0;
+    FileKind kind = FileKind::Unknown;
+};
+
+Result<Sniffed> sniffPath(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return Error{QStringLiteral("%1: cannot open for reading: %2").arg(path, f.errorString())};
+    Sniffed s;
+    s.head = f.read(qint64(std::max(kSniffBytes, kLlama2cHeaderBytes)));
+    s.size = std::uint64_t(f.size());
+    s.kind = sniffFile(reinterpret_cast<const std::uint8_t*>(s.head.constData()),
+                       std::uint64_t(s.head.size()), s.size);
+    return s;
 }
 
-// The phases of a load, run in order with progress reported between them, so a config error is
-// found before the tokenizer and the weights are read.
+// The phases of a load, run in order with progress reported between them, so a configuration
+// error is found before the tokenizer and the weights are read.
 struct LoadSteps {
-    QString name, source;
-    QByteArray configJson;
-    std::function<Result<ByteLevelBpe>()> tokenizer;
+    QString name, source, format;
+    QString configName, tokenizerName, weightsName;  // for progress and messages
+    std::function<Result<ModelConfig>()> config;
+    std::function<Result<TokenizerPtr>(const ModelConfig&)> tokenizer;
     std::function<Result<std::unique_ptr<WeightStore>>()> weights;
 };
 
 struct Cancelled {};
 
 Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) {
-    const QString configName = QStringLiteral("config.json");
     auto report = [&](double f, const QString& stage) {
         if (progress && !progress(f, stage)) throw Cancelled{};
     };
     try {
-        report(0.0, QStringLiteral("reading config.json"));
-        auto config = parseModelConfig(steps.configJson, configName);
+        report(0.0, QStringLiteral("reading %1").arg(steps.configName));
+        auto config = steps.config();
         if (!config) return config.error();
-        report(0.05, QStringLiteral("reading the vocabulary and merges"));
-        auto tokenizer = steps.tokenizer();
+        const Architecture* arch = findArchitecture(config.value().modelType);
+        if (!arch)
+            return Error{QStringLiteral("%1: architecture \"%2\": expected one of %3")
+                             .arg(steps.configName, config.value().modelType,
+                                  architectureNames().join(QStringLiteral(", ")))};
+        report(0.05, QStringLiteral("reading %1").arg(steps.tokenizerName));
+        auto tokenizer = steps.tokenizer(config.value());
         if (!tokenizer) return tokenizer.error();
-        if (tokenizer.value().vocabSize() > config.value().vocabSize)
-            return Error{QStringLiteral("vocab.json: holds %1 tokens, expected at most "
-                                        "vocab_size=%2 from %3")
-                             .arg(tokenizer.value().vocabSize())
+        if (tokenizer.value()->vocabSize() > config.value().vocabSize)
+            return Error{QStringLiteral("%1: holds %2 tokens, expected at most vocab_size=%3 "
+                                        "from %4")
+                             .arg(steps.tokenizerName)
+                             .arg(tokenizer.value()->vocabSize())
                              .arg(config.value().vocabSize)
-                             .arg(configName)};
-        report(0.3, QStringLiteral("reading model.safetensors"));
+                             .arg(steps.configName)};
+        report(0.3, QStringLiteral("reading %1").arg(steps.weightsName));
         auto store = steps.weights();
         if (!store) return store.error();
         auto model = std::make_shared<Model>();
-        model->tokenizer = std::make_shared<const ByteLevelBpe>(tokenizer.take());
+        model->tokenizer = tokenizer.take();
         model->name = steps.name;
         model->source = steps.source;
+        model->format = steps.format;
         model->config = config.value();
         const int layers = model->config.nLayer;
         WeightStore& weights = *store.value();
-        model->transformer = makeGpt2(model->config, weights, [&](int layer) {
+        model->transformer = arch->build(model->config, weights, [&](int layer) {
             report(0.35 + 0.65 * (layer + 1) / layers,
                    QStringLiteral("reading layer %1 of %2").arg(layer + 1).arg(layers));
         });
@@ -120,12 +121,15 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
     }
 }
 
-}  // namespace
+Result<TokenizerPtr> byteLevelBpe(const QString& vocab, const QString& merges) {
+    auto t = ByteLevelBpe::fromFiles(vocab, merges);
+    if (!t) return t.error();
+    return TokenizerPtr(std::make_shared<const ByteLevelBpe>(t.take()));
+}
 
-Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress) {
-    auto folder = modelFolder(path);
-    if (!folder) return folder.error();
-    const QDir dir(folder.value());
+// A Hugging Face GPT-2 folder; `weights` is its model.safetensors.
+Result<ModelPtr> loadGpt2Folder(const QDir& dir, const QString& weights,
+                                const LoadProgress& progress) {
     auto configJson = readSmallFile(dir.filePath(QStringLiteral("config.json")));
     if (!configJson) return configJson.error();
     const QString vocab = dir.filePath(QStringLiteral("vocab.json"));
@@ -133,28 +137,142 @@ Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress) {
     for (const QString& f : {vocab, merges}) {
         if (!QFileInfo::exists(f)) return readSmallFile(f).error();
     }
-    const QString weights = QFileInfo(path).isFile()
-                                ? QFileInfo(path).absoluteFilePath()
-                                : dir.filePath(QStringLiteral("model.safetensors"));
-    return assemble(LoadSteps{dir.dirName(), dir.absolutePath(), configJson.value(),
-                              [=] { return ByteLevelBpe::fromFiles(vocab, merges); },
-                              [=] { return WeightStore::open(weights); }},
-                    progress);
+    const QByteArray json = configJson.value();
+    LoadSteps steps{dir.dirName(),
+                    dir.absolutePath(),
+                    QStringLiteral("safetensors"),
+                    QStringLiteral("config.json"),
+                    QStringLiteral("vocab.json and merges.txt"),
+                    QFileInfo(weights).fileName(),
+                    [=] { return parseModelConfig(json, QStringLiteral("config.json")); },
+                    [=](const ModelConfig&) { return byteLevelBpe(vocab, merges); },
+                    [=] { return WeightStore::open(weights); }};
+    return assemble(steps, progress);
+}
+
+// A llama2.c checkpoint whose header has been sniffed; its tokenizer.bin is given or beside it.
+Result<ModelPtr> loadLlama2c(const QString& path, const Sniffed& sniffed,
+                             const LoadOptions& options, const LoadProgress& progress) {
+    const QFileInfo info(path);
+    const QString name = info.fileName();
+    auto checkpoint = parseLlama2c(reinterpret_cast<const std::uint8_t*>(sniffed.head.constData()),
+                                   std::uint64_t(sniffed.head.size()), sniffed.size, name);
+    if (!checkpoint) return checkpoint.error();
+    const Llama2cCheckpoint ckpt = checkpoint.take();
+    const QString tokenizer = options.tokenizerPath.isEmpty()
+                                  ? info.dir().filePath(QStringLiteral("tokenizer.bin"))
+                                  : options.tokenizerPath;
+    if (!QFileInfo::exists(tokenizer))
+        return Error{QStringLiteral("%1: missing: a llama2.c checkpoint (%2) needs its "
+                                    "tokenizer.bin, beside it or given with --tokenizer FILE "
+                                    "(File > Open Tokenizer in the window)")
+                         .arg(tokenizer, name)};
+    LoadSteps steps{name,
+                    info.absoluteFilePath(),
+                    ckpt.version == 0 ? QStringLiteral("llama2.c legacy")
+                                      : QStringLiteral("llama2.c version %1").arg(ckpt.version),
+                    name + QStringLiteral(" (header)"),
+                    QFileInfo(tokenizer).fileName(),
+                    name,
+                    [=]() -> Result<ModelConfig> { return ckpt.config; },
+                    [=](const ModelConfig& c) -> Result<TokenizerPtr> {
+                        auto t = loadTokenizerBin(tokenizer, c.vocabSize);
+                        if (!t) return t.error();
+                        return TokenizerPtr(std::make_shared<const SentencePieceBpe>(t.take()));
+                    },
+                    [=]() -> Result<std::unique_ptr<WeightStore>> {
+                        auto file = std::make_unique<QFile>(path);
+                        if (!file->open(QIODevice::ReadOnly))
+                            return Error{QStringLiteral("%1: cannot open for reading: %2")
+                                             .arg(path, file->errorString())};
+                        return WeightStore::overFile(std::move(file), name, ckpt.tensors);
+                    }};
+    return assemble(steps, progress);
+}
+
+// One model file, whatever its name says.
+Result<ModelPtr> loadFile(const QString& path, const LoadProgress& progress,
+                          const LoadOptions& options) {
+    auto sniffed = sniffPath(path);
+    if (!sniffed) return sniffed.error();
+    const Sniffed& s = sniffed.value();
+    const QFileInfo info(path);
+    switch (s.kind) {
+        case FileKind::Safetensors:
+            return loadGpt2Folder(info.absoluteDir(), info.absoluteFilePath(), progress);
+        case FileKind::Llama2c:
+            return loadLlama2c(path, s, options, progress);
+        case FileKind::Zip:
+        case FileKind::Pickle:
+            return pickleRefusal(path, s.kind);
+        case FileKind::Gguf:
+            return Error{QStringLiteral("%1: a GGUF file: not supported yet (kvscope reads "
+                                        "safetensors model folders and llama2.c checkpoints)")
+                             .arg(path)};
+        case FileKind::Unknown:
+            break;
+    }
+    return Error{QStringLiteral("%1: not a model file kvscope reads: expected safetensors, a "
+                                "llama2.c checkpoint (legacy or version 1) or a model folder; "
+                                "found %2 in %3 bytes")
+                     .arg(path, describeLeadingBytes(
+                                    reinterpret_cast<const std::uint8_t*>(s.head.constData()),
+                                    std::uint64_t(s.head.size())))
+                     .arg(s.size)};
+}
+
+Result<ModelPtr> loadFolder(const QString& path, const LoadProgress& progress,
+                            const LoadOptions& options) {
+    const QDir dir(path);
+    if (dir.exists(QStringLiteral("model.safetensors")))
+        return loadGpt2Folder(dir, dir.filePath(QStringLiteral("model.safetensors")), progress);
+    // No safetensors: a llama2.c checkpoint, or a PyTorch checkpoint to refuse by its bytes.
+    for (const QFileInfo& f : dir.entryInfoList(QDir::Files, QDir::Name)) {
+        if (f.fileName() == QLatin1String("tokenizer.bin")) continue;
+        auto s = sniffPath(f.filePath());
+        if (!s) continue;
+        if (s.value().kind == FileKind::Llama2c)
+            return loadLlama2c(f.filePath(), s.value(), options, progress);
+        if (s.value().kind == FileKind::Zip || s.value().kind == FileKind::Pickle)
+            return pickleRefusal(f.filePath(), s.value().kind);
+    }
+    const QStringList files = dir.entryList(QDir::Files);
+    return Error{QStringLiteral("%1: no model here: expected model.safetensors with config.json, "
+                                "vocab.json and merges.txt, or a llama2.c checkpoint, found %2")
+                     .arg(path, files.isEmpty() ? QStringLiteral("no files")
+                                                : files.mid(0, 8).join(QStringLiteral(", ")))};
+}
+
+}  // namespace
+
+Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress,
+                           const LoadOptions& options) {
+    const QFileInfo info(path);
+    if (!info.exists()) return Error{QStringLiteral("%1: no such file or folder").arg(path)};
+    return info.isFile() ? loadFile(path, progress, options) : loadFolder(path, progress, options);
 }
 
 Result<ModelPtr> loadModel(const ModelSources& s, const LoadProgress& progress) {
-    return assemble(LoadSteps{s.name, s.name, s.configJson,
-                              [&] {
-                                  return ByteLevelBpe::fromData(s.vocabJson, s.merges,
-                                                             QStringLiteral("vocab.json"),
-                                                             QStringLiteral("merges.txt"));
-                              },
-                              [&] {
-                                  return WeightStore::fromBytes(
-                                      s.weights, s.weightsSize,
-                                      QStringLiteral("model.safetensors"));
-                              }},
-                    progress);
+    const ModelSources src = s;
+    LoadSteps steps{
+        s.name,
+        s.name,
+        QStringLiteral("safetensors"),
+        QStringLiteral("config.json"),
+        QStringLiteral("vocab.json and merges.txt"),
+        QStringLiteral("model.safetensors"),
+        [src] { return parseModelConfig(src.configJson, QStringLiteral("config.json")); },
+        [src](const ModelConfig&) -> Result<TokenizerPtr> {
+            auto t = ByteLevelBpe::fromData(src.vocabJson, src.merges, QStringLiteral("vocab.json"),
+                                            QStringLiteral("merges.txt"));
+            if (!t) return t.error();
+            return TokenizerPtr(std::make_shared<const ByteLevelBpe>(t.take()));
+        },
+        [src] {
+            return WeightStore::fromBytes(src.weights, src.weightsSize,
+                                          QStringLiteral("model.safetensors"));
+        }};
+    return assemble(steps, progress);
 }
 
 }  // namespace kvscope

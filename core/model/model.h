@@ -1,11 +1,13 @@
 #pragma once
 // A loaded model: configuration, tokenizer and the architecture's forward pass over weights
-// copied into memory at load (the files are closed afterwards).
+// copied into memory at load (the files are closed afterwards). Formats: Hugging Face GPT-2
+// folders (config.json, model.safetensors, vocab.json, merges.txt) and llama2.c checkpoints
+// (legacy and version 1, with a tokenizer.bin).
 
 #include "model/model_config.h"
-#include "util/result.h"
-#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
+#include "tokenizer/tokenizer.h"
+#include "util/result.h"
 
 #include <QByteArray>
 #include <QString>
@@ -16,8 +18,9 @@
 namespace kvscope {
 
 struct Model {
-    QString name;    // shown to the user: the folder's name, or "embedded: ..."
+    QString name;    // shown to the user: the folder's or file's name, or "embedded: ..."
     QString source;  // where it was loaded from
+    QString format;  // "safetensors", "llama2.c legacy", "llama2.c version 1"
     ModelConfig config;
     TokenizerPtr tokenizer;  // never null once loaded
     std::unique_ptr<const Transformer> transformer;
@@ -41,10 +44,16 @@ struct ModelSources {
 // "cancelled" error). Called on the loading thread.
 using LoadProgress = std::function<bool(double fraction, const QString& stage)>;
 
-// `path` is a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt)
-// or the model.safetensors inside one. PyTorch pickle checkpoints are refused: unpickling runs
-// code.
-Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress = {});
+struct LoadOptions {
+    // A llama2.c checkpoint's tokenizer.bin; empty: the tokenizer.bin beside the checkpoint.
+    QString tokenizerPath;
+};
+
+// `path` is a model folder or a model file, identified by its bytes (formats/sniff.h): a Hugging
+// Face GPT-2 folder or the model.safetensors inside one; a llama2.c checkpoint (.bin) or a folder
+// holding one. PyTorch checkpoints (zip or pickle) are refused: unpickling runs code.
+Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress = {},
+                           const LoadOptions& options = {});
 Result<ModelPtr> loadModel(const ModelSources& sources, const LoadProgress& progress = {});
 
 }  // namespace kvscope

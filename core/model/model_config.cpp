@@ -96,8 +96,9 @@ Result<ModelConfig> parseModelConfig(const QByteArray& json, const QString& file
     const QJsonObject o = doc.object();
     const QString type = o.value(QLatin1String("model_type")).toString(QStringLiteral("gpt2"));
     if (type != QLatin1String("gpt2"))
-        return Error{QStringLiteral("%1: field \"model_type\": expected \"gpt2\" (the only "
-                                    "architecture implemented so far), found \"%2\"")
+        return Error{QStringLiteral("%1: field \"model_type\": expected \"gpt2\" (model folders "
+                                    "are read as GPT-2; Llama models open from llama2.c "
+                                    "checkpoints), found \"%2\"")
                          .arg(fileName, type)};
     try {
         return parseGpt2(o, fileName);

@@ -23,7 +23,17 @@ QString shapeText(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
-WeightStore::WeightStore(SafetensorsFile table) : table_(std::move(table)) {}
+WeightStore::WeightStore(QString fileName, std::vector<TensorInfo> tensors)
+    : fileName_(std::move(fileName)), tensors_(std::move(tensors)) {
+    for (std::size_t i = 0; i < tensors_.size(); ++i) index_.insert(tensors_[i].name, i);
+}
+
+std::unique_ptr<WeightStore> WeightStore::overFile(std::unique_ptr<QFile> file, const QString& name,
+                                                   std::vector<TensorInfo> tensors) {
+    std::unique_ptr<WeightStore> store(new WeightStore(name, std::move(tensors)));
+    store->file_ = std::move(file);
+    return store;
+}
 
 WeightStore::~WeightStore() = default;
 
@@ -48,9 +58,7 @@ Result<std::unique_ptr<WeightStore>> WeightStore::open(const QString& path) {
         SafetensorsFile::parseHeader(reinterpret_cast<const std::uint8_t*>(head.data()),
                                      std::uint64_t(head.size()), std::uint64_t(size), name);
     if (!table) return table.error();
-    std::unique_ptr<WeightStore> store(new WeightStore(table.take()));
-    store->file_ = std::move(file);
-    return store;
+    return overFile(std::move(file), name, table.value().tensors());
 }
 
 Result<std::unique_ptr<WeightStore>> WeightStore::fromBytes(const std::uint8_t* data,
@@ -58,14 +66,17 @@ Result<std::unique_ptr<WeightStore>> WeightStore::fromBytes(const std::uint8_t* 
                                                             const QString& name) {
     auto table = SafetensorsFile::parse(data, size, name);
     if (!table) return table.error();
-    std::unique_ptr<WeightStore> store(new WeightStore(table.take()));
+    std::unique_ptr<WeightStore> store(new WeightStore(name, table.value().tensors()));
     store->memory_ = data;
     return store;
 }
 
 const TensorInfo* WeightStore::lookup(const QString& name) const {
-    if (const TensorInfo* t = table_.find(name)) return t;
-    return table_.find(QStringLiteral("transformer.") + name);
+    for (const QString& n : {name, QStringLiteral("transformer.") + name}) {
+        const auto it = index_.constFind(n);
+        if (it != index_.constEnd()) return &tensors_[*it];
+    }
+    return nullptr;
 }
 
 bool WeightStore::has(const QString& name) const {

@@ -1,12 +1,14 @@
 #pragma once
-// Reads the tensors of one safetensors file as float32 into memory the caller owns (copy on
-// load). Nothing stays mapped, so a model file that is replaced, truncated or deleted while the
-// model is in use cannot reach the running model; only the load itself reads the file, and a
-// file that gets shorter during the load is reported as an error.
+// Reads the tensors of one weights file (safetensors, llama2.c) as float32 into memory the caller
+// owns (copy on load). The format's reader supplies the tensor table; this class only reads.
+// Nothing stays mapped, so a model file that is replaced, truncated or deleted while the model is
+// in use cannot reach the running model; only the load itself reads the file, and a file that gets
+// shorter during the load is reported as an error.
 
-#include "util/result.h"
 #include "formats/safetensors.h"
+#include "util/result.h"
 
+#include <QHash>
 #include <QString>
 
 #include <cstdint>
@@ -25,6 +27,10 @@ public:
     // A file already in memory (e.g. an embedded resource); the bytes must outlive the store.
     static Result<std::unique_ptr<WeightStore>> fromBytes(const std::uint8_t* data,
                                                           std::uint64_t size, const QString& name);
+    // Any format: `tensors` (already checked to lie inside the file) read from `file`, which
+    // must be open for reading.
+    static std::unique_ptr<WeightStore> overFile(std::unique_ptr<QFile> file, const QString& name,
+                                                 std::vector<TensorInfo> tensors);
     ~WeightStore();
 
     // The tensor `name` (also found under the "transformer." prefix) after checking that its
@@ -37,17 +43,19 @@ public:
     void read(const TensorInfo& tensor, float* dst);
     bool has(const QString& name) const;
 
-    QString fileName() const { return table_.fileName(); }
+    QString fileName() const { return fileName_; }
     // Bytes read as float32, and bytes converted to float32 from F16/BF16.
     std::int64_t readBytes() const { return readBytes_; }
     std::int64_t convertedBytes() const { return convertedBytes_; }
 
 private:
-    explicit WeightStore(SafetensorsFile table);
+    WeightStore(QString fileName, std::vector<TensorInfo> tensors);
     const TensorInfo* lookup(const QString& name) const;
     void readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst);
 
-    SafetensorsFile table_;
+    QString fileName_;
+    std::vector<TensorInfo> tensors_;
+    QHash<QString, std::size_t> index_;
     std::unique_ptr<QFile> file_;           // set when reading from a file
     const std::uint8_t* memory_ = nullptr;  // set when reading from memory
     std::vector<std::uint8_t> chunk_;       // raw bytes of one chunk before conversion

@@ -19,8 +19,7 @@ GenerationWorker::GenerationWorker(QObject* parent) : QObject(parent) {
 void GenerationWorker::stop(std::uint64_t runId) {
     std::lock_guard lock(mutex_);
     if (runId > stopUpTo_.load()) stopUpTo_.store(runId);
-    if (activeRunId_ <= runId)
-        for (GenerationSession* s : active_) s->cancel();
+    if (activeRunId_ <= runId && active_) active_->cancel();
     wake_.notify_all();
 }
 
@@ -56,7 +55,32 @@ bool GenerationWorker::waitForTurn(std::uint64_t runId, bool delay) {
     return true;
 }
 
+// Every request still ends with one signal when the engine throws (bad_alloc from newState()
+// for a huge context, say): the window reports it and stays up.
 void GenerationWorker::run(const RunRequest& request) {
+    try {
+        runUnguarded(request);
+        return;
+    } catch (const std::bad_alloc&) {
+        forgetSessions();
+        Q_EMIT runFailed(request.runId,
+                         tr("Not enough memory for this run (the model's state for its context "
+                            "could not be allocated)."));
+    } catch (const std::exception& e) {
+        forgetSessions();
+        Q_EMIT runFailed(request.runId, tr("The run failed: %1").arg(QString::fromUtf8(e.what())));
+    } catch (...) {
+        forgetSessions();
+        Q_EMIT runFailed(request.runId, tr("The run failed with an unknown error."));
+    }
+}
+
+void GenerationWorker::forgetSessions() {
+    std::lock_guard lock(mutex_);
+    active_ = nullptr;  // the run died with the stack that threw
+}
+
+void GenerationWorker::runUnguarded(const RunRequest& request) {
     // Stopped while still queued: acknowledged all the same, or a window that pressed Stop right
     // after Generate would wait for the end of a run that never began.
     if (stopped(request.runId)) {
@@ -68,50 +92,33 @@ void GenerationWorker::run(const RunRequest& request) {
     singleSteps_.store(request.startPaused ? request.singleSteps : 0);
     const Tokenizer& tok = *request.model->tokenizer;
     const QByteArray utf8 = request.prompt.toUtf8();
-    const std::vector<int> ids =
-        tok.encode(std::string_view(utf8.constData(), std::size_t(utf8.size())));
-
-    std::vector<std::unique_ptr<GenerationSession>> sessions;
+    const std::vector<int> ids = tok.promptIds(
+        std::string_view(utf8.constData(), std::size_t(utf8.size())), tok.special().addBos);
     const std::vector<Mode> modes = request.compare ? std::vector{Mode::Naive, Mode::Cached}
                                                     : std::vector{request.settings.mode};
-    for (Mode mode : modes) {
-        GenerationSettings s = request.settings;
-        s.mode = mode;
-        sessions.push_back(std::make_unique<GenerationSession>(request.model));
-        auto started = sessions.back()->start(ids, s, request.runId);
-        if (!started) {
-            Q_EMIT runFailed(request.runId, started.errorMessage());
-            return;
-        }
+    auto started = LockstepRun::start(request.model, ids, request.settings, modes, request.runId);
+    if (!started) {
+        Q_EMIT runFailed(request.runId, started.errorMessage());
+        return;
     }
+    LockstepRun& run = *started.value();
     {
         std::lock_guard lock(mutex_);
-        for (auto& s : sessions) active_.push_back(s.get());
+        active_ = &run;
         activeRunId_ = request.runId;
     }
-    Q_EMIT runStarted(request.runId, sessions.front()->tokens());
-
-    float maxDiff = 0;
-    for (bool first = true; !sessions.front()->finished(); first = false) {
-        if (!waitForTurn(request.runId, !first)) break;
-        bool all = true;
-        for (auto& s : sessions) {
-            StepResultPtr r = s->step();
-            if (r) Q_EMIT stepReady(r);
-            all = all && r;
-        }
-        if (sessions.size() == 2 && all)
-            maxDiff = std::max(
-                maxDiff, maxAbsDifference(sessions[0]->lastLogits(), sessions[1]->lastLogits()));
-    }
+    Q_EMIT runStarted(request.runId, run.promptIds());
+    const LockstepOutcome outcome =
+        run.run([&](bool first) { return waitForTurn(request.runId, !first); },
+                [&](std::size_t, const StepResultPtr& r) { Q_EMIT stepReady(r); });
     {
         std::lock_guard lock(mutex_);
-        active_.clear();
+        active_ = nullptr;
     }
     const StopReason reason =
-        stopped(request.runId) ? StopReason::Cancelled : sessions.front()->stopReason();
+        stopped(request.runId) ? StopReason::Cancelled : outcome.stops.front();
     Q_EMIT runFinished(request.runId, QString::fromLatin1(stopReasonName(reason)),
-                       sessions.size() == 2 ? maxDiff : -1.0f);
+                       outcome.maxLogitDiff.value_or(-1.0f));
 }
 
 }  // namespace kvscope

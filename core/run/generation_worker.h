@@ -4,8 +4,8 @@
 // goes through plain thread-safe methods backed by atomics and a condition variable, never
 // through the worker's event loop, which is busy while a run is going.
 
-#include "run/generation_session.h"
 #include "model/model.h"
+#include "run/lockstep.h"
 
 #include <QObject>
 #include <QString>
@@ -53,6 +53,8 @@ Q_SIGNALS:
     void runFailed(quint64 runId, const QString& message);
 
 private:
+    void runUnguarded(const RunRequest& request);
+    void forgetSessions();
     // Waits for the per-token delay (when `delay`) and while paused; false when stopped.
     bool waitForTurn(std::uint64_t runId, bool delay);
     bool stopped(std::uint64_t runId) const { return stopUpTo_.load() >= runId; }
@@ -63,8 +65,8 @@ private:
     std::atomic<int> singleSteps_{0};
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::vector<GenerationSession*> active_;  // guarded by mutex_, for stop() to cancel
-    std::uint64_t activeRunId_ = 0;           // guarded by mutex_
+    LockstepRun* active_ = nullptr;  // guarded by mutex_, for stop() to cancel
+    std::uint64_t activeRunId_ = 0;  // guarded by mutex_
 };
 
 void registerMetaTypes();

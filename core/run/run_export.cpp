@@ -67,10 +67,11 @@ QJsonObject modelToJson(const Model& m) {
 }
 
 QJsonObject flopsToJson(const FlopBreakdown& f) {
-    return QJsonObject{{"qkv", double(f.qkv)},      {"scores", double(f.scores)},
-                       {"attn_v", double(f.attnV)}, {"out_proj", double(f.outProj)},
-                       {"mlp", double(f.mlp)},      {"lm_head", double(f.lmHead)},
-                       {"other", double(f.other)},  {"total", double(f.total())}};
+    QJsonObject o;
+    for (const FlopComponent& c : kFlopComponents)
+        o.insert(QLatin1String(c.key), double(f.*c.field));
+    o.insert(QStringLiteral("total"), double(f.total()));
+    return o;
 }
 
 QJsonObject runToJson(const RunExport& e) {
@@ -120,10 +121,9 @@ QJsonObject runToJson(const RunExport& e) {
 }
 
 QByteArray runToCsv(const RunExport& e) {
-    QByteArray out =
-        "mode,step,position,prefill,token,text,prob,rank,entropy,flops_qkv,flops_scores,"
-        "flops_attn_v,flops_out_proj,flops_mlp,flops_lm_head,flops_other,flops_total,"
-        "cumulative_flops,kv_cache_bytes,ms\n";
+    QByteArray out = "mode,step,position,prefill,token,text,prob,rank,entropy,";
+    for (const FlopComponent& c : kFlopComponents) out += QByteArray("flops_") + c.key + ',';
+    out += "flops_total,cumulative_flops,kv_cache_bytes,ms\n";
     for (const RunRecord& run : e.runs) {
         for (const auto& p : run.steps) {
             const StepResult& s = *p;
@@ -137,8 +137,8 @@ QByteArray runToCsv(const RunExport& e) {
                             QString::number(s.sample.prob, 'g', 7),
                             QString::number(s.sample.rank),
                             QString::number(s.sample.entropy, 'g', 7)};
-            for (std::int64_t v : {f.qkv, f.scores, f.attnV, f.outProj, f.mlp, f.lmHead, f.other,
-                                   f.total(), s.cumulative.total(), s.kvCacheBytes})
+            for (const FlopComponent& c : kFlopComponents) row << QString::number(f.*c.field);
+            for (std::int64_t v : {f.total(), s.cumulative.total(), s.kvCacheBytes})
                 row << QString::number(v);
             row << QString::number(s.milliseconds, 'f', 4);
             out += row.join(QLatin1Char(',')).toUtf8() + '\n';

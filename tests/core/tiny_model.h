@@ -3,6 +3,11 @@
 // merges.txt) so tests can reach any context length or corrupt any field without committed
 // fixtures. The tokenizer is the 256 byte symbols plus <|endoftext|>, with no merges.
 
+#include "arch/llama.h"
+#include "model/model.h"
+#include "model/weight_store.h"
+#include "tokenizer/byte_level_bpe.h"
+
 #include <QByteArray>
 #include <QDir>
 #include <QFile>
@@ -121,6 +126,69 @@ inline bool writeTinyModel(const QString& dir, const TinyShape& s = {}, std::uin
            writeFile(d.filePath("model.safetensors"), safetensorsBytes(tinyTensors(s, seed))) &&
            writeFile(d.filePath("vocab.json"), byteVocabJson()) &&
            writeFile(d.filePath("merges.txt"), "#version: 0.2\n");
+}
+
+// A small random Llama (RMSNorm, RoPE, SwiGLU, grouped-query attention) with tensors under their
+// canonical names, loaded straight into the engine: the architecture without any file format.
+struct TinyLlamaShape {
+    int nLayer = 2, nHead = 8, nKvHead = 2, nEmbd = 32, nInner = 48, nPositions = 320, vocab = 257;
+    bool tied = false;
+};
+
+inline ModelConfig tinyLlamaConfig(const TinyLlamaShape& s) {
+    ModelConfig c;
+    c.modelType = QStringLiteral("llama");
+    c.nLayer = s.nLayer, c.nHead = s.nHead, c.nKvHead = s.nKvHead, c.nEmbd = s.nEmbd;
+    c.nInner = s.nInner, c.nPositions = s.nPositions, c.vocabSize = s.vocab;
+    c.norm = NormKind::RmsNorm, c.activation = Activation::SwiGlu;
+    c.positions = PositionKind::Rotary, c.tiedLmHead = s.tied;
+    c.attnBias = false, c.projBias = false;
+    return c;
+}
+
+inline std::vector<TensorSpec> tinyLlamaTensors(const TinyLlamaShape& s, std::uint32_t seed = 11) {
+    QRandomGenerator rng(seed);
+    const std::int64_t d = s.nEmbd, kv = std::int64_t(s.nKvHead) * (s.nEmbd / s.nHead);
+    auto make = [&](const QString& name, std::vector<std::int64_t> shape, float scale, float bias) {
+        std::int64_t n = 1;
+        for (auto x : shape) n *= x;
+        TensorSpec t{name, shape, std::vector<float>(std::size_t(n))};
+        for (float& v : t.data) v = bias + scale * float(rng.generateDouble() * 2 - 1);
+        return t;
+    };
+    std::vector<TensorSpec> out;
+    out.push_back(make(QStringLiteral("token_embd.weight"), {s.vocab, d}, 0.5f, 0));
+    for (int i = 0; i < s.nLayer; ++i) {
+        const QString p = QStringLiteral("blk.%1.").arg(i);
+        out.push_back(make(p + "attn_norm.weight", {d}, 0.1f, 1));
+        out.push_back(make(p + "attn_q.weight", {d, d}, 0.3f, 0));
+        out.push_back(make(p + "attn_k.weight", {kv, d}, 0.3f, 0));
+        out.push_back(make(p + "attn_v.weight", {kv, d}, 0.3f, 0));
+        out.push_back(make(p + "attn_output.weight", {d, d}, 0.3f, 0));
+        out.push_back(make(p + "ffn_norm.weight", {d}, 0.1f, 1));
+        out.push_back(make(p + "ffn_gate.weight", {s.nInner, d}, 0.3f, 0));
+        out.push_back(make(p + "ffn_up.weight", {s.nInner, d}, 0.3f, 0));
+        out.push_back(make(p + "ffn_down.weight", {d, s.nInner}, 0.3f, 0));
+    }
+    out.push_back(make(QStringLiteral("output_norm.weight"), {d}, 0.1f, 1));
+    if (!s.tied) out.push_back(make(QStringLiteral("output.weight"), {s.vocab, d}, 0.3f, 0));
+    return out;
+}
+
+inline ModelPtr tinyLlama(const TinyLlamaShape& s = {}, std::uint32_t seed = 11) {
+    const QByteArray bytes = safetensorsBytes(tinyLlamaTensors(s, seed));
+    auto store = WeightStore::fromBytes(reinterpret_cast<const std::uint8_t*>(bytes.constData()),
+                                        std::uint64_t(bytes.size()), QStringLiteral("tiny-llama"));
+    auto tokenizer =
+        ByteLevelBpe::fromData(byteVocabJson(), "#version: 0.2\n", QStringLiteral("vocab.json"),
+                               QStringLiteral("merges.txt"));
+    if (!store || !tokenizer) return nullptr;
+    auto model = std::make_shared<Model>();
+    model->name = QStringLiteral("tiny-llama");
+    model->config = tinyLlamaConfig(s);
+    model->tokenizer = std::make_shared<const ByteLevelBpe>(tokenizer.take());
+    model->transformer = makeLlama(model->config, *store.value());
+    return model;
 }
 
 }  // namespace kvscope::test

@@ -136,9 +136,68 @@ def bpe_seeds():
     write("fuzz_bpe", "ids", struct.pack("<8i", 15496, 995, 50256, -1, 50257, 2**31 - 1, 0, 220))
 
 
+def llama2c_seeds():
+    """llama2.c checkpoints in export.py's layouts, tiny (dim 4, 2 heads of 2, 1 KV head,
+    hidden 6, 2 layers, vocab 5, seq_len 3): legacy tied and untied (negative vocab_size),
+    version 1 tied and untied, and a version-2 header (refused by name)."""
+    rng = np.random.default_rng(3)
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = 4, 6, 2, 2, 1, 5, 3
+    kv_dim, head_dim = dim // heads * kv_heads, dim // heads
+
+    def floats(*shape):
+        return rng.standard_normal(shape).astype("<f4").tobytes()
+
+    def stacked(*shape):
+        return b"".join(floats(*shape) for _ in range(layers))
+
+    fields = (dim, hidden, layers, heads, kv_heads, vocab, seq_len)
+    emb, classifier = floats(vocab, dim), floats(vocab, dim)
+    norms_att, norms_ffn, norm_out = stacked(dim), stacked(dim), floats(dim)
+    attn = stacked(dim, dim) + stacked(kv_dim, dim) + stacked(kv_dim, dim) + stacked(dim, dim)
+    w1, w2, w3 = stacked(hidden, dim), stacked(dim, hidden), stacked(hidden, dim)
+    rope = floats(seq_len, head_dim // 2) + floats(seq_len, head_dim // 2)
+    for tied in (True, False):
+        header = struct.pack("<7i", *fields[:5], vocab if tied else -vocab, seq_len)
+        body = emb + norms_att + attn + norms_ffn + w1 + w2 + w3 + norm_out + rope
+        write("fuzz_llama2c", "legacy_" + ("tied" if tied else "untied"),
+              header + body + (b"" if tied else classifier))
+        header = struct.pack("<Ii7iB", 0x616B3432, 1, *fields, int(tied)).ljust(256, b"\0")
+        body = norms_att + norms_ffn + norm_out + emb + attn + w1 + w2 + w3
+        write("fuzz_llama2c", "v1_" + ("tied" if tied else "untied"),
+              header + body + (b"" if tied else classifier))
+    v2 = struct.pack("<Ii7iBi", 0x616B3432, 2, *fields, 1, 4).ljust(256, b"\0")
+    write("fuzz_llama2c", "v2_header", v2 + b"\0" * 64)
+
+
+def tokenizer_bin(pieces, max_length=None):
+    """llama2.c's tokenizer.bin: uint32 max_token_length, then float32 score, uint32 length and
+    the bytes of each (text, score)."""
+    texts = [(t.encode() if isinstance(t, str) else t, s) for t, s in pieces]
+    longest = max(len(t) for t, _ in texts) if max_length is None else max_length
+    return struct.pack("<I", longest) + b"".join(
+        struct.pack("<fI", s, len(t)) + t for t, s in texts)
+
+
+def tokenizer_bin_seeds():
+    # <unk>, BOS, EOS and the 256 byte pieces first, as llama2.c's files have them.
+    base = [("<unk>", 0.0), ("\n<s>\n", 0.0), ("\n</s>\n", 0.0)]
+    base += [(f"<0x{b:02X}>", 0.0) for b in range(256)]
+    words = [(" ", -1.0), ("a", -2.0), ("b", -3.0), (" a", -4.0), ("ab", -5.0), (" ab", -6.0),
+             ("  ", -1e9), ("\u00e9", -7.0), ("he", -8.0), ("ll", -8.0), (" hello", -9.0)]
+    write("fuzz_tokenizer_bin", "small", tokenizer_bin(base + words))
+    # One edit from valid: a piece longer than max_token_length, bytes after the last token.
+    write("fuzz_tokenizer_bin", "max_length_too_small", tokenizer_bin(base + words, max_length=6))
+    write("fuzz_tokenizer_bin", "trailing_bytes", tokenizer_bin(base + words) + b"\0\0\0")
+    # The story model's export (tests/tokenizer/sp), a real vocabulary of 1024 pieces.
+    write("fuzz_tokenizer_bin", "story_model",
+          (ROOT / "tests/tokenizer/sp/tokenizer.bin").read_bytes())
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     model_seeds()
     config_seeds()
     tokenizer_seeds()
     bpe_seeds()
+    llama2c_seeds()
+    tokenizer_bin_seeds()

@@ -124,9 +124,27 @@ private Q_SLOTS:
         QDir().mkpath(dir);
         test::writeFile(QDir(dir).filePath("pytorch_model.bin"), QByteArray("\x80\x02}q\x00.", 6));
         expectParts(loadError(dir), {"pytorch_model.bin", "run arbitrary code", "safetensors"});
+        // By content, not by suffix: a zip checkpoint (torch.save since PyTorch 1.6) under any
+        // name, and a .bin or .pt that is neither a pickle nor a model gets no pickle advice.
         const QString pt = QDir(dir).filePath("weights.pt");
-        test::writeFile(pt, "x");
-        expectParts(loadError(pt), {"weights.pt", "run arbitrary code"});
+        test::writeFile(pt, QByteArray("PK\x03\x04\x00\x00\x08\x00archive/data.pkl", 24));
+        expectParts(loadError(pt), {"weights.pt", "zip", "run arbitrary code"});
+        const QString renamed = QDir(dir).filePath("model.weights");
+        test::writeFile(renamed, QByteArray("\x80\x04\x95\x10\x00\x00\x00", 7));
+        expectParts(loadError(renamed), {"model.weights", "pickle", "run arbitrary code"});
+        for (const char* name : {"random.bin", "notes.pt"}) {
+            const QString path = tmp_.filePath(QLatin1String(name));
+            QByteArray noise(1000, '\0');
+            QRandomGenerator rng(5);
+            for (char& c : noise) c = char(rng.bounded(32, 127));  // no magic of any format
+            test::writeFile(path, noise);
+            const QString message = loadError(path);
+            expectParts(message, {name, "not a model file", "first bytes", "1000 bytes"});
+            QVERIFY2(!message.contains(QLatin1String("arbitrary code")), qPrintable(message));
+        }
+        const QString gguf = tmp_.filePath("model.gguf");
+        test::writeFile(gguf, QByteArray("GGUF\x03\x00\x00\x00", 8));
+        expectParts(loadError(gguf), {"model.gguf", "GGUF", "not supported yet"});
     }
 
     void invalidConfigJson() {

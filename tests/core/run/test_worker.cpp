@@ -1,14 +1,40 @@
 // The worker on its own thread, as the window drives it: one signal per token with consistent
 // payloads, stop mid-run returning promptly, a new run starting cleanly, pause and single-step.
 
-#include "run/generation_worker.h"
 #include "model/model.h"
+#include "run/generation_worker.h"
 #include "worker_harness.h"
 
 #include <QElapsedTimer>
 #include <QtTest>
 
 using namespace kvscope;
+
+namespace {
+
+// An architecture whose state cannot be allocated, as GPT-2 small's would fail for a context of
+// millions of positions: newState() throws bad_alloc, or another exception.
+class UnallocatableTransformer : public Transformer {
+public:
+    UnallocatableTransformer(const ModelConfig& c, bool badAlloc)
+        : config_(c), badAlloc_(badAlloc) {}
+    const ModelConfig& config() const override { return config_; }
+    std::int64_t parameterCount() const override { return 0; }
+    std::unique_ptr<InferenceState> newState() const override {
+        if (badAlloc_) throw std::bad_alloc();
+        throw std::runtime_error("state: unsupported layout");
+    }
+    bool forward(InferenceState&, std::span<const int>, int, const ForwardHooks&, FlopBreakdown&,
+                 std::span<float>) const override {
+        return false;
+    }
+
+private:
+    ModelConfig config_;
+    bool badAlloc_;
+};
+
+}  // namespace
 
 // Under sanitizers a step, and so the time for a stop to land, is several times slower.
 #ifdef KVSCOPE_SANITIZED
@@ -156,6 +182,31 @@ private Q_SLOTS:
         post(r);
         QTRY_COMPARE_WITH_TIMEOUT(log_.failedCount(), 1, 5000);
         QVERIFY(log_.failed().front().message.contains(QStringLiteral("context")));
+    }
+
+    // The worker's slot turns any exception into runFailed; the worker keeps serving runs.
+    void exceptionsBecomeFailures() {
+        for (bool badAlloc : {true, false}) {
+            log_.clear();
+            auto broken = std::make_shared<Model>();
+            broken->name = QStringLiteral("broken");
+            broken->config = model_->config;
+            broken->tokenizer = model_->tokenizer;
+            broken->transformer =
+                std::make_unique<UnallocatableTransformer>(model_->config, badAlloc);
+            RunRequest r = request(nextId_++, 5, true);
+            r.model = broken;
+            post(r);
+            QTRY_COMPARE_WITH_TIMEOUT(log_.failedCount(), 1, 5000);
+            const QString message = log_.failed().front().message;
+            QVERIFY2(message.contains(badAlloc ? QStringLiteral("memory")
+                                               : QStringLiteral("unsupported layout")),
+                     qPrintable(message));
+            QCOMPARE(log_.finishedCount(), 0);
+            post(request(nextId_++, 3));
+            QTRY_COMPARE_WITH_TIMEOUT(log_.finishedCount(), 1, 10000);
+            QCOMPARE(log_.stepCount(), 3);
+        }
     }
 };
 
