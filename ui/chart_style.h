@@ -118,8 +118,9 @@ ModeSeries addModeSeries(QCPAxisRect* rect, const QString& id, const QString& la
                          const QColor& c, bool predicted);
 
 // Fits both axes to the visible data with a little headroom: values from zero (never below it
-// when no value is negative), log axes over the positive data only. An axis with no data keeps
-// a plain 0-1 range and hides its tick labels: numbers there would describe nothing.
+// when no value is negative), log axes over the positive data only. An axis with no data, or
+// values that are all zero, keeps a plain 0-1 range and hides its tick labels: numbers there
+// would describe nothing.
 void rescale(QCPAxisRect* rect);
 
 }  // namespace kvscope::charts
