@@ -1,5 +1,6 @@
 #include "chart_export.h"
 
+#include "chart_style.h"
 #include "qcustomplot_include.h"
 
 #include <QBuffer>
@@ -9,12 +10,20 @@
 #include <QFileInfo>
 #include <QGuiApplication>
 #include <QInputDialog>
+#include <QMainWindow>
 #include <QMenu>
 #include <QMessageBox>
+#include <QRegularExpression>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QStatusBar>
 #include <QSvgGenerator>
 #include <QTemporaryDir>
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
+#include <set>
 
 namespace kvscope {
 namespace {
@@ -32,44 +41,155 @@ bool hasEmptyCell(QCPLayoutGrid* g) {
     return false;
 }
 
-// The caption as a bottom row of the plot's layout while one export runs. QCPLayoutGrid cannot
-// remove a single row, so the row is dropped with simplify(), which is exact only for a grid
-// without empty cells; other grids get no caption rather than a rearranged layout.
-class CaptionRow {
-public:
-    CaptionRow(QCustomPlot* plot, const QString& caption) : plot_(plot) {
-        QCPLayoutGrid* g = plot->plotLayout();
-        if (caption.isEmpty() || hasEmptyCell(g)) return;
-        QFont font;
-        font.setPointSizeF(7.5);
-        text_ = new QCPTextElement(plot, caption, font);
-        text_->setTextColor(QColor(110, 110, 110));
-        text_->setMargins(QMargins(8, 2, 8, 4));
-        text_->setTextFlags(Qt::AlignRight | Qt::AlignVCenter);
-        const int row = g->rowCount();
-        g->insertRow(row);
-        g->addElement(row, 0, text_);
-    }
-    ~CaptionRow() {
-        if (!text_) return;
-        plot_->plotLayout()->remove(text_);
-        plot_->plotLayout()->simplify();
-        plot_->replot(QCustomPlot::rpQueuedReplot);  // lay the screen copy out at its own size
-    }
-    CaptionRow(const CaptionRow&) = delete;
-    CaptionRow& operator=(const CaptionRow&) = delete;
+// Fonts given in points become pixels of the export's logical frame (96 per inch, the CSS pixel),
+// so a figure's text has the same size whatever the screen it was exported from.
+QFont scaledFont(QFont f, double scale) {
+    const double px = f.pointSizeF() > 0 ? f.pointSizeF() * 96.0 / 72.0 : double(f.pixelSize());
+    f.setPixelSize(std::max(1, int(std::lround(px * scale))));
+    return f;
+}
 
-private:
-    QCustomPlot* plot_;
-    QCPTextElement* text_ = nullptr;
-};
+}  // namespace
+
+double ExportLook::fontScale(QSize size) {
+    return std::clamp(std::min(size.width() / 600.0, size.height() / 375.0), 1.0, 2.0);
+}
+
+ExportLook::ExportLook(QCustomPlot* plot, QSize size, const QString& caption) : plot_(plot) {
+    const double f = fontScale(size);
+    scaleFonts(f);
+    for (int i = 0; i < plot->itemCount(); ++i) {
+        QCPAbstractItem* item = plot->item(i);
+        if (!charts::isInteractive(item) || !item->visible()) continue;
+        item->setVisible(false);
+        undo_.push_back([item] { item->setVisible(true); });
+    }
+    addCaption(caption, f);
+}
+
+ExportLook::~ExportLook() {
+    // The caption first: the nested grid's undo expects a layout of that grid alone.
+    if (caption_) {
+        plot_->plotLayout()->remove(caption_);
+        plot_->plotLayout()->simplify();
+    }
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
+    // Lay the screen copy out at its own size now: the legend's wrap and the wrapped texts follow
+    // the width they were last laid out at.
+    plot_->replot();
+}
+
+void ExportLook::scaleFonts(double f) {
+    std::set<QCPAxis*> axes;
+    for (QCPLayoutElement* el : plot_->plotLayout()->elements(true)) {
+        if (auto* r = qobject_cast<QCPAxisRect*>(el))
+            for (QCPAxis* a : r->axes()) axes.insert(a);
+        if (auto* c = qobject_cast<QCPColorScale*>(el)) {
+            axes.insert(c->axis());
+            const int width = c->barWidth();
+            c->setBarWidth(int(std::lround(width * f)));
+            undo_.push_back([c, width] { c->setBarWidth(width); });
+        }
+        if (auto* t = qobject_cast<QCPTextElement*>(el)) {
+            const QFont old = t->font();
+            t->setFont(scaledFont(old, f));
+            undo_.push_back([t, old] { t->setFont(old); });
+        }
+        if (auto* l = qobject_cast<QCPLegend*>(el)) {
+            const QFont old = l->font();
+            const QSize icon = l->iconSize();
+            l->setFont(scaledFont(old, f));
+            l->setIconSize((QSizeF(icon) * f).toSize());
+            undo_.push_back([l, old, icon] {
+                l->setFont(old);
+                l->setIconSize(icon);
+            });
+        }
+    }
+    for (QCPAxis* a : axes) {
+        const QFont tick = a->tickLabelFont(), label = a->labelFont();
+        a->setTickLabelFont(scaledFont(tick, f));
+        a->setLabelFont(scaledFont(label, f));
+        undo_.push_back([a, tick, label] {
+            a->setTickLabelFont(tick);
+            a->setLabelFont(label);
+        });
+    }
+    for (int i = 0; i < plot_->itemCount(); ++i)
+        if (auto* t = qobject_cast<QCPItemText*>(plot_->item(i))) {
+            const QFont old = t->font();
+            t->setFont(scaledFont(old, f));
+            undo_.push_back([t, old] { t->setFont(old); });
+        }
+}
+
+// The caption as a bottom row of the plot's layout, wrapped to the frame's width and spanning
+// it. A caption wider than a narrow chart used to widen its column past the frame, cutting the
+// caption's start; in a grid of several columns (the heatmap and its colour bar) it also widened
+// the first column and squeezed the others (the colour bar's numbers onto the bar). So a grid of
+// several columns, or with empty cells, moves into one cell of a one-column grid while the export
+// runs, and the caption takes the row below it.
+void ExportLook::addCaption(const QString& caption, double f) {
+    if (caption.isEmpty()) return;
+    QCPLayoutGrid* g = plot_->plotLayout();
+    if (g->columnCount() != 1 || hasEmptyCell(g)) nestLayout();
+    QFont font;
+    font.setPointSizeF(7.5);
+    auto* text = new charts::WrappedText(plot_, caption, scaledFont(font, f));
+    // Dark, like the axes: light grey vanished on a projector.
+    text->setTextColor(plot_->xAxis ? plot_->xAxis->labelColor() : QColor(40, 40, 40));
+    text->setMargins(QMargins(8, 2, 8, 4));
+    text->setTextFlags(Qt::AlignRight | Qt::AlignVCenter | Qt::TextWordWrap);
+    const int row = g->rowCount();
+    g->insertRow(row);
+    g->addElement(row, 0, text);
+    g->setRowStretchFactor(row, 0.001);
+    caption_ = text;
+}
+
+// QCPLayoutGrid cannot remove a single row, so the caption's row goes with simplify(), which is
+// exact only for a grid without empty cells: hence the nesting of any other grid.
+void ExportLook::nestLayout() {
+    QCPLayoutGrid* g = plot_->plotLayout();
+    struct Cell {
+        int row, column;
+        QCPLayoutElement* element;
+    };
+    std::vector<Cell> cells;
+    const int rows = g->rowCount(), columns = g->columnCount();
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < columns; ++c)
+            if (QCPLayoutElement* e = g->element(r, c)) cells.push_back({r, c, e});
+    const QList<double> rowStretch = g->rowStretchFactors(),
+                        columnStretch = g->columnStretchFactors();
+    auto* inner = new QCPLayoutGrid;
+    inner->setRowSpacing(g->rowSpacing());
+    inner->setColumnSpacing(g->columnSpacing());
+    for (const Cell& c : cells) g->take(c.element);
+    g->simplify();
+    g->addElement(0, 0, inner);
+    for (const Cell& c : cells) inner->addElement(c.row, c.column, c.element);
+    inner->setRowStretchFactors(rowStretch);
+    inner->setColumnStretchFactors(columnStretch);
+    inner_ = inner;
+    undo_.push_back([g, inner, cells, rowStretch, columnStretch] {
+        for (const Cell& c : cells) inner->take(c.element);
+        g->remove(inner);
+        g->simplify();
+        for (const Cell& c : cells) g->addElement(c.row, c.column, c.element);
+        g->setRowStretchFactors(rowStretch);
+        g->setColumnStretchFactors(columnStretch);
+    });
+}
+
+namespace {
 
 Error fileError(const QString& path, const QString& what) {
     return Error{QStringLiteral("%1: %2").arg(path, what)};
 }
 
 QImage renderImage(QCustomPlot* plot, QSize size, double scale, const QString& caption) {
-    CaptionRow row(plot, caption);
+    const ExportLook look(plot, size, caption);
     return plot->toPixmap(size.width(), size.height(), scale).toImage();
 }
 
@@ -91,7 +211,7 @@ Result<bool> writePdf(QCustomPlot* plot, const QString& path, const QString& cap
     const QString scratch = tmp.filePath(QStringLiteral("chart.pdf"));
     bool saved = false;
     {
-        CaptionRow row(plot, caption);
+        const ExportLook look(plot, size, caption);
         saved =
             tmp.isValid() && plot->savePdf(scratch, size.width(), size.height(), QCP::epNoCosmetic,
                                            QStringLiteral("kvscope"), caption);
@@ -114,7 +234,7 @@ Result<bool> writeSvg(QCustomPlot* plot, const QString& path, const QString& cap
     svg.setTitle(plot->objectName());
     svg.setDescription(caption);
     {
-        CaptionRow row(plot, caption);
+        const ExportLook look(plot, size, caption);
         QCPPainter painter;
         if (!painter.begin(&svg))
             return fileError(path, QStringLiteral("could not render the chart as SVG"));
@@ -131,12 +251,6 @@ QString suffixFilter(const QString& suffix) {
     return QObject::tr("SVG image (*.svg)");
 }
 
-// Where the last export went, so a series of exports does not start from the home folder.
-QString& lastExportDir() {
-    static QString dir = QDir::homePath();
-    return dir;
-}
-
 // 1x-4x for PNG; nullopt when the user cancels.
 std::optional<double> askScale(QWidget* parent) {
     const QStringList scales = {QStringLiteral("1x"), QStringLiteral("2x"), QStringLiteral("3x"),
@@ -149,6 +263,19 @@ std::optional<double> askScale(QWidget* parent) {
     return pick.chopped(1).toDouble();
 }
 
+// Writes, remembers the folder, and says what happened: a status-bar line or a warning.
+void exportAndConfirm(QWidget* parent, QCustomPlot* plot, const QString& path,
+                      const QString& caption, double scale) {
+    rememberExportFolder(QFileInfo(path).absolutePath());
+    const auto written = exportChart(plot, path, caption, scale);
+    if (!written) {
+        QMessageBox::warning(parent, QObject::tr("Export failed"), written.errorMessage());
+        return;
+    }
+    ExportNotifier::instance()->announce(
+        parent, QObject::tr("Exported \u201c%1\u201d to %2").arg(chartTitle(plot), path));
+}
+
 void exportInteractively(QCustomPlot* plot, const QString& suffix, const QString& caption) {
     double scale = 1.0;
     if (suffix == QLatin1String("png")) {
@@ -156,17 +283,14 @@ void exportInteractively(QCustomPlot* plot, const QString& suffix, const QString
         if (!picked) return;
         scale = *picked;
     }
-    const QString stem =
-        plot->objectName().isEmpty() ? QStringLiteral("chart") : plot->objectName();
-    const QString title = QObject::tr("Export chart as %1").arg(suffix.toUpper());
+    const QString title =
+        QObject::tr("Export \u201c%1\u201d as %2").arg(chartTitle(plot), suffix.toUpper());
     QString path = QFileDialog::getSaveFileName(
-        plot, title, QDir(lastExportDir()).filePath(stem + QLatin1Char('.') + suffix),
+        plot, title, QDir(lastExportFolder()).filePath(defaultExportName(plot, caption, suffix)),
         suffixFilter(suffix));
     if (path.isEmpty()) return;
     if (QFileInfo(path).suffix().isEmpty()) path += QLatin1Char('.') + suffix;
-    lastExportDir() = QFileInfo(path).absolutePath();
-    const auto written = exportChart(plot, path, caption, scale);
-    if (!written) QMessageBox::warning(plot, title, written.errorMessage());
+    exportAndConfirm(plot, plot, path, caption, scale);
 }
 
 void showExportMenu(QCustomPlot* plot, const std::function<QString()>& caption, QPoint at) {
@@ -220,6 +344,74 @@ void copyChartToClipboard(QCustomPlot* plot, const QString& caption) {
     const QImage image =
         renderImage(plot, exportSize(plot, {}), plot->devicePixelRatioF(), caption);
     QGuiApplication::clipboard()->setImage(image);
+    ExportNotifier::instance()->announce(plot,
+                                         QObject::tr("Copied “%1” to the clipboard (%2 x %3 px)")
+                                             .arg(chartTitle(plot))
+                                             .arg(image.width())
+                                             .arg(image.height()));
+}
+
+QString chartTitle(QCustomPlot* plot) {
+    // These two panels' headings describe the step shown, not the chart.
+    const QString id = plot->objectName();
+    if (id == QLatin1String("attention")) return QObject::tr("Attention heatmap");
+    if (id == QLatin1String("distribution")) return QObject::tr("Next-token distribution");
+    if (plot->plotLayout()->elementCount() > 0)
+        if (auto* t = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(0));
+            t && !t->text().isEmpty())
+            return t->text();
+    return id.isEmpty() ? QObject::tr("chart") : id;
+}
+
+QString defaultExportName(QCustomPlot* plot, const QString& caption, const QString& suffix) {
+    QString name = plot->objectName().isEmpty() ? QStringLiteral("chart") : plot->objectName();
+    static const QRegularExpression mode(QStringLiteral("\\bmode (\\w+)"));
+    static const QRegularExpression tokens(QStringLiteral("(\\d+) tokens generated"));
+    const auto m = mode.match(caption);
+    const auto t = tokens.match(caption);
+    if (m.hasMatch()) name += QLatin1Char('_') + m.captured(1);
+    if (t.hasMatch()) name += QLatin1Char('_') + t.captured(1) + QStringLiteral("-tokens");
+    return name + QLatin1Char('.') + suffix;
+}
+
+QString lastExportFolder() {
+    const QString saved = QSettings().value(QStringLiteral("export/lastFolder")).toString();
+    if (!saved.isEmpty() && QFileInfo(saved).isDir()) return saved;
+    const QString pictures = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
+    return !pictures.isEmpty() && QFileInfo(pictures).isDir() ? pictures : QDir::homePath();
+}
+
+void rememberExportFolder(const QString& dir) {
+    QSettings().setValue(QStringLiteral("export/lastFolder"), dir);
+}
+
+void exportChartDialog(QWidget* parent, QCustomPlot* plot, const QString& caption) {
+    const QString png = suffixFilter(QStringLiteral("png")),
+                  pdf = suffixFilter(QStringLiteral("pdf")),
+                  svg = suffixFilter(QStringLiteral("svg"));
+    QString filter = png;
+    QString path = QFileDialog::getSaveFileName(
+        parent, QObject::tr("Export “%1”").arg(chartTitle(plot)),
+        QDir(lastExportFolder()).filePath(defaultExportName(plot, caption, QStringLiteral("png"))),
+        QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &filter);
+    if (path.isEmpty()) return;
+    if (QFileInfo(path).suffix().isEmpty())
+        path += filter == pdf   ? QStringLiteral(".pdf")
+                : filter == svg ? QStringLiteral(".svg")
+                                : QStringLiteral(".png");
+    exportAndConfirm(parent, plot, path, caption, 2.0);
+}
+
+ExportNotifier* ExportNotifier::instance() {
+    static ExportNotifier* notifier = new ExportNotifier(QCoreApplication::instance());
+    return notifier;
+}
+
+void ExportNotifier::announce(QWidget* origin, const QString& message) {
+    if (origin)
+        if (auto* window = qobject_cast<QMainWindow*>(origin->window()))
+            window->statusBar()->showMessage(message, 8000);
+    Q_EMIT exported(message);
 }
 
 void installExportMenu(QCustomPlot* plot, std::function<QString()> caption) {

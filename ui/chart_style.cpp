@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace kvscope::charts {
 namespace {
@@ -23,7 +24,7 @@ protected:
 
 // QCPAxisTickerLog labels only powers of ten, which leaves a sequence spanning less than a decade
 // with one label or none; narrow ranges get every digit, a few decades 1-2-5 steps.
-class SiLogTicker : public SiTicker<QCPAxisTickerLog> {
+class LogTicker : public QCPAxisTickerLog {
 protected:
     QVector<double> createTickVector(double tickStep, const QCPRange& range) override {
         const double decades = std::log10(range.upper / range.lower);
@@ -47,6 +48,8 @@ protected:
 private:
     bool narrow_ = false;
 };
+
+using SiLogTicker = SiTicker<LogTicker>;
 
 void styleRect(QCPAxisRect* rect, const QPalette& pal) {
     const QColor text = pal.color(QPalette::Text);
@@ -96,6 +99,10 @@ QString siValue(double v, const QString& unit) {
     return p.mantissa + QLatin1Char(' ') + p.prefix + unit;
 }
 
+QSharedPointer<QCPAxisTicker> plainLogTicker() {
+    return QSharedPointer<QCPAxisTicker>(new LogTicker);
+}
+
 QSharedPointer<QCPAxisTicker> siTicker(bool logarithmic) {
     if (logarithmic) return QSharedPointer<QCPAxisTicker>(new SiLogTicker);
     return QSharedPointer<QCPAxisTicker>(new SiTicker<QCPAxisTicker>);
@@ -137,14 +144,149 @@ QCPTextElement* plotTitle(QCustomPlot* plot) {
     return qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
 }
 
-QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id) {
-    auto* t = new QCPTextElement(plot, QString(), sized(kNotePt));
+namespace {
+// The width a row of the plot's top-level layout gets: the plot's, less the layout's margins.
+int rowWidth(const QCustomPlot* plot) {
+    const QMargins m = plot->plotLayout()->margins();
+    return plot->viewport().width() - m.left() - m.right();
+}
+}  // namespace
+
+WrappedText::WrappedText(QCustomPlot* plot, const QString& text, const QFont& font)
+    : QCPTextElement(plot, text, font) {
+    setTextFlags(Qt::AlignLeft | Qt::AlignVCenter | Qt::TextWordWrap);
+}
+
+QSize WrappedText::minimumOuterSizeHint() const {
+    const QMargins m = margins();
+    const QFontMetrics fm(mFont);
+    // About a dozen characters: enough for a word, never what sets the window's width.
+    const int least = fm.horizontalAdvance(QStringLiteral("attention-dominated"));
+    int width = mParentPlot ? rowWidth(mParentPlot) - m.left() - m.right() : 0;
+    width = std::max(width, least);
+    const int flags = (mTextFlags | Qt::TextWordWrap) & ~Qt::TextDontClip;
+    const QRect r = fm.boundingRect(QRect(0, 0, width, 1 << 20), flags, mText);
+    const int height = mText.isEmpty() ? 0 : r.height();
+    return QSize(least + m.left() + m.right(), height + m.top() + m.bottom());
+}
+
+QSize WrappedText::maximumOuterSizeHint() const {
+    return QSize(QWIDGETSIZE_MAX, minimumOuterSizeHint().height());
+}
+
+void WrappedText::draw(QCPPainter* painter) {
+    mTextFlags = (mTextFlags | Qt::TextWordWrap) & ~Qt::TextDontClip;
+    QCPTextElement::draw(painter);
+}
+
+int WrappingLegend::columnsFor(int width) const {
+    int widest = 0;
+    for (int i = 0; i < itemCount(); ++i)
+        if (QCPAbstractLegendItem* it = item(i))
+            widest = std::max(widest, it->minimumOuterSizeHint().width());
+    if (widest == 0) return maxColumns_;
+    const int room = width - margins().left() - margins().right();
+    const int columns = (room + columnSpacing()) / (widest + columnSpacing());
+    return std::clamp(columns, 1, maxColumns_);
+}
+
+void WrappingLegend::update(UpdatePhase phase) {
+    // Before the parent lays out its rows, so that it sizes this row for the new wrap.
+    if (phase == upPreparation && mParentPlot) {
+        const int columns = columnsFor(rowWidth(mParentPlot));
+        if (columns != wrap()) {
+            setWrap(columns);
+            setFillOrder(fillOrder(), true);
+        }
+    }
+    QCPLegend::update(phase);
+}
+
+QSize WrappingLegend::minimumOuterSizeHint() const {
+    QSize s = QCPLegend::minimumOuterSizeHint();
+    int widest = 0;
+    for (int i = 0; i < itemCount(); ++i)
+        if (QCPAbstractLegendItem* it = item(i))
+            widest = std::max(widest, it->minimumOuterSizeHint().width());
+    s.setWidth(std::min(s.width(), widest + margins().left() + margins().right()));
+    return s;
+}
+
+void InsideText::setFullText(const QString& text) {
+    full_ = text;
+    setText(text);
+}
+
+QRectF InsideText::rectFor(Qt::Alignment a) const {
+    const QFontMetricsF fm(mainFont());
+    QRectF box =
+        fm.boundingRect(QRectF(), Qt::TextDontClip | mTextAlignment, mText)
+            .adjusted(-mPadding.left(), -mPadding.top(), mPadding.right(), mPadding.bottom());
+    const QPointF at = position->pixelPosition();
+    box.moveTop(at.y());
+    if (a & Qt::AlignRight)
+        box.moveRight(at.x());
+    else
+        box.moveLeft(at.x());
+    return box;
+}
+
+void InsideText::draw(QCPPainter* painter) {
+    const QRectF clip = clipRect();
+    const QString whole = full_.isEmpty() ? mText : full_;
+    QString broken = whole;
+    if (const int at = broken.lastIndexOf(QStringLiteral(" from ")); at > 0)
+        broken.replace(at, 1, QLatin1Char('\n'));
+    for (const QString& text : {whole, broken}) {
+        mText = text;
+        for (Qt::Alignment side : {Qt::AlignLeft, Qt::AlignRight}) {
+            const QRectF r = rectFor(side);
+            if (r.left() >= clip.left() && r.right() <= clip.right() + 0.5) {
+                mPositionAlignment = side | Qt::AlignTop;
+                QCPItemText::draw(painter);
+                return;
+            }
+        }
+    }
+    // Nothing fits: the side with more room.
+    const double x = position->pixelPosition().x();
+    mPositionAlignment =
+        (x - clip.left() > clip.right() - x ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop;
+    QCPItemText::draw(painter);
+}
+
+QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id, int row) {
+    auto* t = new WrappedText(plot, QString(), sized(kNotePt));
     t->setObjectName(id);
     t->setTextColor(paletteOf(plot).color(QPalette::Text));
-    t->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
     t->setMargins(QMargins(12, 0, 12, 2));
-    plot->plotLayout()->insertRow(1);
-    plot->plotLayout()->addElement(1, 0, t);
+    plot->plotLayout()->insertRow(row);
+    plot->plotLayout()->addElement(row, 0, t);
+    plot->plotLayout()->setRowStretchFactor(row, 0.001);
+    return t;
+}
+
+void markInteractive(QCPLayerable* item) {
+    item->setProperty("kvscopeInteractive", true);
+}
+
+bool isInteractive(const QCPLayerable* item) {
+    return item->property("kvscopeInteractive").toBool();
+}
+
+QCPItemText* addEmptyNote(QCPAxisRect* rect, const QString& id, const QString& text) {
+    auto* t = new QCPItemText(rect->parentPlot());
+    t->setObjectName(id);
+    t->setClipAxisRect(rect);
+    t->position->setType(QCPItemPosition::ptAxisRectRatio);
+    t->position->setAxisRect(rect);
+    t->position->setCoords(0.5, 0.45);
+    t->setPositionAlignment(Qt::AlignCenter);
+    t->setTextAlignment(Qt::AlignHCenter);
+    t->setColor(paletteOf(rect->parentPlot()).color(QPalette::Text));
+    t->setFont(sized(kLabelPt));
+    t->setText(text);
+    t->setVisible(false);
     return t;
 }
 
@@ -199,7 +341,7 @@ void VLine::place(double x, const QString& text, double labelY) {
     line->end->setCoords(x, 1);
     if (!label) return;
     label->setVisible(!text.isEmpty());
-    label->setText(text);
+    label->setFullText(text);
     label->position->setCoords(x, labelY);
 }
 
@@ -228,7 +370,7 @@ VLine addVLine(QCPAxisRect* rect, const QString& id, const QPen& pen, bool label
     pinToRect(v.line->start, rect);
     pinToRect(v.line->end, rect);
     if (labelled) {
-        v.label = new QCPItemText(rect->parentPlot());
+        v.label = new InsideText(rect->parentPlot());
         v.label->setObjectName(id + QStringLiteral(".label"));
         v.label->setClipAxisRect(rect);
         pinToRect(v.label->position, rect);
@@ -287,21 +429,51 @@ ModeSeries addModeSeries(QCPAxisRect* rect, const QString& id, const QString& la
 }
 
 namespace {
+// The range of the visible data on axis `a`, over positive values only for a log axis.
+std::optional<QCPRange> dataRange(QCPAxis* a) {
+    const QCP::SignDomain sign =
+        a->scaleType() == QCPAxis::stLogarithmic ? QCP::sdPositive : QCP::sdBoth;
+    std::optional<QCPRange> out;
+    for (QCPAbstractPlottable* p : a->plottables()) {
+        // Bars report their base value as a range even without data.
+        if (!p->visible() || !p->interface1D() || p->interface1D()->dataCount() == 0) continue;
+        bool found = false;
+        const QCPRange r =
+            p->keyAxis() == a ? p->getKeyRange(found, sign) : p->getValueRange(found, sign);
+        if (!found) continue;
+        out = out ? QCPRange(std::min(out->lower, r.lower), std::max(out->upper, r.upper)) : r;
+    }
+    return out;
+}
+
 // Values start at zero so bar and line heights compare honestly; positions get half a token of
 // margin so the first and last bars are not cut in half.
 void rescaleAxis(QCPAxis* a, bool isValue) {
-    a->rescale(true);
-    const QCPRange r = a->range();
-    if (a->scaleType() == QCPAxis::stLogarithmic) {
+    const bool log = a->scaleType() == QCPAxis::stLogarithmic;
+    const auto data = dataRange(a);
+    a->setTickLabels(data.has_value());
+    if (!data) {
+        a->setRange(log ? QCPRange(1, 10) : QCPRange(0, 1));
+        return;
+    }
+    const QCPRange r = *data;
+    if (log) {
         const double pad = isValue ? 1.3 : 1.03;
-        if (r.lower <= 0)
-            a->setRange(1, 10);
-        else
-            a->setRange(r.lower / pad, r.upper * pad);
+        const double spread = r.upper > r.lower ? 1.0 : 2.0;  // a single value still gets a range
+        a->setRange(r.lower / pad / spread, r.upper * pad * spread);
+        return;
+    }
+    if (isValue && r.lower == 0 && r.upper == 0) {
+        // Only zeros (the naive run's KV cache): a 0-1 range would label milli-bytes.
+        a->setTickLabels(false);
+        a->setRange(0, 1);
         return;
     }
     if (isValue) {
-        a->setRange(std::min(0.0, r.lower), r.upper > 0 ? r.upper * 1.08 : 1.0);
+        const double lower = std::min(0.0, r.lower);
+        double upper = r.upper > 0 ? r.upper * 1.08 : 0.0;
+        if (upper <= lower) upper = lower + 1;
+        a->setRange(lower, upper);
         return;
     }
     const double pad = std::max(r.size() * 0.02, 0.6);

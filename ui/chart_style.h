@@ -15,6 +15,8 @@ QString siLabel(double v);
 // "48.1 kB", "203 MFLOP": the value with its prefixed unit, for notes.
 QString siValue(double v, const QString& unit);
 QSharedPointer<QCPAxisTicker> siTicker(bool logarithmic);
+// Log10 ticks with plain numbers (milliseconds: "0.5", not "500 m"), every digit on short ranges.
+QSharedPointer<QCPAxisTicker> plainLogTicker();
 // Switches an axis between linear and log10. Log axes always get SI labels at 1-2-5 steps;
 // linear ones only when `siLinear` (token positions read better as plain integers).
 void setLogAxis(QCPAxis* axis, bool logarithmic, bool siLinear);
@@ -35,17 +37,69 @@ QCPGraph* addMarkers(QCPAxisRect* rect, const QString& id, const QString& label,
 // Hidden series also leave the legend, so it lists only what is drawn.
 void setShown(QCPAbstractPlottable* p, bool shown);
 
-// A vertical line spanning the axis rect at plot x, with an optional label at its top.
+// Text in a layout row that wraps to the plot's width instead of widening it: it asks the layout
+// for little width and for as many lines as the plot's current width needs. For rows of a plot's
+// top-level one-column layout (subtitles, export captions).
+class WrappedText : public QCPTextElement {
+public:
+    WrappedText(QCustomPlot* plot, const QString& text, const QFont& font);
+
+protected:
+    QSize minimumOuterSizeHint() const override;
+    QSize maximumOuterSizeHint() const override;
+    void draw(QCPPainter* painter) override;
+};
+
+// A legend in a layout row that puts as many entries on a line as the plot's width allows, up to
+// `maxColumns`, so it never sets the plot's minimum width beyond its widest entry.
+class WrappingLegend : public QCPLegend {
+public:
+    explicit WrappingLegend(int maxColumns) : maxColumns_(maxColumns) {}
+    void update(UpdatePhase phase) override;
+
+protected:
+    QSize minimumOuterSizeHint() const override;
+
+private:
+    int columnsFor(int width) const;
+    int maxColumns_;
+};
+
+// A label that stays inside its clip rect (the axis rect): drawn right of its position, else
+// left of it, else broken at its last " from " into two lines.
+class InsideText : public QCPItemText {
+public:
+    explicit InsideText(QCustomPlot* plot) : QCPItemText(plot) {}
+    void setFullText(const QString& text);
+
+protected:
+    void draw(QCPPainter* painter) override;
+
+private:
+    QRectF rectFor(Qt::Alignment a) const;
+    QString full_;
+};
+
+// A vertical line spanning the axis rect at plot x, with an optional label at its top that stays
+// inside the axis rect.
 struct VLine {
     QCPItemLine* line = nullptr;
-    QCPItemText* label = nullptr;
+    InsideText* label = nullptr;
     void place(double x, const QString& text = {}, double labelY = 0.02);
     void hide();
 };
 VLine addVLine(QCPAxisRect* rect, const QString& id, const QPen& pen, bool labelled);
 
-// A line of small text in its own layout row below the title: notes that must never cover data.
-QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id);
+// A line of small text in its own layout row below the title (wrapped to the plot's width):
+// notes that must never cover data.
+QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id, int row = 1);
+
+// Marks an item as an interaction aid (the selected-step line): exports leave it out.
+void markInteractive(QCPLayerable* item);
+bool isInteractive(const QCPLayerable* item);
+
+// The note an empty chart shows in the middle of its axis rect, saying what to do.
+QCPItemText* addEmptyNote(QCPAxisRect* rect, const QString& id, const QString& text);
 
 // A small multi-line note pinned to a corner of the axis rect.
 QCPItemText* addNote(QCPAxisRect* rect, const QString& id, Qt::Alignment corner);
@@ -63,7 +117,10 @@ struct ModeSeries {
 ModeSeries addModeSeries(QCPAxisRect* rect, const QString& id, const QString& label,
                          const QColor& c, bool predicted);
 
-// Fits both axes to the visible data with a little headroom, keeping log axes positive.
+// Fits both axes to the visible data with a little headroom: values from zero (never below it
+// when no value is negative), log axes over the positive data only. An axis with no data, or
+// values that are all zero, keeps a plain 0-1 range and hides its tick labels: numbers there
+// would describe nothing.
 void rescale(QCPAxisRect* rect);
 
 }  // namespace kvscope::charts

@@ -8,6 +8,7 @@
 
 #include <QCheckBox>
 #include <QSignalBlocker>
+#include <QStackedWidget>
 #include <QTabWidget>
 #include <QVBoxLayout>
 
@@ -49,17 +50,39 @@ struct Ctx {
     bool comparing() const { return ran[0] && ran[1]; }
 };
 
+const QString kEmptyText = QStringLiteral(
+    "No run yet.\nType a prompt and press Generate (Ctrl+Return):\nthe cost of every step appears "
+    "here.");
+
 // A chart receives each step once, in order, so its series grow by appending.
 class Chart {
 public:
-    explicit Chart(QCustomPlot* p) : plot(p) {}
+    explicit Chart(QCustomPlot* p)
+        : plot(p),
+          empty_(charts::addEmptyNote(p->axisRect(), p->objectName() + QStringLiteral(".empty"),
+                                      kEmptyText)) {}
     virtual ~Chart() = default;
+    // Before the first run: a note saying what to do, and no legend listing nothing.
+    void showEmptyState(bool empty) {
+        empty_->setVisible(empty);
+        plot->legend->setVisible(!empty && plot->legend->itemCount() > 0);
+    }
     virtual void reset(const Ctx& c) = 0;
     virtual void add(const Ctx& c, const StepResult& s) = 0;
     virtual void update(const Ctx& c, std::optional<double> selectedX) = 0;
     virtual void setLog(bool) {}
     QCustomPlot* const plot;
+
+private:
+    QCPItemText* empty_;
 };
+
+// The selected step's marker: an interaction aid, which exports leave out.
+VLine selectionLine(QCPAxisRect* r, const QString& id) {
+    VLine v = charts::addVLine(r, id, selectionPen(), false);
+    charts::markInteractive(v.line);
+    return v;
+}
 
 void placeSelection(VLine& line, std::optional<double> x) {
     if (x)
@@ -92,7 +115,7 @@ public:
         // log scale alike.
         r->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
         prefillNote_->setColor(theme::modeColor(Mode::Cached));
-        select_ = charts::addVLine(r, QStringLiteral("perStep.selected"), selectionPen(), false);
+        select_ = selectionLine(r, QStringLiteral("perStep.selected"));
     }
 
     void reset(const Ctx&) override {
@@ -133,7 +156,9 @@ public:
 private:
     void notePrefill(double x, double y, int promptLength) {
         prefillNote_->position->setCoords(x, y);
-        prefillNote_->setText(QStringLiteral("prefill: %1 tokens in one pass").arg(promptLength));
+        prefillNote_->setText(
+            promptLength == 1 ? QStringLiteral("prefill: 1 token in one pass")
+                              : QStringLiteral("prefill: %1 tokens in one pass").arg(promptLength));
         prefillNote_->setVisible(true);
     }
 
@@ -201,10 +226,8 @@ public:
         notes_ = charts::addSubtitle(plot, QStringLiteral("cumulative.notes"));
         ratioNote_ = charts::addNote(ratioRect_, QStringLiteral("cumulative.ratioNote"),
                                      Qt::AlignLeft | Qt::AlignTop);
-        select_[0] =
-            charts::addVLine(top_, QStringLiteral("cumulative.selected"), selectionPen(), false);
-        select_[1] = charts::addVLine(ratioRect_, QStringLiteral("cumulative.ratio.selected"),
-                                      selectionPen(), false);
+        select_[0] = selectionLine(top_, QStringLiteral("cumulative.selected"));
+        select_[1] = selectionLine(ratioRect_, QStringLiteral("cumulative.ratio.selected"));
     }
 
     void reset(const Ctx&) override {
@@ -291,7 +314,7 @@ private:
             const SlopeFit& f = *fits_[i];
             (series_[i].predicted ? predicted_ : measured_)[i]->setName(
                 QStringLiteral("%1 · slope %2").arg(label).arg(f.slope, 0, 'f', 2));
-            line += QStringLiteral("slope %1 over n = %2–%3 (%4) · ")
+            line += QStringLiteral("slope %1 over n\u00a0=\u00a0%2–%3 (%4) · ")
                         .arg(f.slope, 0, 'f', 2)
                         .arg(f.from)
                         .arg(f.to)
@@ -305,13 +328,14 @@ private:
         if (!crossover)
             return QStringLiteral("attention < weights up to the context limit (%1)")
                 .arg(c.config->nPositions);
-        crossover_[i].place(
-            double(*crossover),
-            QStringLiteral("%1: attention ≥ weights from n = %2").arg(name(m)).arg(*crossover),
-            i == 0 ? 0.02 : 0.12);
+        crossover_[i].place(double(*crossover),
+                            // Short: the note above says what the line means, and a long label
+                            // would cover the legend or the curves.
+                            QStringLiteral("%1: n = %2").arg(name(m)).arg(*crossover),
+                            i == 0 ? 0.02 : 0.12);
         const auto& pos = series_[i].position;
         const bool reached = !pos.empty() && pos.back() >= double(*crossover);
-        return QStringLiteral("attention ≥ weights from n = %1%2")
+        return QStringLiteral("attention ≥ weights from n\u00a0=\u00a0%1 (dotted)%2")
             .arg(*crossover)
             .arg(reached ? QString() : QStringLiteral(" (not reached yet)"));
     }
@@ -340,66 +364,73 @@ private:
 
 // --- Stacked breakdown by component ------------------------------------------------------------
 
+// One mode's breakdown: measured when that mode ran, else its closed form over the positions of
+// the mode that did, so that Compare and single runs both export one chart per mode.
 class BreakdownChart : public Chart {
 public:
-    explicit BreakdownChart(QWidget* parent)
-        : Chart(charts::newPlot(QStringLiteral("breakdown"),
-                                QStringLiteral("FLOPs per step by component"), parent)) {
+    BreakdownChart(QWidget* parent, Mode mode)
+        : Chart(
+              charts::newPlot("breakdown_" + name(mode), QStringLiteral("FLOPs per step"), parent)),
+          mode_(mode) {
         QCPAxisRect* r = plot->axisRect();
         charts::labelAxes(r, kPositionAxis, QStringLiteral("FLOPs per step"), true);
+        // In a layout row of its own: inside the axis rect the legend would cover the bars it
+        // explains. Up to four entries a line, fewer when the plot is narrow.
+        useWrappingLegend();
+        const QString id = plot->objectName();
         for (int i = 0; i < theme::kComponents; ++i) {
             auto* b = new QCPBars(plot->xAxis, plot->yAxis);
-            b->setObjectName(QStringLiteral("breakdown.%1").arg(i));
+            b->setObjectName(QStringLiteral("%1.%2").arg(id).arg(i));
             b->setName(str(theme::componentName(i)));
             b->setBrush(theme::componentColor(i));
             b->setPen(Qt::NoPen);
-            b->setWidth(0.8);
+            // Touching, unsmoothed bars: antialiased edges of stacked segments and of neighbours
+            // blend with the background into light stripes.
+            b->setWidth(1.0);
+            b->setAntialiased(false);
+            b->setAntialiasedFill(false);
             b->setStackingGap(0);
             if (i > 0) b->moveAbove(bars_[i - 1]);
             bars_[i] = b;
         }
-        // Two rows of four in a layout row of their own: inside the axis rect the legend would
-        // cover the bars it explains.
-        plot->legend->setWrap(4);
-        plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
-        r->insetLayout()->take(plot->legend);
-        plot->plotLayout()->insertRow(1);
-        plot->plotLayout()->addElement(1, 0, plot->legend);
-        plot->plotLayout()->setRowStretchFactor(1, 0.001);
         prefillNote_ = new QCPItemText(plot);
-        prefillNote_->setObjectName(QStringLiteral("breakdown.prefillNote"));
+        prefillNote_->setObjectName(id + QStringLiteral(".prefillNote"));
         prefillNote_->setClipToAxisRect(false);
         prefillNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
         prefillNote_->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
         prefillNote_->position->setAxisRect(r);
         prefillNote_->setPadding(QMargins(6, 2, 0, 0));
-        crossover_ = charts::addVLine(r, QStringLiteral("breakdown.crossover"),
+        crossover_ = charts::addVLine(r, id + QStringLiteral(".crossover"),
                                       QPen(QColor(90, 90, 90), 1.2, Qt::DotLine), true);
-        select_ = charts::addVLine(r, QStringLiteral("breakdown.selected"), selectionPen(), false);
+        select_ = selectionLine(r, id + QStringLiteral(".selected"));
     }
+
+    Mode mode() const { return mode_; }
 
     void reset(const Ctx& c) override {
         for (QCPBars* b : bars_) b->data()->clear();
         prefill_.reset();
         decodeMax_ = 0;
-        const RunRecord* focus = c.view.focus();
-        mode_ = focus ? focus->mode : Mode::Cached;
-        charts::plotTitle(plot)->setText(
-            QStringLiteral("FLOPs per step by component · %1 run").arg(name(mode_)));
-        plot->legend->setVisible(c.config != nullptr);
+        const bool predicted = c.config && !c.ran[idx(mode_)];
+        charts::plotTitle(plot)->setText(QStringLiteral("FLOPs per step by component · %1 %2")
+                                             .arg(name(mode_))
+                                             .arg(predicted ? str("(predicted)") : str("run")));
     }
 
-    void add(const Ctx&, const StepResult& s) override {
-        if (s.mode != mode_) return;
-        for (int i = 0; i < theme::kComponents; ++i)
-            bars_[i]->addData(s.position, double(theme::componentValue(s.flops, i)));
-        if (s.prefill)
-            prefill_ = std::make_pair(double(s.position), double(s.flops.total()));
-        else
-            decodeMax_ = std::max(decodeMax_, double(s.flops.total()));
+    void add(const Ctx& c, const StepResult& s) override {
+        if (s.mode == mode_) {
+            addBars(s.position, s.flops, s.prefill);
+        } else if (!c.ran[idx(mode_)]) {
+            const bool prefill = mode_ == Mode::Cached && s.position == s.promptLength;
+            addBars(s.position,
+                    prefill ? prefillFlops(*c.config, s.promptLength)
+                            : stepFlops(*c.config, s.position, mode_),
+                    prefill);
+        }
     }
 
     void update(const Ctx& c, std::optional<double> x) override {
+        plot->legend->setVisible(c.config != nullptr);
         charts::rescale(plot->axisRect());
         clipPrefill();
         placeSelection(select_, x);
@@ -411,6 +442,34 @@ public:
     }
 
 private:
+    void useWrappingLegend() {
+        QCPLegend* old = plot->legend;
+        auto* legend = new charts::WrappingLegend(4);
+        legend->setFont(old->font());
+        legend->setTextColor(old->textColor());
+        legend->setBrush(old->brush());
+        legend->setBorderPen(old->borderPen());
+        legend->setIconSize(old->iconSize());
+        legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, false);
+        legend->setWrap(4);
+        plot->axisRect()->insetLayout()->take(old);
+        delete old;
+        plot->legend = legend;
+        plot->plotLayout()->insertRow(1);
+        plot->plotLayout()->addElement(1, 0, legend);
+        plot->plotLayout()->setRowStretchFactor(1, 0.001);
+        legend->setLayer(QStringLiteral("legend"));
+    }
+
+    void addBars(double position, const FlopBreakdown& f, bool prefill) {
+        for (int i = 0; i < theme::kComponents; ++i)
+            bars_[i]->addData(position, double(theme::componentValue(f, i)));
+        if (prefill)
+            prefill_ = std::make_pair(position, double(f.total()));
+        else
+            decodeMax_ = std::max(decodeMax_, double(f.total()));
+    }
+
     // A long prompt's prefill bar can be a hundred decode steps tall and flatten them into
     // invisibility; scale to the decode steps and write the prefill's height on its bar instead.
     void clipPrefill() {
@@ -423,8 +482,8 @@ private:
                                   .arg(charts::siValue(prefill_->second, QStringLiteral("FLOP"))));
     }
 
+    const Mode mode_;
     QCPBars* bars_[theme::kComponents];
-    Mode mode_ = Mode::Cached;
     std::optional<std::pair<double, double>> prefill_;  // position, total
     double decodeMax_ = 0;
     QCPItemText* prefillNote_;
@@ -432,6 +491,74 @@ private:
 };
 
 // --- Measured time and throughput ----------------------------------------------------------------
+
+// Per-step times are dominated by the machine's hiccups (another process, a page fault); each
+// step stays visible as a light dot, and a running median over a window centred on it shows the
+// trend a class can read.
+constexpr int kMedianHalf = 7;  // window of 15 steps
+
+class MedianSeries {
+public:
+    MedianSeries() = default;
+    MedianSeries(QCPAxisRect* r, const QString& id, const QString& label, const QColor& c) {
+        QColor light = c;
+        light.setAlpha(70);
+        raw_ = charts::addMarkers(r, id, label + QStringLiteral(" (each step)"), light, true);
+        raw_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, light, light, 4));
+        median_ = charts::addLine(
+            r, id + QStringLiteral(".median"),
+            QStringLiteral("%1 · median of %2 steps").arg(label).arg(2 * kMedianHalf + 1), c,
+            false);
+        prefill_ = charts::addMarkers(r, id + QStringLiteral(".prefill"),
+                                      label + QStringLiteral(" prefill"), c, true);
+    }
+
+    void add(double x, double y, bool prefill) {
+        if (prefill) {
+            prefill_->addData(x, y);
+            return;
+        }
+        raw_->addData(x, y);
+        xs_.push_back(x);
+        ys_.push_back(y);
+        // The new point changes the medians of the last half-window too.
+        const std::size_t n = xs_.size();
+        const std::size_t from = n > kMedianHalf ? n - 1 - kMedianHalf : 0;
+        median_->data()->remove(xs_[from], xs_.back());
+        for (std::size_t i = from; i < n; ++i) median_->addData(xs_[i], medianAround(i));
+    }
+
+    void clear() {
+        for (QCPGraph* g : {raw_, median_, prefill_}) g->data()->clear();
+        xs_.clear();
+        ys_.clear();
+    }
+
+    void setShown(bool shown, bool inLegend) {
+        charts::setShown(median_, shown);
+        charts::setShown(raw_, shown);
+        raw_->removeFromLegend();
+        charts::setShown(prefill_, shown && !prefill_->data()->isEmpty());
+        if (!inLegend) {
+            median_->removeFromLegend();
+            prefill_->removeFromLegend();
+        }
+    }
+
+private:
+    double medianAround(std::size_t i) const {
+        const std::size_t lo = i > kMedianHalf ? i - kMedianHalf : 0;
+        const std::size_t hi = std::min(ys_.size(), i + kMedianHalf + 1);
+        std::vector<double> w(ys_.begin() + std::ptrdiff_t(lo), ys_.begin() + std::ptrdiff_t(hi));
+        const auto mid = w.begin() + std::ptrdiff_t(w.size() / 2);
+        std::nth_element(w.begin(), mid, w.end());
+        if (w.size() % 2) return *mid;
+        return (*mid + *std::max_element(w.begin(), mid)) / 2;
+    }
+
+    QCPGraph *raw_ = nullptr, *median_ = nullptr, *prefill_ = nullptr;
+    std::vector<double> xs_, ys_;  // decode steps so far
+};
 
 class TimeChart : public Chart {
 public:
@@ -441,24 +568,31 @@ public:
                                 parent)) {
         top_ = plot->axisRect();
         rate_ = charts::addRectBelow(plot, 1.0);
-        charts::labelAxes(top_, QString(), QStringLiteral("time per step (ms)"), false);
+        charts::labelAxes(top_, QString(), QStringLiteral("time per step (ms, log)"), false);
+        // Log: naive steps grow to hundreds of times a cached step, which a linear axis would
+        // flatten onto zero.
+        top_->axis(QCPAxis::atLeft)->setScaleType(QCPAxis::stLogarithmic);
+        top_->axis(QCPAxis::atLeft)->setTicker(charts::plainLogTicker());
         charts::labelAxes(rate_, kPositionAxis, QStringLiteral("achieved FLOP/s"), true);
         for (Mode m : kModes) {
             const QColor c = theme::modeColor(m);
-            ms_[idx(m)] = charts::addModeSeries(top_, "time.ms." + name(m), name(m), c, false);
-            rateSeries_[idx(m)] =
-                charts::addModeSeries(rate_, "time.rate." + name(m), name(m), c, false);
-            rateSeries_[idx(m)].line->removeFromLegend();
+            ms_[idx(m)] = MedianSeries(top_, "time.ms." + name(m), name(m), c);
+            rate_s_[idx(m)] = MedianSeries(rate_, "time.rate." + name(m), name(m), c);
         }
-        select_[0] = charts::addVLine(top_, QStringLiteral("time.selected"), selectionPen(), false);
-        select_[1] =
-            charts::addVLine(rate_, QStringLiteral("time.rate.selected"), selectionPen(), false);
+        notes_ = charts::addSubtitle(plot, QStringLiteral("time.notes"));
+        // Between naive at the top and cached at the bottom: the log axis leaves the middle free.
+        top_->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
+        notes_->setText(QStringLiteral("dots: each step as measured · lines: running median over "
+                                       "%1 steps · time axis logarithmic")
+                            .arg(2 * kMedianHalf + 1));
+        select_[0] = selectionLine(top_, QStringLiteral("time.selected"));
+        select_[1] = selectionLine(rate_, QStringLiteral("time.rate.selected"));
     }
 
     void reset(const Ctx&) override {
         for (int i = 0; i < 2; ++i) {
             ms_[i].clear();
-            rateSeries_[i].clear();
+            rate_s_[i].clear();
         }
     }
 
@@ -467,17 +601,16 @@ public:
         ms_[i].add(s.position, s.milliseconds, s.prefill);
         // A step too fast for the clock has no meaningful rate.
         if (s.milliseconds > 0)
-            rateSeries_[i].add(s.position, double(s.flops.total()) / (s.milliseconds * 1e-3),
-                               s.prefill);
+            rate_s_[i].add(s.position, double(s.flops.total()) / (s.milliseconds * 1e-3),
+                           s.prefill);
     }
 
     void update(const Ctx& c, std::optional<double> x) override {
         for (int i = 0; i < 2; ++i) {
-            ms_[i].setShown(c.ran[i]);
-            rateSeries_[i].setShown(c.ran[i]);
-            rateSeries_[i].line->removeFromLegend();
-            rateSeries_[i].prefill->removeFromLegend();
+            ms_[i].setShown(c.ran[i], true);
+            rate_s_[i].setShown(c.ran[i], false);
         }
+        notes_->setVisible(c.config != nullptr);
         for (QCPAxisRect* r : {top_, rate_}) charts::rescale(r);
         rate_->axis(QCPAxis::atBottom)->setRange(top_->axis(QCPAxis::atBottom)->range());
         placeSelection(select_[0], x);
@@ -486,7 +619,8 @@ public:
 
 private:
     QCPAxisRect *top_, *rate_;
-    ModeSeries ms_[2], rateSeries_[2];
+    MedianSeries ms_[2], rate_s_[2];
+    QCPTextElement* notes_;
     VLine select_[2];
 };
 
@@ -513,14 +647,15 @@ public:
                                      QStringLiteral("saved"), c, false);
         savedPredicted_ = charts::addLine(saved_, QStringLiteral("memory.saved.predicted"),
                                           QStringLiteral("saved (predicted)"), c, true);
-        note_ = charts::addNote(top_, QStringLiteral("memory.note"), Qt::AlignLeft | Qt::AlignTop);
-        plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-        select_[0] =
-            charts::addVLine(top_, QStringLiteral("memory.selected"), selectionPen(), false);
-        select_[1] = charts::addVLine(saved_, QStringLiteral("memory.saved.selected"),
-                                      selectionPen(), false);
+        // A row of its own under the title: inside the axis rect it covered the cached line at
+        // small n, and the selected-step line ran through it.
+        note_ = charts::addSubtitle(plot, QStringLiteral("memory.note"));
+        // Top left is above the cached line (the cache grows with n); bottom right would cover
+        // the naive line, which runs along zero.
+        plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+        select_[0] = selectionLine(top_, QStringLiteral("memory.selected"));
+        select_[1] = selectionLine(saved_, QStringLiteral("memory.saved.selected"));
     }
-
     void reset(const Ctx&) override {
         for (QCPGraph* g : {bytes_[0], bytes_[1], savedLine_, savedPredicted_}) g->data()->clear();
         rows_.clear();
@@ -565,15 +700,17 @@ private:
     void updateNote(std::optional<double> x) {
         const auto it = std::find_if(rows_.begin(), rows_.end(),
                                      [&](const Row& r) { return x && r.position == *x; });
-        note_->setVisible(it != rows_.end());
-        if (it == rows_.end()) return;
-        QString text = QStringLiteral("at n = %1: %2 saved")
+        if (it == rows_.end()) {
+            note_->setText(QString());
+            return;
+        }
+        QString text = QStringLiteral("at n\u00a0=\u00a0%1: %2 saved")
                            .arg(it->position)
                            .arg(charts::siValue(it->saved, QStringLiteral("FLOP")));
         if (it->bytes < 0)
-            text += QStringLiteral("\nKV cache: run the cached mode to measure it");
+            text += QStringLiteral(" · KV cache: run the cached mode to measure it");
         else if (it->bytes > 0)
-            text += QStringLiteral(" for %1 of KV cache\n= %2 saved per byte held")
+            text += QStringLiteral(" for %1 of KV cache = %2 saved per byte held")
                         .arg(charts::siValue(it->bytes, QStringLiteral("B")),
                              charts::siValue(it->saved / it->bytes, QStringLiteral("FLOP")));
         note_->setText(text);
@@ -582,7 +719,7 @@ private:
     QCPAxisRect *top_, *saved_;
     QCPGraph *bytes_[2], *savedLine_, *savedPredicted_;
     std::vector<Row> rows_;
-    QCPItemText* note_;
+    QCPTextElement* note_;
     VLine select_[2];
 };
 
@@ -618,33 +755,57 @@ Ctx contextOf(const RunView& v) {
 struct CostCharts::Impl {
     QTabWidget* tabs = nullptr;
     QCheckBox* logBox = nullptr;
+    QStackedWidget* breakdownStack = nullptr;  // one breakdown per mode, the focus one shown
     std::vector<std::unique_ptr<Chart>> charts;
+    std::vector<QCustomPlot*> tabPlots[5];  // the charts each tab holds
     CumulativeChart* cumulative = nullptr;
+    BreakdownChart* breakdown[2] = {nullptr, nullptr};
     RunView view;
     RunKey key;
     std::size_t appended[2] = {0, 0};
+    bool logAvailable = true;
 };
+
+namespace {
+// Short labels: all five tabs and the checkbox fit a cost panel a third of a 1280 px window wide.
+const char* const kTabNames[] = {"Per step", "Cumulative", "Breakdown", "Time", "Memory"};
+constexpr bool kTabHasLogLog[] = {true, true, false, false, false};
+}  // namespace
 
 CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<Impl>()) {
     d_->tabs = new QTabWidget(this);
-    d_->charts.push_back(std::make_unique<PerStepChart>(this));
-    auto cumulative = std::make_unique<CumulativeChart>(this);
-    d_->cumulative = cumulative.get();
-    d_->charts.push_back(std::move(cumulative));
-    d_->charts.push_back(std::make_unique<BreakdownChart>(this));
-    d_->charts.push_back(std::make_unique<TimeChart>(this));
-    d_->charts.push_back(std::make_unique<MemoryChart>(this));
-    const char* tabNames[] = {"FLOPs per step", "Cumulative", "Breakdown", "Time", "Memory"};
-    for (std::size_t i = 0; i < d_->charts.size(); ++i)
-        d_->tabs->addTab(d_->charts[i]->plot, tr(tabNames[i]));
+    // Elide rather than scroll: a tab behind scroll arrows is a tab nobody finds.
+    d_->tabs->setUsesScrollButtons(false);
+    d_->tabs->setElideMode(Qt::ElideRight);
+    auto add = [this](std::unique_ptr<Chart> c) {
+        Chart* raw = c.get();
+        d_->charts.push_back(std::move(c));
+        return raw;
+    };
+    QCustomPlot* perStep = add(std::make_unique<PerStepChart>(this))->plot;
+    d_->cumulative = static_cast<CumulativeChart*>(add(std::make_unique<CumulativeChart>(this)));
+    d_->breakdownStack = new QStackedWidget(this);
+    for (Mode m : kModes) {
+        auto* b = static_cast<BreakdownChart*>(add(std::make_unique<BreakdownChart>(this, m)));
+        d_->breakdown[idx(m)] = b;
+        d_->breakdownStack->addWidget(b->plot);
+    }
+    QCustomPlot* time = add(std::make_unique<TimeChart>(this))->plot;
+    QCustomPlot* memory = add(std::make_unique<MemoryChart>(this))->plot;
+    d_->tabPlots[0] = {perStep};
+    d_->tabPlots[1] = {d_->cumulative->plot};
+    d_->tabPlots[2] = {d_->breakdown[0]->plot, d_->breakdown[1]->plot};
+    d_->tabPlots[3] = {time};
+    d_->tabPlots[4] = {memory};
+    const QList<QWidget*> pages = {perStep, d_->cumulative->plot, d_->breakdownStack, time, memory};
+    for (int i = 0; i < pages.size(); ++i) d_->tabs->addTab(pages[i], tr(kTabNames[i]));
 
-    d_->logBox = new QCheckBox(tr("log-log axes"), this);
-    d_->logBox->setToolTip(
-        tr("Log-log axes for FLOPs per step and cumulative FLOPs: a power law T^k becomes a "
-           "straight line of slope k."));
+    d_->logBox = new QCheckBox(tr("log-log"), this);
     d_->tabs->setCornerWidget(d_->logBox, Qt::TopRightCorner);
     connect(d_->tabs, &QTabWidget::currentChanged, this, [this](int i) {
-        if (i >= 0) d_->charts[std::size_t(i)]->plot->replot(QCustomPlot::rpQueuedReplot);
+        if (i < 0) return;
+        for (QCustomPlot* p : d_->tabPlots[i]) p->replot(QCustomPlot::rpQueuedReplot);
+        updateLogAvailability();
     });
     connect(d_->logBox, &QCheckBox::toggled, this, &CostCharts::setLogScale);
 
@@ -653,6 +814,24 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<I
     layout->addWidget(d_->tabs);
     reset();
     updateCharts();
+    updateLogAvailability();
+}
+
+bool CostCharts::logScaleAvailable() const {
+    return d_->logAvailable;
+}
+
+void CostCharts::updateLogAvailability() {
+    const int i = d_->tabs->currentIndex();
+    const bool available = i >= 0 && kTabHasLogLog[i];
+    d_->logBox->setEnabled(available);
+    d_->logBox->setToolTip(
+        available ? tr("Log-log axes: a power law T^k becomes a straight line of slope k.")
+                  : tr("Log-log axes apply to the Per step and Cumulative tabs; this tab's scale "
+                       "is fixed."));
+    if (available == d_->logAvailable) return;
+    d_->logAvailable = available;
+    Q_EMIT logScaleAvailableChanged(available);
 }
 
 CostCharts::~CostCharts() = default;
@@ -703,7 +882,13 @@ void CostCharts::updateCharts() {
     const StepResultPtr selected = d_->view.step();
     const std::optional<double> x =
         selected ? std::optional<double>(selected->position) : std::nullopt;
-    for (auto& chart : d_->charts) chart->update(c, x);
+    for (auto& chart : d_->charts) {
+        chart->update(c, x);
+        chart->showEmptyState(!c.config);
+    }
+    const RunRecord* focus = d_->view.focus();
+    const Mode shown = focus ? focus->mode : Mode::Cached;
+    d_->breakdownStack->setCurrentWidget(d_->breakdown[idx(shown)]->plot);
 }
 
 QList<QCustomPlot*> CostCharts::plots() const {

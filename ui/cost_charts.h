@@ -3,7 +3,9 @@
 // FLOPs per step, cumulative FLOPs with their power-law slopes, the per-component breakdown,
 // measured time and throughput, and the KV-cache memory paid for the compute saved.
 //
-// Each plot's objectName is its export file stem (see namedPlots()). Series and markers carry
+// Each plot's objectName is its export file stem (see namedPlots()): flops_per_step, cumulative,
+// breakdown_naive, breakdown_cached (one per mode, the mode that did not run predicted from the
+// closed form; the Breakdown tab shows the focus run's), time, memory. Series and markers carry
 // objectNames too ("perStep.naive", "perStep.cached.prefill", "perStep.predicted.naive",
 // "cumulative.crossover.cached", "breakdown.4", ...), so tests and tools can find them without
 // reaching into this class.
@@ -33,13 +35,21 @@ public:
     QList<QCustomPlot*> plots() const;
     QList<QPair<QString, QCustomPlot*>> namedPlots() const;  // (file stem, plot), for exports
 
-    // Log-log axes for the per-step and cumulative charts (also a checkbox above the tabs).
+    // Log-log axes for the per-step and cumulative charts (also a checkbox above the tabs, enabled
+    // only while one of those two tabs is shown).
     void setLogScale(bool on);
+    // Whether the tab on screen has log-log axes to switch (see logScaleAvailableChanged).
+    bool logScaleAvailable() const;
     // The exponent fitted to a mode's cumulative FLOPs (measured, or predicted when that mode did
     // not run); nullopt until there are enough steps.
     std::optional<double> cumulativeSlope(Mode m) const;
 
+Q_SIGNALS:
+    // The shown tab changed between one with log-log axes and one without.
+    void logScaleAvailableChanged(bool available);
+
 private:
+    void updateLogAvailability();
     void reset();
     void appendNewSteps();
     void updateCharts();

@@ -101,8 +101,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](int ms) { worker_->setDelayMs(ms); });
     connect(controls_, &ControlPanel::focusModeChanged, this, [this] { dirty_ = true; });
     connect(tokens_, &TokenStrip::stepSelected, this, &MainWindow::selectStep);
-    for (const auto& [name, plot] : charts())
+    for (const auto& [name, plot] : charts()) {
+        plot->setObjectName(name);  // single exports name their file and title by it
         installExportMenu(plot, [this] { return chartCaption(view_); });
+    }
 
     frame_.setInterval(33);  // about 30 redraws per second, however fast tokens arrive
     connect(&frame_, &QTimer::timeout, this, &MainWindow::onFrame);
@@ -177,13 +179,8 @@ void MainWindow::buildMenus() {
     connect(charts, &QMenu::aboutToShow, this, [this, charts] {
         charts->clear();
         for (const auto& [name, plot] : this->charts())
-            charts->addAction(name, this, [this, plot = plot] {
-                const QString path =
-                    QFileDialog::getSaveFileName(this, tr("Export chart"), QString(),
-                                                 tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
-                if (path.isEmpty()) return;
-                auto r = exportChart(plot, path, chartCaption(view_));
-                if (!r) QMessageBox::warning(this, tr("Export failed"), r.errorMessage());
+            charts->addAction(chartTitle(plot), this, [this, plot = plot] {
+                exportChartDialog(this, plot, chartCaption(view_));
             });
     });
     file->addSeparator();
@@ -516,9 +513,10 @@ Result<QStringList> MainWindow::exportAll(const QString& dir) {
 }
 
 void MainWindow::exportAllDialog() {
-    const QString dir =
-        QFileDialog::getExistingDirectory(this, tr("Export all charts and run data to"));
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Export all charts and run data to"), lastExportFolder());
     if (dir.isEmpty()) return;
+    rememberExportFolder(dir);
     auto r = exportAll(dir);
     if (!r)
         QMessageBox::warning(this, tr("Export failed"), r.errorMessage());
