@@ -642,6 +642,11 @@ public:
         bytes_[1] =
             charts::addLine(top_, QStringLiteral("memory.kvBytes.cached"), QStringLiteral("cached"),
                             theme::modeColor(Mode::Cached), false);
+        // With grouped- or multi-query attention: what the same model would hold with one K/V
+        // head per query head, beside what it holds (closed form; hidden for MHA models).
+        mha_ = charts::addLine(top_, QStringLiteral("memory.kvBytes.mha"),
+                               QStringLiteral("cached, one KV head per query head"),
+                               theme::modeColor(Mode::Cached), true);
         const QColor c = theme::modeColor(Mode::Cached);
         savedLine_ = charts::addLine(saved_, QStringLiteral("memory.saved"),
                                      QStringLiteral("saved"), c, false);
@@ -657,7 +662,8 @@ public:
         select_[1] = selectionLine(saved_, QStringLiteral("memory.saved.selected"));
     }
     void reset(const Ctx&) override {
-        for (QCPGraph* g : {bytes_[0], bytes_[1], savedLine_, savedPredicted_}) g->data()->clear();
+        for (QCPGraph* g : {bytes_[0], bytes_[1], mha_, savedLine_, savedPredicted_})
+            g->data()->clear();
         rows_.clear();
     }
 
@@ -666,6 +672,8 @@ public:
     void add(const Ctx& c, const StepResult& s) override {
         bytes_[idx(s.mode)]->addData(s.position, double(s.kvCacheBytes));
         const bool measured = s.mode == Mode::Cached;
+        if (measured && grouped(c))
+            mha_->addData(s.position, double(kvCacheBytes(mhaOf(*c.config), s.position)));
         if (!measured && c.ran[idx(Mode::Cached)]) return;
         const int k = s.step + 1;
         const double naive =
@@ -680,6 +688,8 @@ public:
 
     void update(const Ctx& c, std::optional<double> x) override {
         for (Mode m : kModes) charts::setShown(bytes_[idx(m)], c.ran[idx(m)]);
+        charts::setShown(mha_, c.ran[idx(Mode::Cached)] && grouped(c));
+        kvGroups_ = grouped(c) ? c.config->nHead / c.config->nKvHead : 1;
         // The lower rect's axis names what it shows; the legend is the upper rect's.
         charts::setShown(savedLine_, c.ran[idx(Mode::Cached)]);
         charts::setShown(savedPredicted_, c.config && !c.ran[idx(Mode::Cached)]);
@@ -713,11 +723,18 @@ private:
             text += QStringLiteral(" for %1 of KV cache = %2 saved per byte held")
                         .arg(charts::siValue(it->bytes, QStringLiteral("B")),
                              charts::siValue(it->saved / it->bytes, QStringLiteral("FLOP")));
+        if (it->bytes > 0 && kvGroups_ > 1)
+            text += QStringLiteral(" (one KV head per query head: %1, %2\u00d7 more)")
+                        .arg(charts::siValue(it->bytes * kvGroups_, QStringLiteral("B")))
+                        .arg(kvGroups_);
         note_->setText(text);
     }
 
+    static bool grouped(const Ctx& c) { return c.config && c.config->nKvHead < c.config->nHead; }
+
     QCPAxisRect *top_, *saved_;
-    QCPGraph *bytes_[2], *savedLine_, *savedPredicted_;
+    QCPGraph *bytes_[2], *mha_, *savedLine_, *savedPredicted_;
+    int kvGroups_ = 1;  // query heads per K/V head
     std::vector<Row> rows_;
     QCPTextElement* note_;
     VLine select_[2];

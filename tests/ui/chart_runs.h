@@ -3,7 +3,7 @@
 // and the CLI run them, and the RunView the panels draw from.
 
 #include "model/model.h"
-#include "run/generation_session.h"
+#include "run/lockstep.h"
 #include "run_view.h"
 
 #include <QtGlobal>
@@ -25,18 +25,11 @@ inline RunExport generate(const ModelPtr& model, std::vector<Mode> modes, std::v
     out.settings.maxNewTokens = tokens;
     out.settings.captureAttention = false;
     out.settings.sampler.seed = 1234;
-    std::vector<std::unique_ptr<GenerationSession>> sessions;
-    for (Mode m : modes) {
-        GenerationSettings s = out.settings;
-        s.mode = m;
-        sessions.push_back(std::make_unique<GenerationSession>(model));
-        if (!sessions.back()->start(prompt, s, 1 + std::uint64_t(sessions.size())))
-            qFatal("start failed");
-        out.runs.push_back(RunRecord{m, {}, StopReason::None});
-    }
-    while (!sessions[0]->finished())
-        for (std::size_t i = 0; i < sessions.size(); ++i)
-            if (StepResultPtr s = sessions[i]->step()) out.runs[i].steps.push_back(s);
+    auto run = LockstepRun::start(model, prompt, out.settings, modes, 1);
+    if (!run) qFatal("%s", qPrintable(run.errorMessage()));
+    for (Mode m : modes) out.runs.push_back(RunRecord{m, {}, StopReason::None});
+    run.value()->run(
+        {}, [&](std::size_t i, const StepResultPtr& s) { out.runs[i].steps.push_back(s); });
     return out;
 }
 

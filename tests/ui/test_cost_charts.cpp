@@ -339,6 +339,31 @@ private Q_SLOTS:
                 1e-9 * rate / 1e9);
     }
 
+    // Grouped-query attention: the Memory chart draws what the same model would hold with one
+    // K/V head per query head beside what the run holds (8 query heads over 2 K/V heads: 4x).
+    void memoryShowsWhatGqaSaves() {
+        const ModelPtr gqa =
+            test::loadOrDie(QStringLiteral(KVSCOPE_FIXTURES "/reference/llama/gqa.bin"));
+        const RunExport run = test::generate(gqa, {Mode::Cached}, {1, 304, 310}, 20);
+        CostCharts w;
+        w.setView(viewOf(run, 5));
+        w.refresh();
+        const QCPGraph* held = find(w, QStringLiteral("memory.kvBytes.cached"));
+        const QCPGraph* mha = find(w, QStringLiteral("memory.kvBytes.mha"));
+        QVERIFY(mha->visible());
+        for (const StepResultPtr& s : run.runs[0].steps) {
+            QCOMPARE(*valueAt(held, s->position), double(s->kvCacheBytes));
+            QCOMPARE(*valueAt(mha, s->position), 4.0 * double(s->kvCacheBytes));
+        }
+        const auto* note = find<QCPTextElement>(w, QStringLiteral("memory.note"));
+        QVERIFY2(note->text().contains(QStringLiteral("4\u00d7 more")), qPrintable(note->text()));
+        // GPT-2 has one K/V head per query head: no second line.
+        CostCharts flat;
+        flat.setView(viewOf(compare_));
+        flat.refresh();
+        QVERIFY(!find(flat, QStringLiteral("memory.kvBytes.mha"))->visible());
+    }
+
     void logScaleSwitchesTheCostAxes() {
         CostCharts w;
         w.setView(viewOf(compare_));
