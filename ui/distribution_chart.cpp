@@ -44,16 +44,23 @@ void DistributionChart::buildPlot() {
     candidates_ = new QCPBars(plot_->xAxis, plot_->yAxis);
     sampled_ = new QCPBars(plot_->xAxis, plot_->yAxis);  // added last, so drawn on top
     for (QCPBars* b : {raw_, candidates_, sampled_}) b->setWidth(kBarWidth);
-    raw_->setName(tr("raw softmax (T 1, no top-k/p)"));
-    candidates_->setName(tr("sampler's probability"));
-    sampled_->setName(tr("sampled token"));
+    raw_->setName(tr("raw (T 1, no top-k/p)"));
+    candidates_->setName(tr("sampler's"));
+    sampled_->setName(tr("sampled"));
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->setTickLabelFont(theme::monoFont(font().pointSize()));
     plot_->xAxis->grid()->setVisible(false);
     plot_->xAxis->setTickLabelRotation(0);  // upright: fewer candidates rather than turned text
-    plot_->legend->setVisible(true);
+    // The legend in a row of its own under the title: inside the axis rect it would cover bars
+    // when the distribution is flat.
     plot_->legend->setFont(font());
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot_->axisRect()->insetLayout()->take(plot_->legend);
+    plot_->plotLayout()->insertRow(1);
+    plot_->plotLayout()->addElement(1, 0, plot_->legend);
+    plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+    plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot_->legend->setWrap(3);
+    plot_->legend->setVisible(false);  // until there is a step: no empty boxes on first launch
 }
 
 void DistributionChart::applyPalette() {
@@ -97,6 +104,7 @@ void DistributionChart::refresh() {
     if (!step || view_.empty() || !view_.run->model) {
         showEmpty();
     } else {
+        plot_->legend->setVisible(true);
         fillBars();
         updateAxes();
         updateTitle();
@@ -110,6 +118,7 @@ void DistributionChart::showEmpty() {
     sampledIndex_ = -1;
     shownCount_ = 0;
     for (QCPBars* b : {raw_, candidates_, sampled_}) b->data()->clear();
+    plot_->legend->setVisible(false);
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->setRange(-0.5, 0.5);
     plot_->yAxis->setRange(0, 1);
