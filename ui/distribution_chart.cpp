@@ -55,12 +55,26 @@ void DistributionChart::buildPlot() {
     // when the distribution is flat.
     plot_->legend->setFont(font());
     plot_->axisRect()->insetLayout()->take(plot_->legend);
-    plot_->plotLayout()->insertRow(1);
-    plot_->plotLayout()->addElement(1, 0, plot_->legend);
-    plot_->plotLayout()->setRowStretchFactor(1, 0.001);
     plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
     plot_->legend->setWrap(3);
-    plot_->legend->setVisible(false);  // until there is a step: no empty boxes on first launch
+    showLegend(false);  // until there is a step: no empty boxes on first launch
+}
+
+// In a row of the layout under the title while shown; out of the layout when hidden, where an
+// invisible element would still hold its row's height.
+void DistributionChart::showLegend(bool on) {
+    QCPLegend* legend = plot_->legend;
+    legend->setVisible(on);
+    if (on == (legend->layout() != nullptr)) return;
+    QCPLayoutGrid* grid = plot_->plotLayout();
+    if (on) {
+        grid->insertRow(1);
+        grid->addElement(1, 0, legend);
+        grid->setRowStretchFactor(1, 0.001);
+    } else {
+        grid->take(legend);
+        grid->simplify();
+    }
 }
 
 void DistributionChart::applyPalette() {
@@ -104,7 +118,7 @@ void DistributionChart::refresh() {
     if (!step || view_.empty() || !view_.run->model) {
         showEmpty();
     } else {
-        plot_->legend->setVisible(true);
+        showLegend(true);
         fillBars();
         updateAxes();
         updateTitle();
@@ -118,7 +132,7 @@ void DistributionChart::showEmpty() {
     sampledIndex_ = -1;
     shownCount_ = 0;
     for (QCPBars* b : {raw_, candidates_, sampled_}) b->data()->clear();
-    plot_->legend->setVisible(false);
+    showLegend(false);
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->setRange(-0.5, 0.5);
     plot_->yAxis->setRange(0, 1);

@@ -44,6 +44,7 @@ protected:
 private:
     void buildPlot();
     void applyPalette();
+    void showLegend(bool on);
     void fillBars();
     void updateAxes();
     void updateTitle();
