@@ -1,7 +1,7 @@
 #include "gui.h"
 
-#include "model/embedded_model.h"
 #include "main_window.h"
+#include "model/embedded_model.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -21,7 +21,14 @@ int runGui(int argc, char** argv) {
 
     QCommandLineParser parser;
     parser.addOption(
-        {QStringLiteral("model"), QStringLiteral("Model folder to open."), QStringLiteral("DIR")});
+        {QStringLiteral("model"),
+         QStringLiteral("Model folder or file to open (GPT-2 folder, model.safetensors, llama2.c "
+                        "checkpoint)."),
+         QStringLiteral("PATH")});
+    parser.addOption({QStringLiteral("tokenizer"),
+                      QStringLiteral("The tokenizer.bin of a llama2.c checkpoint, when it is not "
+                                     "beside it."),
+                      QStringLiteral("FILE")});
     parser.addOption(
         {QStringLiteral("prompt"), QStringLiteral("Initial prompt."), QStringLiteral("TEXT")});
     parser.process(app);
@@ -30,7 +37,8 @@ int runGui(int argc, char** argv) {
     if (parser.isSet(QStringLiteral("prompt")))
         window.controls()->setPrompt(parser.value(QStringLiteral("prompt")));
     if (parser.isSet(QStringLiteral("model"))) {
-        window.openModel(parser.value(QStringLiteral("model")));
+        window.openModel(parser.value(QStringLiteral("model")),
+                         parser.value(QStringLiteral("tokenizer")));
     } else if (auto embedded = loadEmbeddedModel()) {
         window.setModel(embedded.value());
     } else {

@@ -9,7 +9,10 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QLayout>
 #include <QResizeEvent>
 
@@ -24,7 +27,9 @@ namespace kvscope {
 namespace {
 
 struct Options {
-    QString modelPath, prompt, jsonPath, csvPath, exportDir;
+    QString modelPath, tokenizerPath, prompt, jsonPath, csvPath, exportDir;
+    std::optional<QByteArray> tokenize;  // --tokenize / --tokenize-file: these exact bytes
+    bool addBos = false;
     std::vector<Mode> modes;
     GenerationSettings settings;
 };
@@ -41,11 +46,27 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral(
              "Run on the command line, without a window (without it, kvscope opens its window).")},
         {QStringLiteral("model"),
-         QStringLiteral("Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, "
-                        "merges.txt) or its model.safetensors. Default: the embedded model."),
-         QStringLiteral("DIR")},
-        {QStringLiteral("prompt"), QStringLiteral("Prompt text; empty starts from <|endoftext|>."),
+         QStringLiteral("A model folder or file, identified by its bytes: a Hugging Face GPT-2 "
+                        "folder (config.json, model.safetensors, vocab.json, merges.txt) or its "
+                        "model.safetensors; a llama2.c checkpoint (.bin, legacy or version 1) "
+                        "with its tokenizer.bin. Default: the embedded model."),
+         QStringLiteral("PATH")},
+        {QStringLiteral("tokenizer"),
+         QStringLiteral("The tokenizer.bin of a llama2.c checkpoint (default: the tokenizer.bin "
+                        "beside it)."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("prompt"),
+         QStringLiteral("Prompt text; empty starts from the model's start token (<s> or "
+                        "<|endoftext|>). Models with a BOS token get it before the prompt."),
          QStringLiteral("TEXT"), QString()},
+        {QStringLiteral("tokenize"),
+         QStringLiteral("Print how the model's tokenizer splits TEXT, as one JSON object "
+                        "{\"ids\": [...], \"pieces\": [...]}, and exit; no generation."),
+         QStringLiteral("TEXT")},
+        {QStringLiteral("tokenize-file"),
+         QStringLiteral("As --tokenize, for the exact bytes of FILE."), QStringLiteral("FILE")},
+        {QStringLiteral("add-bos"),
+         QStringLiteral("With --tokenize: put the BOS token first, as a run would.")},
         {QStringLiteral("max-tokens"), QStringLiteral("New tokens to generate (default 50)."),
          QStringLiteral("N"), QStringLiteral("50")},
         {QStringLiteral("mode"),
@@ -64,7 +85,8 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("P"), QStringLiteral("0.95")},
         {QStringLiteral("seed"), QStringLiteral("64-bit random seed (default 42)."),
          QStringLiteral("SEED"), QStringLiteral("42")},
-        {QStringLiteral("stop-at-eot"), QStringLiteral("Stop when the model emits <|endoftext|>.")},
+        {QStringLiteral("stop-at-eot"),
+         QStringLiteral("Stop when the model emits its end token (</s> or <|endoftext|>).")},
         {QStringLiteral("threads"),
          QStringLiteral("Compute threads per forward pass, at most the %1 this machine runs at "
                         "once (default: all).")
@@ -99,7 +121,31 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     Options o;
     auto fail = [](const QString& what) { return Error{what}; };
     o.modelPath = p.value(QStringLiteral("model"));
+    o.tokenizerPath = p.value(QStringLiteral("tokenizer"));
     o.prompt = p.value(QStringLiteral("prompt"));
+    o.addBos = p.isSet(QStringLiteral("add-bos"));
+    if (p.isSet(QStringLiteral("tokenize")) && p.isSet(QStringLiteral("tokenize-file")))
+        return fail(QStringLiteral("--tokenize and --tokenize-file: give one of them"));
+    if (p.isSet(QStringLiteral("tokenize")))
+        o.tokenize = p.value(QStringLiteral("tokenize")).toUtf8();
+    if (p.isSet(QStringLiteral("tokenize-file"))) {
+        const QString path = p.value(QStringLiteral("tokenize-file"));
+        QFile f(path);
+        constexpr qint64 kMaxText = 64 << 20;
+        if (!f.open(QIODevice::ReadOnly))
+            return fail(QStringLiteral("--tokenize-file: %1: cannot open for reading: %2")
+                            .arg(path, f.errorString()));
+        if (f.size() > kMaxText)
+            return fail(QStringLiteral("--tokenize-file: %1: %2 bytes, expected at most %3")
+                            .arg(path)
+                            .arg(f.size())
+                            .arg(kMaxText));
+        o.tokenize = f.readAll();
+    }
+    if (o.addBos && !o.tokenize)
+        return fail(
+            QStringLiteral("--add-bos: only with --tokenize or --tokenize-file (a run "
+                           "adds BOS when the model has one)"));
     const QString mode = p.value(QStringLiteral("mode"));
     if (mode == QLatin1String("naive"))
         o.modes = {Mode::Naive};
@@ -144,6 +190,23 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     o.csvPath = p.value(QStringLiteral("csv"));
     o.exportDir = p.value(QStringLiteral("export-dir"));
     return o;
+}
+
+// --tokenize: the ids and their printable pieces, one JSON object on stdout.
+int printTokens(const Tokenizer& tok, const QByteArray& bytes, bool addBos) {
+    const std::string_view text(bytes.constData(), std::size_t(bytes.size()));
+    std::vector<int> ids = tok.encode(text);
+    if (addBos && tok.special().bos >= 0) ids.insert(ids.begin(), tok.special().bos);
+    QJsonArray idArray, pieces;
+    for (int id : ids) {
+        idArray.append(id);
+        pieces.append(tok.tokenDisplay(id));
+    }
+    const QByteArray json = QJsonDocument(QJsonObject{{"ids", idArray}, {"pieces", pieces}})
+                                .toJson(QJsonDocument::Compact);
+    std::fwrite(json.constData(), 1, std::size_t(json.size()), stdout);
+    std::fputc('\n', stdout);
+    return ExitOk;
 }
 
 QString summary(const RunRecord& run, double seconds) {
@@ -281,11 +344,19 @@ int runHeadless(int argc, char** argv) {
         return ExitUsage;
     }
     const Options& o = options.value();
-    auto model = o.modelPath.isEmpty() ? loadEmbeddedModel() : loadModel(o.modelPath);
+    if (!o.tokenizerPath.isEmpty() && o.modelPath.isEmpty()) {
+        std::fprintf(stderr,
+                     "kvscope: --tokenizer: only with --model (a llama2.c checkpoint)\n"
+                     "Try kvscope --help.\n");
+        return ExitUsage;
+    }
+    auto model = o.modelPath.isEmpty() ? loadEmbeddedModel()
+                                       : loadModel(o.modelPath, {}, LoadOptions{o.tokenizerPath});
     if (!model) {
         std::fprintf(stderr, "kvscope: %s\n", qPrintable(model.errorMessage()));
         return ExitModel;
     }
+    if (o.tokenize) return printTokens(*model.value()->tokenizer, *o.tokenize, o.addBos);
     RunExport run{model.value(), o.prompt, {}, o.settings, {}, std::nullopt};
     const QByteArray utf8 = o.prompt.toUtf8();
     const Tokenizer& tok = *model.value()->tokenizer;

@@ -11,6 +11,7 @@
 #include <QLabel>
 #include <QMouseEvent>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include "qcustomplot_include.h"
@@ -193,10 +194,22 @@ void AttentionHeatmap::syncControls() {
     const QSignalBlocker blockLayer(layerBox_), blockHead(headBox_);
     layerBox_->setRange(0, layers - 1);
     headBox_->clear();
-    for (int h = 0; h < heads; ++h) headBox_->addItem(tr("head %1").arg(h), h);
+    // With grouped-query attention the query heads are listed under the K/V head they share
+    // (query head h reads K/V head h / (n_head / n_kv_head)); the group titles are not choices.
+    const int kvHeads = model_ ? model_->config.nKvHead : heads;
+    const int perKv = kvHeads > 0 && kvHeads < heads ? heads / kvHeads : 0;
+    auto* items = qobject_cast<QStandardItemModel*>(headBox_->model());
+    for (int h = 0; h < heads; ++h) {
+        if (perKv && h % perKv == 0) {
+            headBox_->addItem(perKv == heads ? tr("one KV head, shared by all")
+                                             : tr("KV head %1, shared by:").arg(h / perKv));
+            if (items) items->item(headBox_->count() - 1)->setEnabled(false);
+        }
+        headBox_->addItem(perKv ? tr("    head %1").arg(h) : tr("head %1").arg(h), h);
+    }
     headBox_->addItem(tr("mean of heads"), kMeanOfHeads);
     const int index = headBox_->findData(keepHead);
-    headBox_->setCurrentIndex(index < 0 ? 0 : index);
+    headBox_->setCurrentIndex(index < 0 ? headBox_->findData(0) : index);
     written_ = 0;
 }
 

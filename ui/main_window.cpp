@@ -41,18 +41,33 @@ QString rateText(double perSecond) {
     return QString::number(perSecond, 'f', perSecond >= 10 ? 0 : 1);
 }
 
+// The model card: what the architecture is and what its KV cache costs per token, beside what
+// the same model would need with one K/V head per query head (the saving of GQA and MQA).
 QString modelSummary(const Model& m) {
     const ModelConfig& c = m.config;
+    const QString heads =
+        c.nKvHead == c.nHead
+            ? QObject::tr("%1 heads").arg(c.nHead)
+            : QObject::tr("%1 heads sharing %2 KV heads").arg(c.nHead).arg(c.nKvHead);
+    const std::int64_t kv = kvCacheBytes(c, 1), mha = kvCacheBytes(mhaOf(c), 1);
+    const QString cache =
+        c.nKvHead == c.nHead
+            ? QObject::tr("KV cache %1 per token").arg(units::bytesText(double(kv)))
+            : QObject::tr("KV cache %1 per token (%2 with one KV head per query head: %3× more)")
+                  .arg(units::bytesText(double(kv)), units::bytesText(double(mha)))
+                  .arg(c.nHead / c.nKvHead);
     return QObject::tr(
-               "<b>%1</b><br>%2 parameters · %3 layers × %4 heads · d = %5 · "
-               "context %6 · vocab %7")
-        .arg(m.name.toHtmlEscaped(),
+               "<b>%1</b><br>%2 · %3 parameters · %4 layers × %5 · head dim %6 · d = %7 · "
+               "context %8 · vocab %9<br>%10")
+        .arg(m.name.toHtmlEscaped(), c.modelType,
              units::siText(double(m.transformer->parameterCount()), QString()))
         .arg(c.nLayer)
-        .arg(c.nHead)
+        .arg(heads)
+        .arg(c.headDim())
         .arg(c.nEmbd)
         .arg(c.nPositions)
-        .arg(c.vocabSize);
+        .arg(c.vocabSize)
+        .arg(cache);
 }
 
 QDockWidget* dock(const QString& title, const QString& name, QWidget* w, QMainWindow* parent) {
@@ -147,7 +162,14 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open Model…"), this, &MainWindow::openModelDialog);
     open->setShortcut(QKeySequence::Open);
-    open->setToolTip(tr("Open a Hugging Face GPT-2 folder or its model.safetensors."));
+    open->setToolTip(
+        tr("Open a model file: a llama2.c checkpoint (.bin, with its tokenizer.bin "
+           "beside it) or the model.safetensors of a GPT-2 folder."));
+    QAction* openFolder =
+        file->addAction(tr("Open Model &Folder…"), this, &MainWindow::openModelFolderDialog);
+    openFolder->setToolTip(
+        tr("Open a Hugging Face GPT-2 folder or a folder holding a llama2.c "
+           "checkpoint and its tokenizer.bin."));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
@@ -516,13 +538,20 @@ void MainWindow::exportAllDialog() {
 }
 
 void MainWindow::openModelDialog() {
-    const QString path = QFileDialog::getExistingDirectory(this, tr("Open a GPT-2 model folder"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Open a model file"), QString(),
+                                     tr("Model files (*.bin *.safetensors);;All files (*)"));
     if (!path.isEmpty()) openModel(path);
 }
 
-void MainWindow::openModel(const QString& path) {
+void MainWindow::openModelFolderDialog() {
+    const QString path = QFileDialog::getExistingDirectory(this, tr("Open a model folder"));
+    if (!path.isEmpty()) openModel(path);
+}
+
+void MainWindow::openModel(const QString& path, const QString& tokenizer) {
     if (loading_) loading_->cancel();
-    auto* task = new ModelLoadTask(path, this);
+    auto* task = new ModelLoadTask(path, LoadOptions{tokenizer}, this);
     loading_ = task;
     auto* progress = new QProgressDialog(tr("Loading %1…").arg(QFileInfo(path).fileName()),
                                          tr("Cancel"), 0, 100, this);

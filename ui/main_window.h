@@ -33,7 +33,9 @@ public:
     ~MainWindow() override;
 
     void setModel(const ModelPtr& model);
-    void openModel(const QString& path);  // asynchronous; the current model stays until it loads
+    // Asynchronous; the current model stays until the new one has loaded. `tokenizer`: a llama2.c
+    // checkpoint's tokenizer.bin when it is not beside the checkpoint.
+    void openModel(const QString& path, const QString& tokenizer = QString());
     ModelPtr model() const { return model_; }
 
     // For tests and the headless export.
@@ -83,6 +85,7 @@ private:
     void finishWithoutStart(const QString& text);
     void updateView();
     void openModelDialog();
+    void openModelFolderDialog();
     void exportAllDialog();
     void rememberModel(const QString& path);
     void rebuildRecentMenu();

@@ -4,7 +4,8 @@
 
 namespace kvscope {
 
-ModelLoadTask::ModelLoadTask(const QString& path, QObject* parent) : QObject(parent), path_(path) {
+ModelLoadTask::ModelLoadTask(const QString& path, const LoadOptions& options, QObject* parent)
+    : QObject(parent), path_(path), options_(options) {
     qRegisterMetaType<kvscope::ModelPtr>("kvscope::ModelPtr");
 }
 
@@ -16,10 +17,13 @@ ModelLoadTask::~ModelLoadTask() {
 
 void ModelLoadTask::start() {
     thread_ = QThread::create([this] {
-        result_ = loadModel(path_, [this](double f, const QString& stage) {
-            Q_EMIT progress(f, stage);
-            return !cancelled_.load();
-        });
+        result_ = loadModel(
+            path_,
+            [this](double f, const QString& stage) {
+                Q_EMIT progress(f, stage);
+                return !cancelled_.load();
+            },
+            options_);
     });
     thread_->setParent(this);
     connect(thread_, &QThread::finished, this, &ModelLoadTask::finish);

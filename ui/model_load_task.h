@@ -16,7 +16,7 @@ namespace kvscope {
 class ModelLoadTask : public QObject {
     Q_OBJECT
 public:
-    ModelLoadTask(const QString& path, QObject* parent = nullptr);
+    ModelLoadTask(const QString& path, const LoadOptions& options, QObject* parent = nullptr);
     ~ModelLoadTask() override;
     void start();
     void cancel() { cancelled_.store(true); }
@@ -33,6 +33,7 @@ private:
     void finish();
 
     QString path_;
+    LoadOptions options_;
     QThread* thread_ = nullptr;
     std::atomic<bool> cancelled_{false};
     std::optional<Result<ModelPtr>> result_;  // written by the thread before it finishes

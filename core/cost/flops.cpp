@@ -45,6 +45,11 @@ FlopBreakdown forwardFlops(const ModelConfig& c, std::int64_t start, std::int64_
     return f;
 }
 
+ModelConfig mhaOf(ModelConfig c) {
+    c.nKvHead = c.nHead;
+    return c;
+}
+
 std::int64_t kvCacheBytes(const ModelConfig& c, std::int64_t n, std::int64_t bytesPerValue) {
     return 2 * std::int64_t(c.nLayer) * n * c.kvDim() * bytesPerValue;
 }

@@ -93,6 +93,8 @@ FlopBreakdown forwardFlops(const ModelConfig& c, std::int64_t start, std::int64_
 // Bytes a K/V cache holds for n positions: keys and values of every layer, kv_dim values each.
 // Grouped-query attention shrinks it by n_head / n_kv_head; attention FLOPs stay the same.
 std::int64_t kvCacheBytes(const ModelConfig& c, std::int64_t n, std::int64_t bytesPerValue = 4);
+// The same model with one K/V head per query head (multi-head attention): what GQA saves.
+ModelConfig mhaOf(ModelConfig c);
 
 // One generation step whose input sequence has n tokens. Naive recomputes all n rows; cached
 // computes row n - 1 only (a decode step). The cached run's first step is the prefill of the

@@ -11,6 +11,8 @@
 // Version 2 (int8 groups) is recognised and refused. The file is untrusted: every header field is
 // checked against the caps in model_config.h and against the file size before anyone allocates;
 // once parseLlama2c() returns, every tensor range lies inside the file and the ranges tile it.
+// The size must match exactly: export.py pads neither layout, and a header whose fields are off
+// would otherwise be read as a valid prefix of a bigger file.
 
 #include "formats/safetensors.h"
 #include "model/model_config.h"
@@ -36,8 +38,9 @@ struct Llama2cCheckpoint {
 // Leading bytes parseLlama2c needs (the largest header, 256).
 constexpr std::uint64_t kLlama2cHeaderBytes = 256;
 
-// `bytes` holds the first `available` bytes of a `fileSize`-byte file (at least
-// min(fileSize, kLlama2cHeaderBytes) of them); `fileName` is used in messages.
+// `bytes` holds the first `available` bytes of a `fileSize`-byte file: at least the layout's
+// header (28 bytes for legacy, 256 for version 1), so min(fileSize, kLlama2cHeaderBytes) always
+// suffices. `fileName` is used in messages.
 Result<Llama2cCheckpoint> parseLlama2c(const std::uint8_t* bytes, std::uint64_t available,
                                        std::uint64_t fileSize, const QString& fileName);
 

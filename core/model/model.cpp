@@ -164,8 +164,8 @@ Result<ModelPtr> loadLlama2c(const QString& path, const Sniffed& sniffed,
                                   : options.tokenizerPath;
     if (!QFileInfo::exists(tokenizer))
         return Error{QStringLiteral("%1: missing: a llama2.c checkpoint (%2) needs its "
-                                    "tokenizer.bin, beside it or given with --tokenizer FILE "
-                                    "(File > Open Tokenizer in the window)")
+                                    "tokenizer.bin beside it (where the window looks) or given "
+                                    "with --tokenizer FILE")
                          .arg(tokenizer, name)};
     LoadSteps steps{name,
                     info.absoluteFilePath(),

@@ -83,8 +83,7 @@ StopReason GenerationSession::limitReached() const {
     if (generated_ >= settings_.maxNewTokens) return StopReason::MaxTokens;
     // The newest token needs a position embedding to be fed back: a full context ends the run.
     if (int(tokens_.size()) >= model_->config.nPositions) return StopReason::ContextFull;
-    if (settings_.stopAtEndOfText && tokens_.back() == model_->tokenizer->special().eot &&
-        generated_ > 0)
+    if (settings_.stopAtEndOfText && tokens_.back() == model_->tokenizer->endId() && generated_ > 0)
         return StopReason::EndOfText;
     return StopReason::None;
 }

@@ -19,8 +19,8 @@ struct GenerationSettings {
     SamplerSettings sampler;
     int maxNewTokens = 100;
     bool captureAttention = true;
-    bool stopAtEndOfText = false;
-    int threads = 0;  // compute threads for the forward pass; 0 = all hardware threads
+    bool stopAtEndOfText = false;  // stop at EOS, or <|endoftext|> when there is no EOS
+    int threads = 0;               // compute threads for the forward pass; 0 = all hardware threads
 };
 
 // Largest |a[i] - b[i]|: how far two modes' logits for the same step are apart.

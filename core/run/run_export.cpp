@@ -64,17 +64,30 @@ QString csvField(QString s) {
 
 QJsonObject modelToJson(const Model& m) {
     const ModelConfig& c = m.config;
-    return QJsonObject{{"name", m.name},
-                       {"source", m.source},
-                       {"model_type", c.modelType},
-                       {"n_layer", c.nLayer},
-                       {"n_head", c.nHead},
-                       {"n_embd", c.nEmbd},
-                       {"n_inner", c.nInner},
-                       {"n_positions", c.nPositions},
-                       {"vocab_size", c.vocabSize},
-                       {"layer_norm_epsilon", c.normEps},
-                       {"parameters", double(m.transformer->parameterCount())}};
+    return QJsonObject{
+        {"name", m.name},
+        {"source", m.source},
+        {"model_type", c.modelType},
+        {"n_layer", c.nLayer},
+        {"n_head", c.nHead},
+        {"n_embd", c.nEmbd},
+        {"n_inner", c.nInner},
+        {"n_positions", c.nPositions},
+        {"vocab_size", c.vocabSize},
+        {"layer_norm_epsilon", c.normEps},
+        {"parameters", double(m.transformer->parameterCount())},
+        // Added with the Llama architecture; the keys above keep their meaning.
+        {"architecture", c.modelType},
+        {"format", m.format},
+        {"n_kv_head", c.nKvHead},
+        {"head_dim", c.headDim()},
+        {"norm", c.norm == NormKind::LayerNorm ? "layer_norm" : "rms_norm"},
+        {"activation", c.activation == Activation::GeluTanh ? "gelu_tanh" : "swiglu"},
+        {"positions", c.positions == PositionKind::Learned ? "learned" : "rotary"},
+        {"rope_theta",
+         c.positions == PositionKind::Rotary ? QJsonValue(c.ropeTheta) : QJsonValue()},
+        {"kv_cache_bytes_per_token", double(kvCacheBytes(c, 1))},
+        {"kv_cache_bytes_per_token_mha", double(kvCacheBytes(mhaOf(c), 1))}};
 }
 
 QJsonObject flopsToJson(const FlopBreakdown& f) {

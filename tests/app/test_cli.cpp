@@ -145,6 +145,86 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
     }
 
+    // A llama2.c checkpoint with its tokenizer.bin: both modes in lockstep, at temperature 0,
+    // give the float64 PyTorch reference's greedy ids (tests/reference/llama), which are also
+    // what llama2.c's run.c prints for the same file (make_llama_reference.py --check-runc).
+    void llama2cCheckpointMatchesTheReference_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("model");
+        QTest::newRow("gqa legacy") << "gqa.bin"
+                                    << "gqa";
+        QTest::newRow("mqa version 1") << "mqa_v1.bin"
+                                       << "mqa";
+    }
+    void llama2cCheckpointMatchesTheReference() {
+        QFETCH(QString, file);
+        QFETCH(QString, model);
+        const QString dir = QStringLiteral(KVSCOPE_FIXTURES "/reference/llama");
+        QFile ef(dir + "/expected.json");
+        QVERIFY(ef.open(QIODevice::ReadOnly));
+        const QJsonObject greedy =
+            QJsonDocument::fromJson(ef.readAll())
+                .object()["models"]
+                .toObject()[model]
+                .toObject()["greedy"]
+                .toObject();
+        QTemporaryDir tmp;
+        const QString json = tmp.filePath("out.json");
+        const Run r =
+            runCli({"--headless", "--model", dir + "/" + file, "--tokenizer",
+                    dir + "/tokenizer.bin", "--prompt", greedy["prompt"].toString(), "--max-tokens",
+                    "200", "--mode", "both", "--temperature", "0", "--json", json});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject o = QJsonDocument::fromJson(readAll(json)).object();
+        QCOMPARE(ids(o["settings"]["prompt_ids"]), ids(greedy["prompt_ids"]));
+        for (const QJsonValue run : o["runs"].toArray())
+            QCOMPARE(ids(run["tokens"]), ids(greedy["generated"]));
+        QVERIFY(o["comparison"]["tokens_equal"].toBool());
+        QVERIFY(o["comparison"]["max_logit_diff"].toDouble() < 1e-4);
+        QCOMPARE(o["model"]["architecture"].toString(), QStringLiteral("llama"));
+        QCOMPARE(o["model"]["n_kv_head"].toInt(), model == "gqa" ? 2 : 1);
+    }
+
+    // --tokenize prints the ids a run would see (without BOS unless --add-bos), and the pieces.
+    void tokenizeWithoutGenerating() {
+        const QString dir = QStringLiteral(KVSCOPE_FIXTURES "/reference/llama");
+        QFile ef(dir + "/expected.json");
+        QVERIFY(ef.open(QIODevice::ReadOnly));
+        const QJsonObject greedy =
+            QJsonDocument::fromJson(ef.readAll())
+                .object()["models"]
+                .toObject()["gqa"]
+                .toObject()["greedy"]
+                .toObject();
+        const std::vector<int> withBos = ids(greedy["prompt_ids"]);
+        for (const bool bos : {false, true}) {
+            QStringList args{"--headless", "--model", dir + "/gqa.bin", "--tokenize",
+                             greedy["prompt"].toString()};
+            if (bos) args << "--add-bos";
+            const Run r = runCli(args);
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+            QCOMPARE(ids(o["ids"]),
+                     bos ? withBos : std::vector<int>(withBos.begin() + 1, withBos.end()));
+            QCOMPARE(o["pieces"].toArray().size(), o["ids"].toArray().size());
+            if (bos) QCOMPARE(o["pieces"][0].toString(), QStringLiteral("<s>"));
+        }
+        // GPT-2's byte-level BPE: the exact bytes of a file, against the in-process tokenizer.
+        QTemporaryDir tmp;
+        const QByteArray bytes("line one\n\ttab \xF0\x9F\x99\x82 and \xFF invalid");
+        QFile t(tmp.filePath("t.txt"));
+        QVERIFY(t.open(QIODevice::WriteOnly) && t.write(bytes) == bytes.size());
+        t.close();
+        const Run r =
+            runCli({"--headless", "--model", kModel, "--tokenize-file", tmp.filePath("t.txt")});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(ids(QJsonDocument::fromJson(r.out).object()["ids"]),
+                 encode(*model_->tokenizer, bytes));
+        const Run misuse = runCli({"--headless", "--add-bos", "--prompt", "x"});
+        QCOMPARE(misuse.exitCode, 2);
+        QVERIFY2(misuse.err.contains("--add-bos"), misuse.err.constData());
+    }
+
     void badModelExitsWith3() {
         QTemporaryDir dir;
         const Run r = runCli({"--headless", "--model", dir.path(), "--prompt", "x"});

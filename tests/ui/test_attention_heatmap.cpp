@@ -7,8 +7,11 @@
 #include "plot_note.h"
 #include "qcustomplot_include.h"
 #include "run/generation_session.h"
+#include "run/lockstep.h"
 
+#include <QComboBox>
 #include <QSignalSpy>
+#include <QStandardItemModel>
 #include <QtTest>
 
 #include <cmath>
@@ -31,18 +34,13 @@ RunExport runBoth(const ModelPtr& model, const QString& prompt) {
     const QByteArray utf8 = prompt.toUtf8();
     run.promptIds = model->tokenizer->encode(std::string_view(utf8.constData(), utf8.size()));
     run.settings.maxNewTokens = kTokens;
-    std::vector<std::unique_ptr<GenerationSession>> sessions;
-    for (Mode mode : {Mode::Naive, Mode::Cached}) {
-        GenerationSettings s = run.settings;
-        s.mode = mode;
-        sessions.push_back(std::make_unique<GenerationSession>(model));
-        if (!sessions.back()->start(run.promptIds, s)) qFatal("session did not start");
+    auto lockstep =
+        LockstepRun::start(model, run.promptIds, run.settings, {Mode::Naive, Mode::Cached});
+    if (!lockstep) qFatal("%s", qPrintable(lockstep.errorMessage()));
+    for (Mode mode : {Mode::Naive, Mode::Cached})
         run.runs.push_back(RunRecord{mode, {}, StopReason::None});
-    }
-    while (!sessions[0]->finished()) {
-        for (std::size_t i = 0; i < sessions.size(); ++i)
-            if (StepResultPtr step = sessions[i]->step()) run.runs[i].steps.push_back(step);
-    }
+    lockstep.value()->run(
+        {}, [&](std::size_t i, const StepResultPtr& step) { run.runs[i].steps.push_back(step); });
     return run;
 }
 
@@ -484,6 +482,43 @@ private Q_SLOTS:
         w.setView(viewOf(run_, Mode::Cached, 0));
         showAndRender(w);
         QVERIFY(w.grab().save(QStringLiteral("/tmp/heatmap_prefill.png")));
+    }
+
+    // Grouped-query attention: the head picker lists the query heads under the K/V head they
+    // share (8 query heads, 2 K/V heads: 0-3 read K/V head 0, 4-7 K/V head 1); titles are not
+    // choices, and every query head and the mean can still be picked.
+    void headPickerGroupsQueryHeadsByKvHead() {
+        auto m = loadModel(QStringLiteral(KVSCOPE_FIXTURES "/reference/llama/gqa.bin"));
+        QVERIFY2(m.ok(), qPrintable(m.errorMessage()));
+        QCOMPARE(m.value()->config.nHead, 8);
+        QCOMPARE(m.value()->config.nKvHead, 2);
+        const RunExport run = runBoth(m.value(), QStringLiteral("Once upon a time"));
+        AttentionHeatmap w;
+        w.setView(viewOf(run, Mode::Cached));
+        auto* box = w.findChild<QComboBox*>();
+        QVERIFY(box);
+        auto* items = qobject_cast<QStandardItemModel*>(box->model());
+        QVERIFY(items);
+        QList<int> choices;
+        QStringList titles;
+        for (int i = 0; i < box->count(); ++i) {
+            if (items->item(i)->isEnabled())
+                choices << box->itemData(i).toInt();
+            else
+                titles << box->itemText(i);
+        }
+        QCOMPARE(choices, (QList<int>{0, 1, 2, 3, 4, 5, 6, 7, AttentionHeatmap::kMeanOfHeads}));
+        QCOMPARE(titles.size(), 2);
+        QVERIFY(titles[0].contains(QLatin1String("KV head 0")));
+        QVERIFY(titles[1].contains(QLatin1String("KV head 1")));
+        QVERIFY(box->itemText(box->findData(5)).contains(QLatin1String("head 5")));
+        w.setHead(6);
+        QCOMPARE(w.head(), 6);
+        // A model with one K/V head per query head gets a flat list.
+        AttentionHeatmap flat;
+        flat.setView(viewOf(run_, Mode::Cached));
+        auto* flatBox = flat.findChild<QComboBox*>();
+        QCOMPARE(flatBox->count(), model_->config.nHead + 1);
     }
 };
 

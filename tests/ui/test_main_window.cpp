@@ -12,6 +12,7 @@
 #include "qcustomplot_include.h"
 
 #include <QElapsedTimer>
+#include <QLabel>
 #include <QSignalSpy>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
@@ -162,6 +163,29 @@ private Q_SLOTS:
         QCOMPARE(w_->model(), before);
         for (QWidget* box : QApplication::topLevelWidgets())
             if (qobject_cast<QMessageBox*>(box)) box->close();
+    }
+
+    // File > Open Model takes a llama2.c checkpoint file (its tokenizer.bin beside it); the model
+    // card names the architecture and the KV heads the query heads share, and a run works.
+    void opensALlama2cCheckpointFile() {
+        const ModelPtr before = w_->model();
+        QSignalSpy changed(w_.get(), &MainWindow::modelChanged);
+        w_->openModel(QStringLiteral(KVSCOPE_FIXTURES "/reference/llama/gqa.bin"));
+        QVERIFY(changed.wait(10000));
+        QCOMPARE(w_->model()->config.modelType, QStringLiteral("llama"));
+        QCOMPARE(w_->model()->config.nKvHead, 2);
+        bool card = false;
+        for (const QLabel* l : w_->findChildren<QLabel*>())
+            card = card || (l->text().contains(QStringLiteral("llama")) &&
+                            l->text().contains(QStringLiteral("8 heads sharing 2 KV heads")) &&
+                            l->text().contains(QStringLiteral("4× more")));
+        QVERIFY2(card, "the model card names the architecture, heads and KV heads");
+        QSignalSpy failed(w_.get(), &MainWindow::modelLoadFailed);
+        runToEnd(20);
+        QCOMPARE(failed.count(), 0);
+        w_->openModel(kModel);  // the other tests expect the GPT-2 reference
+        QVERIFY(changed.wait(10000));
+        QVERIFY(w_->model() != before);
     }
 
     // A probe timer on the GUI thread measures the longest gap between its ticks while the worker

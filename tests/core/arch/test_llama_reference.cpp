@@ -186,7 +186,8 @@ private Q_SLOTS:
         QVERIFY2(legacy, qPrintable(error));
         const ModelPtr v1 = load(model, "v1", &error);
         QVERIFY2(v1, qPrintable(error));
-        const std::vector<int> prompt = ids(models_[model].toObject()["sequence"].toObject()["ids"]);
+        const std::vector<int> prompt =
+            ids(models_[model].toObject()["sequence"].toObject()["ids"]);
         GenerationSession a(legacy), b(v1);
         QVERIFY(a.start(prompt, greedy(Mode::Cached, 8)).ok());
         QVERIFY(b.start(prompt, greedy(Mode::Cached, 8)).ok());

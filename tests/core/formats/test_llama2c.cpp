@@ -1,11 +1,15 @@
 // The llama2.c checkpoint reader against files built here byte by byte from the layout of
 // llama2.c's export.py (legacy and version 1), so each damaged case is one visible edit of a
 // valid header and the numbers in the expected messages follow from the test itself. Valid files
-// are checked against tensor offsets worked out by hand for a tiny model, and against a second,
-// independent size formula for a GQA one.
+// are checked against tensor offsets worked out by hand for a tiny model, against a second,
+// independent size formula for a GQA one, and against the files the PyTorch reference script
+// wrote (tests/reference/llama): both layouts of a model must give the same bytes per tensor.
 
 #include "formats/llama2c.h"
 
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QtTest>
 
 #include <bit>
@@ -290,6 +294,54 @@ private Q_SLOTS:
                  (std::vector<std::int64_t>{48, 100}));
         QCOMPARE(find(QStringLiteral("blk.1.ffn_gate.weight")).shape,
                  (std::vector<std::int64_t>{100, 48}));
+    }
+
+    // The reference fixture's checkpoints come from an independent writer (Python, from
+    // export.py's layout). The legacy and version-1 files of one model hold the same weights in
+    // different orders, so equal bytes under every name pin every offset of both layouts.
+    void readsReferenceFixtures_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("gqa (tied)") << "gqa";
+        QTest::newRow("mqa (separate classifier)") << "mqa";
+    }
+    void readsReferenceFixtures() {
+        QFETCH(QString, model);
+        const QString dir = QStringLiteral(KVSCOPE_FIXTURES "/reference/llama/");
+        QFile json(dir + "expected.json");
+        QVERIFY(json.open(QIODevice::ReadOnly));
+        const QJsonObject e =
+            QJsonDocument::fromJson(json.readAll()).object()["models"].toObject()[model].toObject();
+        QByteArray bytes[2];
+        Llama2cCheckpoint parsed[2];
+        for (int v = 0; v < 2; ++v) {
+            QFile f(dir + e[v == 0 ? "legacy" : "v1"].toString());
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            bytes[v] = f.readAll();
+            auto r = parseBytes(bytes[v], f.fileName());
+            QVERIFY2(r.ok(), qPrintable(r.errorMessage()));
+            parsed[v] = r.take();
+            QCOMPARE(parsed[v].version, v);
+            const ModelConfig& c = parsed[v].config;
+            QCOMPARE(c.nEmbd, e["dim"].toInt());
+            QCOMPARE(c.nInner, e["hidden_dim"].toInt());
+            QCOMPARE(c.nLayer, e["n_layers"].toInt());
+            QCOMPARE(c.nHead, e["n_heads"].toInt());
+            QCOMPARE(c.nKvHead, e["n_kv_heads"].toInt());
+            QCOMPARE(c.vocabSize, e["vocab_size"].toInt());
+            QCOMPARE(c.nPositions, e["seq_len"].toInt());
+            QCOMPARE(c.tiedLmHead, e["tied_classifier"].toBool());
+        }
+        QCOMPARE(parsed[0].tensors.size(), parsed[1].tensors.size());
+        for (const TensorInfo& a : parsed[0].tensors) {
+            const auto b = std::find_if(parsed[1].tensors.begin(), parsed[1].tensors.end(),
+                                        [&](const TensorInfo& t) { return t.name == a.name; });
+            QVERIFY2(b != parsed[1].tensors.end(), qPrintable(a.name));
+            QCOMPARE(b->shape, a.shape);
+            const auto length = qsizetype(a.end - a.begin);
+            QVERIFY2(bytes[0].mid(qsizetype(a.begin), length) ==
+                         bytes[1].mid(qsizetype(b->begin), length),
+                     qPrintable(a.name));
+        }
     }
 
     void rejectsTruncatedHeader_data() {
