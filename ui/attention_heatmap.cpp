@@ -1,5 +1,6 @@
 #include "attention_heatmap.h"
 
+#include "plot_note.h"
 #include "theme.h"
 #include "token_text.h"
 
@@ -9,7 +10,6 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMouseEvent>
-#include <QResizeEvent>
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QToolTip>
@@ -154,7 +154,12 @@ void AttentionHeatmap::buildOverlay() {
     cacheStrip_ = new QCPItemRect(plot_);
     freshKey_ = new QCPItemRect(plot_);
     stripText_ = new QCPItemText(plot_);
-    label_ = new QCPItemText(plot_);
+    note_ = new PlotNote(plot_);
+    QFont small = note_->font();
+    small.setPointSizeF(small.pointSizeF() * 0.9);
+    note_->setFont(small);
+    note_->setTextColor(pal.color(QPalette::Text));
+    note_->setVisible(false);
     const QColor cached = theme::modeColor(Mode::Cached);
     newRow_->setPen(QPen(Qt::white, 3));
     cacheStrip_->setPen(QPen(cached, 1));
@@ -163,18 +168,8 @@ void AttentionHeatmap::buildOverlay() {
     freshKey_->setBrush(cached);
     styleItemText(stripText_, cached, pal, 0);
     stripText_->setPositionAlignment(Qt::AlignCenter);
-    label_->position->setType(QCPItemPosition::ptAxisRectRatio);
-    label_->position->setCoords(0.98, 0.02);
-    label_->setPositionAlignment(Qt::AlignTop | Qt::AlignRight);
-    label_->setTextAlignment(Qt::AlignLeft);
-    // A narrow dock makes the label wider than the matrix: let it run into the margin rather
-    // than lose its first letters, and keep it a little smaller than the axis text.
-    label_->setClipToAxisRect(false);
-    QFont small = label_->font();
-    small.setPointSizeF(small.pointSizeF() * 0.85);
-    label_->setFont(small);
-    for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
-             newRow_, cacheStrip_, freshKey_, stripText_, label_}) {
+    for (QCPAbstractItem* item :
+         std::initializer_list<QCPAbstractItem*>{newRow_, cacheStrip_, freshKey_, stripText_}) {
         item->setSelectable(false);
         item->setVisible(false);
     }
@@ -346,9 +341,10 @@ void AttentionHeatmap::showEmpty(const QString& why) {
     status_->setText(why);
     map_->setVisible(false);
     triangle_->setVisible(false);
-    for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
-             newRow_, cacheStrip_, freshKey_, stripText_, label_})
+    for (QCPAbstractItem* item :
+         std::initializer_list<QCPAbstractItem*>{newRow_, cacheStrip_, freshKey_, stripText_})
         item->setVisible(false);
+    hideNote();
     stripShown_ = false;
     updateAxes();
     plot_->replot(QCustomPlot::rpQueuedReplot);
@@ -431,12 +427,12 @@ QString AttentionHeatmap::tokenAt(int position) const {
 void AttentionHeatmap::updateOverlay(const StepResult& step) {
     const bool on = recomputeBox_->isChecked();
     triangle_->setVisible(false);
-    for (QCPAbstractItem* item : std::initializer_list<QCPAbstractItem*>{
-             newRow_, cacheStrip_, freshKey_, stripText_, label_})
+    for (QCPAbstractItem* item :
+         std::initializer_list<QCPAbstractItem*>{newRow_, cacheStrip_, freshKey_, stripText_})
         item->setVisible(false);
     stripShown_ = false;
     overlayText_.clear();
-    if (!on) return;
+    if (!on) return hideNote();
     if (step.mode == Mode::Naive)
         showNaiveOverlay(step);
     else if (step.prefill)
@@ -454,8 +450,7 @@ void AttentionHeatmap::showNaiveOverlay(const StepResult& step) {
                        .arg(n)
                        .arg(n * (n + 1) / 2)
                        .arg(formatDiff(step.recomputeMaxDiff));
-    placeLabel(overlayText_ + tr("; only row %1 is new").arg(step.position - 1),
-               theme::modeColor(Mode::Naive));
+    showNote(overlayText_ + tr("; only row %1 is new").arg(step.position - 1));
 }
 
 void AttentionHeatmap::showPrefillOverlay(const StepResult& step) {
@@ -467,7 +462,7 @@ void AttentionHeatmap::showPrefillOverlay(const StepResult& step) {
                       "their K/V written to the cache")
                        .arg(n)
                        .arg(n * (n + 1) / 2);
-    placeLabel(overlayText_, theme::modeColor(Mode::Cached));
+    showNote(overlayText_);
 }
 
 // The new query row, and below the matrix the keys it read: all but the last from the cache.
@@ -483,8 +478,7 @@ void AttentionHeatmap::showCachedOverlay(const StepResult& step) {
     stripText_->setVisible(n > 1);
     overlayText_ =
         tr("cached step: 1 new row of %1 cells; %2 K/V rows read from cache").arg(n).arg(n - 1);
-    placeLabel(overlayText_ + tr("; K/V of position %1 computed now and appended").arg(n - 1),
-               theme::modeColor(Mode::Cached));
+    showNote(overlayText_ + tr("; K/V of position %1 computed now and appended").arg(n - 1));
 }
 
 // Outline of the causal triangle of `rows` rows: a staircase along the diagonal.
@@ -508,22 +502,45 @@ void AttentionHeatmap::setTriangle(int rows) {
     triangle_->setData(t, x, y, true);
 }
 
-void AttentionHeatmap::placeLabel(const QString& text, const QColor& color) {
-    QString lines = text;
-    lines.replace(QStringLiteral("; "), QStringLiteral("\n"));
-    label_->setText(lines);
-    styleItemText(label_, color, palette(), 4);
-    label_->setVisible(true);
+// One clause a paragraph, wrapped by the note to the width of the matrix's column.
+void AttentionHeatmap::showNote(const QString& text) {
+    QString paragraphs = text;
+    paragraphs.replace(QStringLiteral("; "), QStringLiteral("\n"));
+    note_->setNote(paragraphs);
+    if (!note_->layout()) {
+        plot_->plotLayout()->insertRow(0);
+        plot_->plotLayout()->addElement(0, 0, note_);
+    }
+    note_->setVisible(true);
+    relayout();
+}
+
+void AttentionHeatmap::hideNote() {
+    if (!note_->layout()) return;
+    plot_->plotLayout()->take(note_);
+    plot_->plotLayout()->simplify();  // drops the emptied row
+    note_->setVisible(false);
+    note_->setNote(QString());
+    relayout();
+}
+
+// The note's row changes the matrix's height, which the tickers depend on: lay the plot out now
+// rather than at the next replot. Twice: the first pass tells the note its column's width.
+void AttentionHeatmap::relayout() {
+    QCPLayoutGrid* layout = plot_->plotLayout();
+    for (int pass = 0; pass < 2; ++pass)
+        for (auto phase : {QCPLayoutElement::upPreparation, QCPLayoutElement::upMargins,
+                           QCPLayoutElement::upLayout})
+            layout->update(phase);
 }
 
 bool AttentionHeatmap::eventFilter(QObject* watched, QEvent* event) {
-    // The plot lays itself out again when resized; the axis rect follows the widget's change.
+    // The widget has its new size already: lay the plot out for it (as its own resize handler
+    // will) so the tickers and the note's wrapping see the axis rect it will draw.
     if (watched == plot_ && event->type() == QEvent::Resize && shown_ > 0) {
-        const auto* e = static_cast<QResizeEvent*>(event);
-        const QSize delta = e->size() - e->oldSize();
-        if (e->oldSize().isValid())
-            layoutGeometry(plot_->axisRect()->width() + delta.width(),
-                           plot_->axisRect()->height() + delta.height());
+        plot_->setViewport(plot_->rect());
+        relayout();
+        updateAxes();
     }
     return QWidget::eventFilter(watched, event);
 }

@@ -28,6 +28,8 @@ class QCPItemText;
 
 namespace kvscope {
 
+class PlotNote;
+
 class AttentionHeatmap : public QWidget {
     Q_OBJECT
 public:
@@ -50,6 +52,9 @@ public:
 
     int shownRows() const { return shown_; }  // query positions on screen
     QString overlayText() const { return overlayText_; }
+    // The recompute map's note, in a row of the plot's layout above the matrix (never over it);
+    // out of the layout and hidden when there is nothing to say.
+    const PlotNote* note() const { return note_; }
     // Rows written into the colour map since construction; shows that refresh is incremental.
     long long rowsWritten() const { return rowsWritten_; }
 
@@ -85,7 +90,9 @@ private:
     void showPrefillOverlay(const StepResult& step);
     void showCachedOverlay(const StepResult& step);
     void setTriangle(int rows);
-    void placeLabel(const QString& text, const QColor& color);
+    void showNote(const QString& text);
+    void hideNote();
+    void relayout();
 
     void onMouseMove(QMouseEvent* e);
 
@@ -106,7 +113,7 @@ private:
     QCPItemRect* cacheStrip_ = nullptr;
     QCPItemRect* freshKey_ = nullptr;
     QCPItemText* stripText_ = nullptr;
-    QCPItemText* label_ = nullptr;
+    PlotNote* note_ = nullptr;
 
     StepResultPtr firstStep_;            // identifies the run the history belongs to
     std::vector<AttentionRowPtr> rows_;  // history by query position

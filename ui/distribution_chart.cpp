@@ -3,7 +3,6 @@
 #include "theme.h"
 #include "token_text.h"
 
-#include <QCheckBox>
 #include <QHelpEvent>
 #include <QToolTip>
 #include <QVBoxLayout>
@@ -15,54 +14,67 @@
 namespace kvscope {
 namespace {
 
-constexpr double kBarWidth = 0.7;
-constexpr int kMaxLabelChars = 8;
+constexpr double kBarWidth = 0.38;  // of a pair: raw and processed side by side
+constexpr int kMinCandidates = 5;   // fewer and the shape of the distribution is lost
+constexpr int kLabelChars[] = {8, 6, 4, 3};
 
-QString elided(const QString& s) {
-    return s.size() <= kMaxLabelChars ? s : s.left(kMaxLabelChars - 1) + QChar(0x2026);
-}
-
-double shownValue(const CandidateReport& c, bool raw) {
-    return raw ? double(c.rawProb) : double(c.prob);
+QString elided(const QString& s, int chars) {
+    return s.size() <= chars ? s : s.left(chars - 1) + QChar(0x2026);
 }
 
 }  // namespace
 
 DistributionChart::DistributionChart(QWidget* parent) : QWidget(parent) {
-    rawBox_ = new QCheckBox(tr("raw probabilities"), this);
-    rawBox_->setToolTip(
-        tr("Show the softmax of the raw logits (temperature 1, no top-k or "
-           "top-p) instead of the probabilities the sampler drew from."));
     plot_ = new QCustomPlot(this);
     plot_->setAccessibleName(tr("Candidate token probabilities"));
     plot_->installEventFilter(this);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(rawBox_);
     layout->addWidget(plot_, 1);
     buildPlot();
     applyPalette();
     showEmpty();
-    connect(rawBox_, &QCheckBox::toggled, this, &DistributionChart::refresh);
 }
 
 void DistributionChart::buildPlot() {
     title_ = new QCPTextElement(plot_, QString(), font());
     plot_->plotLayout()->insertRow(0);
     plot_->plotLayout()->addElement(0, 0, title_);
+    raw_ = new QCPBars(plot_->xAxis, plot_->yAxis);
     candidates_ = new QCPBars(plot_->xAxis, plot_->yAxis);
-    sampled_ = new QCPBars(plot_->xAxis, plot_->yAxis);  // added second, so drawn on top
-    for (QCPBars* b : {candidates_, sampled_}) b->setWidth(kBarWidth);
-    candidates_->setName(tr("candidates"));
-    sampled_->setName(tr("sampled token"));
+    sampled_ = new QCPBars(plot_->xAxis, plot_->yAxis);  // added last, so drawn on top
+    for (QCPBars* b : {raw_, candidates_, sampled_}) b->setWidth(kBarWidth);
+    raw_->setName(tr("raw (T 1, no top-k/p)"));
+    candidates_->setName(tr("sampler's"));
+    sampled_->setName(tr("sampled"));
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->setTickLabelFont(theme::monoFont(font().pointSize()));
     plot_->xAxis->grid()->setVisible(false);
-    // QCustomPlot's margin for turned labels comes out a few pixels short of the last glyph.
-    plot_->xAxis->setPadding(QFontMetrics(plot_->xAxis->tickLabelFont(), this).height() / 2);
-    plot_->legend->setVisible(true);
+    plot_->xAxis->setTickLabelRotation(0);  // upright: fewer candidates rather than turned text
+    // The legend in a row of its own under the title: inside the axis rect it would cover bars
+    // when the distribution is flat.
     plot_->legend->setFont(font());
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot_->axisRect()->insetLayout()->take(plot_->legend);
+    plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot_->legend->setWrap(3);
+    showLegend(false);  // until there is a step: no empty boxes on first launch
+}
+
+// In a row of the layout under the title while shown; out of the layout when hidden, where an
+// invisible element would still hold its row's height.
+void DistributionChart::showLegend(bool on) {
+    QCPLegend* legend = plot_->legend;
+    legend->setVisible(on);
+    if (on == (legend->layout() != nullptr)) return;
+    QCPLayoutGrid* grid = plot_->plotLayout();
+    if (on) {
+        grid->insertRow(1);
+        grid->addElement(1, 0, legend);
+        grid->setRowStretchFactor(1, 0.001);
+    } else {
+        grid->take(legend);
+        grid->simplify();
+    }
 }
 
 void DistributionChart::applyPalette() {
@@ -84,6 +96,8 @@ void DistributionChart::applyPalette() {
     plot_->legend->setBorderPen(QPen(theme::blend(fg, bg, 0.6)));
     // Colours follow the run's mode; the sampled bar differs in lightness too, for greyscale.
     const QColor mode = theme::modeColor(shown_ ? shown_->mode : view_.focusMode);
+    raw_->setBrush(theme::blend(fg, bg, 0.82));
+    raw_->setPen(QPen(theme::blend(fg, bg, 0.45)));
     candidates_->setBrush(theme::blend(mode, bg, 0.6));
     candidates_->setPen(QPen(theme::blend(mode, bg, 0.3)));
     sampled_->setBrush(mode);
@@ -96,16 +110,15 @@ void DistributionChart::setView(const RunView& v) {
 
 void DistributionChart::refresh() {
     const StepResultPtr step = view_.step();
-    const bool raw = showingRaw();
-    if (step == shown_ && raw == shownRaw_ && !stale_) return;
+    if (step == shown_ && !stale_) return;
     const bool modeChanged = !shown_ || !step || step->mode != shown_->mode;
     shown_ = step;
-    shownRaw_ = raw;
     stale_ = false;
     if (modeChanged) applyPalette();
     if (!step || view_.empty() || !view_.run->model) {
         showEmpty();
     } else {
+        showLegend(true);
         fillBars();
         updateAxes();
         updateTitle();
@@ -117,8 +130,9 @@ void DistributionChart::showEmpty() {
     top_.clear();
     labels_.clear();
     sampledIndex_ = -1;
-    candidates_->data()->clear();
-    sampled_->data()->clear();
+    shownCount_ = 0;
+    for (QCPBars* b : {raw_, candidates_, sampled_}) b->data()->clear();
+    showLegend(false);
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->setRange(-0.5, 0.5);
     plot_->yAxis->setRange(0, 1);
@@ -128,33 +142,73 @@ void DistributionChart::showEmpty() {
 void DistributionChart::fillBars() {
     const Tokenizer& tok = *view_.run->model->tokenizer;
     const SampleSummary& m = shown_->sample;
-    top_ = m.top;
-    labels_.clear();
+    std::vector<QString> labels;
+    for (const CandidateReport& c : m.top) labels.push_back(visibleText(tok.tokenDisplay(c.id)));
+    chooseCount(labels);
+    top_.assign(m.top.begin(), m.top.begin() + shownCount_);
+    labels_.assign(labels.begin(), labels.begin() + shownCount_);
     sampledIndex_ = -1;
-    QVector<double> keys, values;
-    QVector<QString> ticks;
+    QVector<double> ticks, rawKeys, keys, raw, values;
+    QVector<QString> names;
     for (std::size_t i = 0; i < top_.size(); ++i) {
-        labels_.push_back(visibleText(tok.tokenDisplay(top_[i].id)));
-        keys << double(i);
-        values << shownValue(top_[i], shownRaw_);
-        ticks << elided(labels_.back());
+        ticks << double(i);
+        rawKeys << double(i) - kPairOffset;
+        keys << double(i) + kPairOffset;
+        raw << double(top_[i].rawProb);
+        values << double(top_[i].prob);
+        names << elided(labels_[i], labelChars_);
         if (top_[i].id == m.token) sampledIndex_ = int(i);
     }
+    raw_->setData(rawKeys, raw, true);
     candidates_->setData(keys, values, true);
     sampled_->data()->clear();
-    if (sampledIndex_ >= 0) sampled_->addData(double(sampledIndex_), values[sampledIndex_]);
+    if (sampledIndex_ >= 0) sampled_->addData(keys[sampledIndex_], values[sampledIndex_]);
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    ticker->setTicks(keys, ticks);
+    ticker->setTicks(ticks, names);
     plot_->xAxis->setTicker(ticker);
+}
+
+// The plot less the margins the last layout pass gave the axis rect (during a resize the
+// widget has its new width, the layout not yet); before any pass, less a y axis's width.
+double DistributionChart::axisWidth() const {
+    const int laidOut = plot_->axisRect()->width();
+    if (laidOut <= 0) return 0.88 * plot_->width();
+    return plot_->width() - (plot_->viewport().width() - laidOut);
+}
+
+// The most candidates whose upright labels keep apart, eliding the labels further before
+// dropping below kMinCandidates.
+void DistributionChart::chooseCount(const std::vector<QString>& labels) {
+    const QFontMetrics fm(plot_->xAxis->tickLabelFont(), this);
+    const int total = int(labels.size());
+    const int least = std::min(total, kMinCandidates);
+    const double gap = fm.horizontalAdvance(QLatin1Char(' '));
+    for (int chars : kLabelChars) {
+        int widest = 0;
+        std::vector<int> widestUpTo;  // widest label among the first n + 1
+        for (const QString& l : labels) {
+            widest = std::max(widest, fm.horizontalAdvance(elided(l, chars)));
+            widestUpTo.push_back(widest);
+        }
+        for (int n = total; n >= least && n > 0; --n) {
+            const double slot = axisWidth() / (n + 0.2);
+            if (widestUpTo[std::size_t(n - 1)] + gap <= slot) {
+                shownCount_ = n;
+                labelChars_ = chars;
+                return;
+            }
+        }
+    }
+    shownCount_ = least;
+    labelChars_ = kLabelChars[std::size(kLabelChars) - 1];
 }
 
 void DistributionChart::updateAxes() {
     double top = 0;
-    for (const CandidateReport& c : top_) top = std::max(top, shownValue(c, shownRaw_));
+    for (const CandidateReport& c : top_) top = std::max({top, double(c.prob), double(c.rawProb)});
     plot_->xAxis->setRange(-0.6, std::max(0.6, double(top_.size()) - 0.4));
     plot_->yAxis->setRange(0, std::max(0.02, top * 1.12));
-    plot_->yAxis->setLabel(shownRaw_ ? tr("raw probability") : tr("probability"));
-    plot_->xAxis->setTickLabelRotation(labelsFit() ? 0 : 90);
+    plot_->yAxis->setLabel(tr("probability"));
 }
 
 void DistributionChart::updateTitle() {
@@ -188,33 +242,16 @@ QString DistributionChart::sampledText() const {
         .arg(top_.size());
 }
 
-// Upright labels read best; they are turned only when the widest would overlap its neighbour.
-bool DistributionChart::labelsFit() const {
-    const QFontMetrics fm(plot_->xAxis->tickLabelFont(), this);
-    int widest = 0;
-    for (const QString& l : labels_) widest = std::max(widest, fm.horizontalAdvance(elided(l)));
-    // The axis rect is not laid out before the first replot; the plot less the y axis is close.
-    const double perBar = 0.88 * plot_->width() / std::max<double>(1, double(top_.size()) + 0.2);
-    return widest < perBar * 0.9;
-}
-
 QString DistributionChart::title() const {
     return title_->text();
-}
-
-bool DistributionChart::showingRaw() const {
-    return rawBox_->isChecked();
-}
-
-void DistributionChart::setShowRaw(bool raw) {
-    rawBox_->setChecked(raw);  // toggled() refreshes
 }
 
 int DistributionChart::barAt(QPoint plotPos) const {
     if (top_.empty() || !plot_->axisRect()->rect().contains(plotPos)) return -1;
     const double key = plot_->xAxis->pixelToCoord(plotPos.x());
     const long i = std::lround(key);
-    if (i < 0 || i >= long(top_.size()) || std::abs(key - double(i)) > kBarWidth / 2) return -1;
+    if (i < 0 || i >= long(top_.size()) || std::abs(key - double(i)) > kPairOffset + kBarWidth / 2)
+        return -1;
     return int(i);
 }
 
@@ -234,6 +271,10 @@ QString DistributionChart::barToolTip(int index) const {
 }
 
 bool DistributionChart::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == plot_ && event->type() == QEvent::Resize && shown_) {
+        stale_ = true;  // the room for labels changed: maybe more or fewer candidates
+        refresh();
+    }
     if (watched != plot_ || event->type() != QEvent::ToolTip)
         return QWidget::eventFilter(watched, event);
     const auto* help = static_cast<QHelpEvent*>(event);

@@ -1,7 +1,8 @@
 #pragma once
-// The candidates at one step: the top-k tokens by raw logit as bars, with the probability the
-// sampler finally gave them (or, on a toggle, the raw softmax), so a reader sees how
-// temperature, top-k and top-p reshaped the distribution and which token was drawn.
+// The candidates at one step: the top tokens by raw logit, each as a pair of bars, the raw
+// softmax beside the probability the sampler finally gave it, so a reader sees how temperature,
+// top-k and top-p reshaped the distribution (under top-p most processed bars are zero; the raw
+// ones are not) and which token was drawn. As many candidates as have room for an upright label.
 
 #include "run_view.h"
 
@@ -9,7 +10,6 @@
 
 #include <vector>
 
-class QCheckBox;
 class QCPBars;
 class QCPTextElement;
 class QCustomPlot;
@@ -26,11 +26,14 @@ public:
     void refresh();
 
     QCustomPlot* plot() const { return plot_; }
-    QCPBars* candidateBars() const { return candidates_; }  // one bar per reported candidate
-    QCPBars* sampledBar() const { return sampled_; }        // drawn over the sampled token's bar
+    // One bar per shown candidate, at key i + kPairOffset (processed) and i - kPairOffset (raw);
+    // the tick of candidate i is at i.
+    static constexpr double kPairOffset = 0.2;
+    QCPBars* candidateBars() const { return candidates_; }  // the sampler's probabilities
+    QCPBars* rawBars() const { return raw_; }               // softmax of the raw logits
+    QCPBars* sampledBar() const { return sampled_; }        // over the sampled token's bar
+    int shownCandidates() const { return shownCount_; }     // of the step's reported top
     QString title() const;
-    bool showingRaw() const;
-    void setShowRaw(bool raw);
     int barAt(QPoint plotPos) const;  // -1 when the point is over no candidate's column
     QString barToolTip(int index) const;
 
@@ -41,24 +44,27 @@ protected:
 private:
     void buildPlot();
     void applyPalette();
+    void showLegend(bool on);
     void fillBars();
     void updateAxes();
     void updateTitle();
-    bool labelsFit() const;
+    void chooseCount(const std::vector<QString>& labels);
+    double axisWidth() const;
     void showEmpty();
     QString sampledText() const;
 
     RunView view_;
     StepResultPtr shown_;
-    bool shownRaw_ = false;
     bool stale_ = true;
     std::vector<CandidateReport> top_;  // of shown_, kept for tooltips
     std::vector<QString> labels_;       // visible-whitespace token text, by candidate
     int sampledIndex_ = -1;             // in top_, or -1 when the sampled token is not there
+    int shownCount_ = 0;                // candidates shown: the first of top_
+    int labelChars_ = 8;                // labels elided to this many characters
 
-    QCheckBox* rawBox_ = nullptr;
     QCustomPlot* plot_ = nullptr;
     QCPTextElement* title_ = nullptr;
+    QCPBars* raw_ = nullptr;
     QCPBars* candidates_ = nullptr;
     QCPBars* sampled_ = nullptr;
 };

@@ -35,7 +35,9 @@ namespace kvscope {
 namespace {
 
 // Tokens per second: whole numbers from 10 up, one decimal below (a 0.5 s delay reads 2.0).
+// Short for the status line: "12", "3.4", "4.7k".
 QString rateText(double perSecond) {
+    if (perSecond >= 1000) return QString::number(perSecond / 1000, 'f', 1) + QLatin1Char('k');
     return QString::number(perSecond, 'f', perSecond >= 10 ? 0 : 1);
 }
 
@@ -211,15 +213,18 @@ void MainWindow::buildStatusBar() {
     statusSpeed_ = new QLabel;
     statusFlops_ = new QLabel;
     statusKv_ = new QLabel;
-    statusTokens_->setToolTip(tr("Tokens generated in this run (per mode)."));
+    statusTokens_->setToolTip(
+        tr("Tokens generated in this run, per mode (one count when both "
+           "modes, in lockstep, have the same)."));
     statusCompute_ = new QLabel;
     statusSpeed_->setToolTip(
-        tr("Tokens per second of wall time since Generate, per mode: what the audience sees, "
+        tr("Wall-clock tokens per second since Generate, per mode: what the audience sees, "
            "delays included, pauses excluded. In Compare the two modes run in lockstep."));
     statusCompute_->setToolTip(
-        tr("Tokens per second counting only each mode's forward passes and sampling: the "
-           "engine's speed, without delays, pauses, the other mode or the window's drawing."));
-    statusFlops_->setToolTip(tr("FLOPs counted so far in this run, per mode."));
+        tr("Compute-only tokens per second: counting only each mode's forward passes and "
+           "sampling, the engine's speed, without delays, pauses, the other mode or the "
+           "window's drawing (k = 1000)."));
+    statusFlops_->setToolTip(tr("FLOPs counted so far in this run, per mode (SI prefixes)."));
     statusKv_->setToolTip(tr("Memory the K/V cache holds now (cached mode)."));
     statusBar()->addWidget(statusRun_, 1);
     for (QLabel* l : {statusTokens_, statusSpeed_, statusCompute_, statusFlops_, statusKv_})
@@ -372,11 +377,16 @@ void MainWindow::onRunFinished(quint64 runId, const QString& reason, float maxLo
             r.stop = r.steps.empty() ? StopReason::None : r.steps.back()->stop;
         if (maxLogitDiff >= 0) run_->maxLogitDiff = maxLogitDiff;
     }
+    // Short enough to stay whole beside the figures at 1280 px; the sentence is in the tooltip.
     QString text = tr("Run finished: %1.").arg(reason);
-    if (maxLogitDiff >= 0)
-        text += tr(" Naive and cached logits differ by at most %1.")
-                    .arg(double(maxLogitDiff), 0, 'g', 2);
+    QString tip = text;
+    if (maxLogitDiff >= 0) {
+        const QString diff = QString::number(double(maxLogitDiff), 'g', 2);
+        text += tr(" Logits differ \u2264 %1.").arg(diff);
+        tip += tr(" Naive and cached logits differ by at most %1.").arg(diff);
+    }
     statusRun_->setText(text);
+    statusRun_->setToolTip(tip);
     dirty_ = true;
     Q_EMIT runEnded();
 }
@@ -461,10 +471,12 @@ void MainWindow::updateStatus() {
     QStringList tokens, flops, wall, compute;
     std::int64_t kv = 0;
     const double seconds = wallSeconds();
+    bool sameCount = true;
     if (run_) {
         for (const RunRecord& r : run_->runs) {
             const std::size_t n = r.steps.size();
             const QLatin1String mode(modeName(r.mode));
+            sameCount = sameCount && n == run_->runs.front().steps.size();
             tokens << QStringLiteral("%1 %2").arg(n).arg(mode);
             flops << QStringLiteral("%1 %2").arg(
                 units::flopsText(n ? double(r.steps.back()->cumulative.total()) : 0), mode);
@@ -476,19 +488,18 @@ void MainWindow::updateStatus() {
                 compute << QStringLiteral("%1 %2").arg(rateText(double(n) * 1000 / ms), mode);
         }
     }
-    statusTokens_->setText(
-        tr("Tokens: %1")
-            .arg(tokens.isEmpty() ? QStringLiteral("0") : tokens.join(QStringLiteral(", "))));
+    // Short labels: the run's message on the left must stay readable at 1280 px; the tooltips
+    // say what each figure counts.
+    const std::size_t first = run_ ? run_->runs.front().steps.size() : 0;
+    statusTokens_->setText(tokens.size() > 1 && !sameCount
+                               ? tr("%1 tokens").arg(tokens.join(QStringLiteral(", ")))
+                               : tr("%1 tokens").arg(first));
     statusSpeed_->setText(wall.isEmpty() ? QString()
-                                         : tr("tokens/s: %1").arg(wall.join(QStringLiteral(", "))));
+                                         : tr("tok/s %1").arg(wall.join(QStringLiteral(", "))));
     statusCompute_->setText(
-        compute.isEmpty()
-            ? QString()
-            : tr("compute only: %1 tokens/s").arg(compute.join(QStringLiteral(", "))));
-    statusFlops_->setText(
-        tr("FLOPs: %1")
-            .arg(flops.isEmpty() ? QStringLiteral("0") : flops.join(QStringLiteral(", "))));
-    statusKv_->setText(tr("KV cache: %1").arg(units::bytesText(double(kv))));
+        compute.isEmpty() ? QString() : tr("compute %1").arg(compute.join(QStringLiteral(", "))));
+    statusFlops_->setText(flops.isEmpty() ? tr("0 FLOP") : flops.join(QStringLiteral(", ")));
+    statusKv_->setText(tr("KV %1").arg(units::bytesText(double(kv))));
 }
 
 QList<QPair<QString, QCustomPlot*>> MainWindow::charts() const {

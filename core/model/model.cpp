@@ -121,8 +121,8 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
     }
 }
 
-Result<TokenizerPtr> byteLevelBpe(const QString& vocab, const QString& merges) {
-    auto t = ByteLevelBpe::fromFiles(vocab, merges);
+Result<TokenizerPtr> byteLevelBpe(const QString& vocab, const QString& merges, int vocabSize) {
+    auto t = ByteLevelBpe::fromFiles(vocab, merges, vocabSize);
     if (!t) return t.error();
     return TokenizerPtr(std::make_shared<const ByteLevelBpe>(t.take()));
 }
@@ -145,7 +145,7 @@ Result<ModelPtr> loadGpt2Folder(const QDir& dir, const QString& weights,
                     QStringLiteral("vocab.json and merges.txt"),
                     QFileInfo(weights).fileName(),
                     [=] { return parseModelConfig(json, QStringLiteral("config.json")); },
-                    [=](const ModelConfig&) { return byteLevelBpe(vocab, merges); },
+                    [=](const ModelConfig& c) { return byteLevelBpe(vocab, merges, c.vocabSize); },
                     [=] { return WeightStore::open(weights); }};
     return assemble(steps, progress);
 }
@@ -262,9 +262,9 @@ Result<ModelPtr> loadModel(const ModelSources& s, const LoadProgress& progress) 
         QStringLiteral("vocab.json and merges.txt"),
         QStringLiteral("model.safetensors"),
         [src] { return parseModelConfig(src.configJson, QStringLiteral("config.json")); },
-        [src](const ModelConfig&) -> Result<TokenizerPtr> {
+        [src](const ModelConfig& c) -> Result<TokenizerPtr> {
             auto t = ByteLevelBpe::fromData(src.vocabJson, src.merges, QStringLiteral("vocab.json"),
-                                            QStringLiteral("merges.txt"));
+                                            QStringLiteral("merges.txt"), c.vocabSize);
             if (!t) return t.error();
             return TokenizerPtr(std::make_shared<const ByteLevelBpe>(t.take()));
         },

@@ -43,13 +43,19 @@ void GenerationWorker::setDelayMs(int ms) {
 
 bool GenerationWorker::waitForTurn(std::uint64_t runId, bool delay) {
     std::unique_lock lock(mutex_);
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(delay ? delayMs_.load() : 0);
-    // The delay paces a class through the run; a single-step request skips it.
-    while (!stopped(runId) && !paused_ && singleSteps_ == 0 &&
-           wake_.wait_until(lock, deadline) != std::cv_status::timeout) {
+    // The delay paces a class through the run; a single-step request skips it. It counts running
+    // time: after a pause it starts over, so a token never follows Resume at once and the
+    // wall-clock rate, which leaves pauses out, stays at most one token per delay.
+    for (;;) {
+        const auto deadline = std::chrono::steady_clock::now() +
+                              std::chrono::milliseconds(delay ? delayMs_.load() : 0);
+        while (!stopped(runId) && !paused_ && singleSteps_ == 0 &&
+               wake_.wait_until(lock, deadline) != std::cv_status::timeout) {
+        }
+        if (!paused_ || stopped(runId) || singleSteps_ > 0) break;
+        while (!stopped(runId) && paused_ && singleSteps_ == 0) wake_.wait(lock);
+        if (stopped(runId) || singleSteps_ > 0 || !delay) break;
     }
-    while (!stopped(runId) && paused_ && singleSteps_ == 0) wake_.wait(lock);
     if (stopped(runId)) return false;
     if (singleSteps_ > 0) singleSteps_.fetch_sub(1);
     return true;

@@ -12,11 +12,22 @@ QString generatedText(const Tokenizer& tok, const RunRecord& run) {
     return QString::fromUtf8(tok.decode(ids));
 }
 
+// The token as text, not as the window shows it: its bytes as UTF-8, a byte that is not part of
+// valid UTF-8 (half a character split across tokens) as U+FFFD; the exact bytes stay reachable
+// through the id. A control token, which has no bytes, by its name ("<s>").
+QString fileText(const QByteArray& bytes, const QString& display) {
+    return bytes.isEmpty() ? display : QString::fromUtf8(bytes);
+}
+
+QString fileText(const Tokenizer& tok, int id) {
+    return fileText(QByteArray::fromStdString(tok.tokenBytes(id)), tok.tokenDisplay(id));
+}
+
 QJsonObject stepToJson(const Model& m, const StepResult& s) {
     QJsonArray top;
     for (const CandidateReport& c : s.sample.top)
         top.append(QJsonObject{{"id", c.id},
-                               {"text", m.tokenizer->tokenDisplay(c.id)},
+                               {"text", fileText(*m.tokenizer, c.id)},
                                {"raw_prob", c.rawProb},
                                {"prob", c.prob}});
     const FlopBreakdown predicted =
@@ -25,10 +36,10 @@ QJsonObject stepToJson(const Model& m, const StepResult& s) {
                   {"position", s.position},
                   {"prefill", s.prefill},
                   {"token", s.token},
-                  {"text", s.tokenText},
+                  {"text", fileText(s.tokenBytes, s.tokenText)},
                   {"prob", s.sample.prob},
                   {"raw_prob", s.sample.rawProb},
-                  {"rank", s.sample.rank},
+                  {"rank", s.sample.rank + 1},  // 1 = highest raw logit, as the window says
                   {"entropy", s.sample.entropy},
                   {"top_k", top},
                   {"flops", flopsToJson(s.flops)},
@@ -43,7 +54,7 @@ QJsonObject stepToJson(const Model& m, const StepResult& s) {
 
 QString csvField(QString s) {
     if (s.contains(QLatin1Char(',')) || s.contains(QLatin1Char('"')) ||
-        s.contains(QLatin1Char('\n')))
+        s.contains(QLatin1Char('\n')) || s.contains(QLatin1Char('\r')))
         return QLatin1Char('"') + s.replace(QLatin1Char('"'), QStringLiteral("\"\"")) +
                QLatin1Char('"');
     return s;
@@ -146,9 +157,9 @@ QByteArray runToCsv(const RunExport& e) {
                             QString::number(s.position),
                             s.prefill ? QStringLiteral("1") : QStringLiteral("0"),
                             QString::number(s.token),
-                            csvField(s.tokenText),
+                            csvField(fileText(s.tokenBytes, s.tokenText)),
                             QString::number(s.sample.prob, 'g', 7),
-                            QString::number(s.sample.rank),
+                            QString::number(s.sample.rank + 1),
                             QString::number(s.sample.entropy, 'g', 7)};
             for (const FlopComponent& c : kFlopComponents) row << QString::number(f.*c.field);
             for (std::int64_t v : {f.total(), s.cumulative.total(), s.kvCacheBytes})

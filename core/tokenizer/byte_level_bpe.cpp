@@ -262,7 +262,8 @@ std::string ByteLevelBpe::tokenBytes(int id) const {
 }
 
 Result<ByteLevelBpe> ByteLevelBpe::fromData(const QByteArray& vocabJson, const QByteArray& merges,
-                                            const QString& vocabName, const QString& mergesName) {
+                                            const QString& vocabName, const QString& mergesName,
+                                            int vocabSize) {
     try {
         ByteLevelBpe tok;
         const ByteAlphabet& alphabet = byteAlphabet();
@@ -312,6 +313,14 @@ Result<ByteLevelBpe> ByteLevelBpe::fromData(const QByteArray& vocabJson, const Q
                                     .arg(field)
                                     .arg(kMaxId)
                                     .arg(jsonTypeName(value)));
+            }
+            if (vocabSize > 0 && d >= vocabSize) {
+                throw LoadError(
+                    QStringLiteral("%1: expected an id below the model's vocab_size=%2, "
+                                   "found %3")
+                        .arg(field)
+                        .arg(vocabSize)
+                        .arg(qint64(d)));
             }
             const int id = static_cast<int>(d);
             if (const auto [owner, fresh] = idOwner.emplace(id, key); !fresh) {
@@ -403,7 +412,8 @@ Result<ByteLevelBpe> ByteLevelBpe::fromData(const QByteArray& vocabJson, const Q
     }
 }
 
-Result<ByteLevelBpe> ByteLevelBpe::fromFiles(const QString& vocabPath, const QString& mergesPath) {
+Result<ByteLevelBpe> ByteLevelBpe::fromFiles(const QString& vocabPath, const QString& mergesPath,
+                                             int vocabSize) {
     const auto read = [](const QString& path, const char* what, QByteArray& data) -> QString {
         QFile file(path);
         if (!file.open(QIODevice::ReadOnly)) {
@@ -420,7 +430,7 @@ Result<ByteLevelBpe> ByteLevelBpe::fromFiles(const QString& vocabPath, const QSt
     if (QString error = read(mergesPath, "merges", merges); !error.isEmpty()) {
         return Error{error};
     }
-    return fromData(vocab, merges, vocabPath, mergesPath);
+    return fromData(vocab, merges, vocabPath, mergesPath, vocabSize);
 }
 
 }  // namespace kvscope

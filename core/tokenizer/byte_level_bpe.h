@@ -22,10 +22,14 @@ class ByteLevelBpe final : public Tokenizer {
 public:
     // vocabJson maps token strings (written in GPT-2's byte-to-unicode alphabet) to ids; merges
     // holds an optional "#version" first line, then one "a b" merge per line, ranked by line
-    // order. The names only appear in error messages.
+    // order. The names only appear in error messages. vocabSize > 0 is the model's vocab_size:
+    // every id must lie below it, checked before the id table (of max id + 1 entries) is made,
+    // so one stray id near 2^24 is refused rather than allocated.
     static Result<ByteLevelBpe> fromData(const QByteArray& vocabJson, const QByteArray& merges,
-                                         const QString& vocabName, const QString& mergesName);
-    static Result<ByteLevelBpe> fromFiles(const QString& vocabPath, const QString& mergesPath);
+                                         const QString& vocabName, const QString& mergesName,
+                                         int vocabSize = 0);
+    static Result<ByteLevelBpe> fromFiles(const QString& vocabPath, const QString& mergesPath,
+                                          int vocabSize = 0);
 
     // Any byte string is accepted: bytes that are not valid UTF-8 are tokenized as punctuation,
     // so decode(encode(s)) == s always. The literal "<|endoftext|>" becomes special().eot when

@@ -57,6 +57,38 @@ std::vector<int> encode(const kvscope::Tokenizer& t, const QByteArray& utf8) {
     return t.encode(std::string_view(utf8.constData(), std::size_t(utf8.size())));
 }
 
+// RFC 4180 records: a quoted field may hold commas, doubled quotes and line breaks.
+QList<QStringList> csvRecords(const QString& text) {
+    QList<QStringList> records;
+    QStringList record;
+    QString field;
+    bool quoted = false;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const QChar c = text[i];
+        if (quoted) {
+            if (c != QLatin1Char('"'))
+                field += c;
+            else if (i + 1 < text.size() && text[i + 1] == QLatin1Char('"'))
+                field += text[++i];
+            else
+                quoted = false;
+        } else if (c == QLatin1Char('"')) {
+            quoted = true;
+        } else if (c == QLatin1Char(',')) {
+            record << field;
+            field.clear();
+        } else if (c == QLatin1Char('\n')) {
+            records << (record << field);
+            record.clear();
+            field.clear();
+        } else {
+            field += c;
+        }
+    }
+    if (!field.isEmpty() || !record.isEmpty()) records << (record << field);
+    return records;
+}
+
 }  // namespace
 
 class TestCli : public QObject {
@@ -236,9 +268,50 @@ private Q_SLOTS:
             QCOMPARE(qint64(steps.last()["cumulative_flops"].toObject()["total"].toDouble()),
                      qint64(cumulativeFlops(c, prompt, 50, mode).total()));
         }
-        const QList<QByteArray> rows = readAll(csv).trimmed().split('\n');
+        const QList<QStringList> rows = csvRecords(QString::fromUtf8(readAll(csv)));
         QCOMPARE(rows.size(), 1 + 2 * 50);
-        QVERIFY(rows[0].startsWith("mode,step,position"));
+        QVERIFY(rows[0].join(',').startsWith("mode,step,position"));
+    }
+
+    // The files hold the tokens' own text (a newline is a newline), as the tokenizer's bytes read
+    // as UTF-8, and the 1-based rank the window shows: 1 for the candidate of highest raw logit,
+    // the first of top_k.
+    void filesHoldRealTextAndOneBasedRank() {
+        QTemporaryDir dir;
+        const QString json = dir.filePath("out.json"), csv = dir.filePath("out.csv");
+        const Run r = runCli({"--headless", "--model", kModel, "--prompt", "Once upon\na time",
+                              "--max-tokens", "40", "--temperature", "1.5", "--seed", "3", "--json",
+                              json, "--csv", csv});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject o = QJsonDocument::fromJson(readAll(json)).object();
+        const QJsonArray steps = o["runs"][0]["steps"].toArray();
+        QCOMPARE(steps.size(), 40);
+        const Tokenizer& tok = *model_->tokenizer;
+        auto realText = [&](int id) { return QString::fromStdString(tok.tokenBytes(id)); };
+        int escapedOnScreen = 0, rankedBelowFirst = 0;
+        for (const QJsonValue& s : steps) {
+            const int id = s["token"].toInt();
+            QCOMPARE(s["text"].toString(), realText(id));
+            const QJsonArray top = s["top_k"].toArray();
+            for (const QJsonValue& c : top) {
+                QCOMPARE(c["text"].toString(), realText(c["id"].toInt()));
+                escapedOnScreen += c["text"].toString() != tok.tokenDisplay(c["id"].toInt());
+            }
+            const int rank = s["rank"].toInt();
+            QVERIFY(rank >= 1);
+            if (rank <= top.size()) QCOMPARE(top[rank - 1]["id"].toInt(), id);
+            rankedBelowFirst += rank > 1;
+        }
+        QVERIFY(escapedOnScreen > 0);   // some candidate is whitespace the window escapes
+        QVERIFY(rankedBelowFirst > 0);  // at T 1.5 not every draw is the top candidate
+
+        const QList<QStringList> rows = csvRecords(QString::fromUtf8(readAll(csv)));
+        QCOMPARE(rows.size(), 1 + 40);
+        const int text = int(rows[0].indexOf("text")), rank = int(rows[0].indexOf("rank"));
+        for (int i = 0; i < 40; ++i) {
+            QCOMPARE(rows[i + 1][text], steps[i]["text"].toString());
+            QCOMPARE(rows[i + 1][rank].toInt(), steps[i]["rank"].toInt());
+        }
     }
 
     // Limits and odd input as a user meets them (core.session, core.sampler and core.tokenizer pin

@@ -4,7 +4,9 @@
 
 #include "attention_heatmap.h"
 #include "model/model.h"
+#include "plot_note.h"
 #include "qcustomplot_include.h"
+#include "run/generation_session.h"
 #include "run/lockstep.h"
 
 #include <QComboBox>
@@ -98,6 +100,37 @@ QList<Item*> visibleItems(QCustomPlot* plot) {
     for (int i = 0; i < plot->itemCount(); ++i)
         if (auto* it = qobject_cast<Item*>(plot->item(i)); it && it->visible()) out << it;
     return out;
+}
+
+void checkNoteBesideCells(const AttentionHeatmap& w) {
+    const PlotNote* note = w.note();
+    QVERIFY(note->visible() && note->layout());
+    QCustomPlot* plot = w.plot();
+    const QRect text = note->drawnTextRect();
+    const QRect cells = plot->axisRect()->rect();
+    const QString where = QStringLiteral("text %1,%2 %3x%4, cells %5,%6 %7x%8, plot %9x%10")
+                              .arg(text.x())
+                              .arg(text.y())
+                              .arg(text.width())
+                              .arg(text.height())
+                              .arg(cells.x())
+                              .arg(cells.y())
+                              .arg(cells.width())
+                              .arg(cells.height())
+                              .arg(plot->width())
+                              .arg(plot->height());
+    QVERIFY2(!text.isEmpty(), qPrintable(where));
+    QVERIFY2(!text.intersects(plot->axisRect()->outerRect()), qPrintable(where));
+    QVERIFY2(!note->outerRect().intersects(cells), qPrintable(where));
+    QVERIFY2(plot->rect().contains(text), qPrintable(where));
+    QVERIFY2(note->outerRect().contains(text), qPrintable(where));
+    for (QCPLayoutElement* el : plot->plotLayout()->elements(false))
+        if (auto* scale = qobject_cast<QCPColorScale*>(el))
+            QVERIFY2(!text.intersects(scale->outerRect()), qPrintable(where));
+    // Every word of the overlay's sentence is there, in order.
+    const QString sentence =
+        QString(w.overlayText()).replace(QStringLiteral("; "), QStringLiteral(" "));
+    QVERIFY2(note->text().simplified().startsWith(sentence.simplified()), qPrintable(note->text()));
 }
 
 void showAndRender(AttentionHeatmap& w) {
@@ -314,6 +347,72 @@ private Q_SLOTS:
                                                 .arg(p)
                                                 .arg(p * (p + 1) / 2)),
                  qPrintable(w.overlayText()));
+    }
+
+    // The note says what the cells show, so it must sit beside them, whole: outside the axis rect
+    // (cells, tick labels and axis titles), inside the widget, off the colour scale, at any run
+    // length and dock size. Relations only: the text's size depends on the fonts installed.
+    void noteNeverCoversTheCells_data() {
+        QTest::addColumn<int>("mode");
+        QTest::addColumn<int>("step");  // -1: the last
+        QTest::addColumn<QSize>("size");
+        for (QSize size : {QSize(300, 260), QSize(520, 420), QSize(900, 700)}) {
+            const QString s = QStringLiteral("%1x%2").arg(size.width()).arg(size.height());
+            QTest::newRow(qPrintable(s + " prefill")) << int(Mode::Cached) << 0 << size;
+            QTest::newRow(qPrintable(s + " cached 12")) << int(Mode::Cached) << 12 << size;
+            QTest::newRow(qPrintable(s + " naive 0")) << int(Mode::Naive) << 0 << size;
+            QTest::newRow(qPrintable(s + " naive last")) << int(Mode::Naive) << -1 << size;
+        }
+    }
+    void noteNeverCoversTheCells() {
+        QFETCH(int, mode);
+        QFETCH(int, step);
+        QFETCH(QSize, size);
+        AttentionHeatmap w;
+        w.setRecomputeMapShown(true);
+        w.setView(viewOf(run_, Mode(mode), step));
+        w.resize(size);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.refresh();
+        w.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        checkNoteBesideCells(w);
+
+        // Growing and shrinking the dock wraps the note again.
+        for (QSize other : {size / 2 + QSize(150, 130), size + QSize(200, 0), size}) {
+            w.resize(other);
+            QCoreApplication::processEvents();
+            w.plot()->replot(QCustomPlot::rpImmediateRefresh);
+            checkNoteBesideCells(w);
+        }
+    }
+
+    void noteLeavesWithTheRecomputeMap() {
+        AttentionHeatmap w;
+        w.setRecomputeMapShown(true);
+        w.setView(viewOf(run_, Mode::Cached, 0));
+        showAndRender(w);
+        QVERIFY(w.note()->layout());
+        const int withNote = w.plot()->axisRect()->height();
+        w.setRecomputeMapShown(false);
+        w.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        QVERIFY(!w.note()->layout());
+        QVERIFY(!w.note()->visible());
+        QVERIFY(w.plot()->axisRect()->height() > withNote);  // the matrix takes the room back
+    }
+
+    void wrapKeepsEveryWordWithinTheWidth() {
+        const QFontMetrics fm(QApplication::font());
+        const QString text = QStringLiteral(
+            "cached prefill: 11 prompt rows = 66 cells computed in "
+            "one pass\ntheir K/V written to the cache");
+        for (int width : {fm.horizontalAdvance(QStringLiteral("cached")) * 2, 200, 400, 4000}) {
+            const QString out = PlotNote::wrapped(text, fm, width);
+            for (const QString& line : out.split(QLatin1Char('\n')))
+                QVERIFY2(fm.horizontalAdvance(line) <= width, qPrintable(line));
+            QCOMPARE(out.simplified(), QString(text).replace(QLatin1Char('\n'), QLatin1Char(' ')));
+        }
+        QVERIFY(PlotNote::wrapped(text, fm, 4000).count(QLatin1Char('\n')) == 1);
     }
 
     void hoverNamesTheCell() {

@@ -39,6 +39,20 @@ std::vector<StepResultPtr> firstSteps(const std::vector<StepResultPtr>& all, int
     return {all.begin(), all.begin() + n};
 }
 
+// Labels upright, and each no wider than the distance to its neighbour's tick (centred labels
+// then cannot touch). Font metrics on both sides: a relation, whatever fonts are installed.
+void checkLabelsUprightAndApart(const DistributionChart& chart) {
+    QCPAxis* x = chart.plot()->xAxis;
+    QCOMPARE(x->tickLabelRotation(), 0.0);
+    const QFontMetrics fm(x->tickLabelFont());
+    const auto ticks = x->ticker().dynamicCast<QCPAxisTickerText>()->ticks();
+    QCOMPARE(int(ticks.size()), chart.shownCandidates());
+    const double spacing = x->coordToPixel(1) - x->coordToPixel(0);
+    for (const QString& label : ticks)
+        QVERIFY2(fm.horizontalAdvance(label) < spacing,
+                 qPrintable(QStringLiteral("%1 wider than %2 px").arg(label).arg(spacing)));
+}
+
 }  // namespace
 
 class TestPanelsTokens : public QObject {
@@ -325,30 +339,91 @@ private Q_SLOTS:
         chart.show();
         QVERIFY(QTest::qWaitForWindowExposed(&chart));
         chart.refresh();
+        chart.plot()->replot(QCustomPlot::rpImmediateRefresh);
         const StepResult& s = *cached_[12];
         QCOMPARE(int(s.sample.top.size()), 20);
+        // The first n by raw logit, each as a raw bar beside its processed bar.
+        const int n = chart.shownCandidates();
+        QVERIFY2(n >= 5 && n <= 20, qPrintable(QString::number(n)));
         const auto bars = chart.candidateBars()->data();
-        QCOMPARE(bars->size(), 20);
-        for (int i = 0; i < 20; ++i) {
-            QCOMPARE(bars->at(i)->key, double(i));
+        const auto raw = chart.rawBars()->data();
+        QCOMPARE(bars->size(), n);
+        QCOMPARE(raw->size(), n);
+        for (int i = 0; i < n; ++i) {
+            QCOMPARE(bars->at(i)->key, i + DistributionChart::kPairOffset);
             QCOMPARE(bars->at(i)->value, double(s.sample.top[std::size_t(i)].prob));
+            QCOMPARE(raw->at(i)->key, i - DistributionChart::kPairOffset);
+            QCOMPARE(raw->at(i)->value, double(s.sample.top[std::size_t(i)].rawProb));
         }
+        checkLabelsUprightAndApart(chart);
         const auto it = std::find_if(s.sample.top.begin(), s.sample.top.end(),
                                      [&](const CandidateReport& c) { return c.id == s.token; });
         QVERIFY(it != s.sample.top.end());
-        QCOMPARE(chart.sampledBar()->data()->size(), 1);
-        QCOMPARE(chart.sampledBar()->data()->at(0)->key, double(it - s.sample.top.begin()));
+        const int sampled = int(it - s.sample.top.begin());
+        if (sampled < n) {
+            QCOMPARE(chart.sampledBar()->data()->size(), 1);
+            QCOMPARE(chart.sampledBar()->data()->at(0)->key,
+                     sampled + DistributionChart::kPairOffset);
+        } else {
+            QCOMPARE(chart.sampledBar()->data()->size(), 0);
+            QVERIFY(chart.title().contains(QStringLiteral("not among the top %1").arg(n)));
+        }
         QVERIFY(chart.sampledBar()->brush().color() != chart.candidateBars()->brush().color());
+        QVERIFY(chart.rawBars()->brush().color() != chart.candidateBars()->brush().color());
         QVERIFY(chart.title().contains(QStringLiteral("Step 12")));
         QVERIFY(chart.title().contains(QString::number(s.sample.entropy, 'f', 3)));
         QVERIFY(chart.title().contains(QString::number(s.sample.rawEntropy, 'f', 3)));
 
-        chart.setShowRaw(true);
-        const auto raw = chart.candidateBars()->data();
-        for (int i = 0; i < 20; ++i)
-            QCOMPARE(raw->at(i)->value, double(s.sample.top[std::size_t(i)].rawProb));
-        QCOMPARE(chart.sampledBar()->data()->at(0)->value,
-                 double(s.sample.top[std::size_t(it - s.sample.top.begin())].rawProb));
+        // A narrow dock shows fewer candidates, never turned labels.
+        chart.resize(320, 300);
+        QCoreApplication::processEvents();
+        chart.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        QVERIFY(chart.shownCandidates() <= n);
+        QVERIFY(chart.shownCandidates() >= 5);
+        checkLabelsUprightAndApart(chart);
+    }
+
+    // Under top-p the sampler keeps a few candidates and zeroes the rest: the raw bars beside
+    // them still show the distribution it cut.
+    void chartUnderTopPIsNotAllZeros() {
+        GenerationSession session(model_);
+        GenerationSettings settings;
+        settings.maxNewTokens = kSteps;
+        settings.captureAttention = false;
+        settings.sampler.temperature = 1.0f;
+        settings.sampler.topP = 0.3f;
+        QVERIFY(session.start(prompt_, settings));
+        RunExport e{model_, QStringLiteral("prompt"), prompt_, settings, {}, std::nullopt};
+        e.runs.push_back(RunRecord{Mode::Cached, {}, {}});
+        int cut = -1;
+        while (StepResultPtr step = session.step()) {
+            const auto& top = step->sample.top;
+            const auto zeros = std::count_if(top.begin(), top.end(),
+                                             [](const CandidateReport& c) { return c.prob == 0; });
+            if (cut < 0 && zeros + 2 >= std::ptrdiff_t(top.size())) cut = step->step;
+            e.runs[0].steps.push_back(step);
+        }
+        QVERIFY2(cut >= 0, "top-p 0.3 never cut all but two candidates");
+        RunView view{&e};
+        view.selectedStep = cut;
+        DistributionChart chart;
+        chart.resize(600, 300);
+        chart.setView(view);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        chart.refresh();
+        chart.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        int processed = 0, raw = 0;
+        for (int i = 0; i < chart.shownCandidates(); ++i) {
+            processed += chart.candidateBars()->data()->at(i)->value > 0;
+            raw += chart.rawBars()->data()->at(i)->value > 0;
+        }
+        QVERIFY(processed <= 2);
+        QCOMPARE(raw, chart.shownCandidates());  // a softmax is never exactly 0 here
+        QVERIFY(chart.shownCandidates() >= 5);
+        // The raw bars are tall enough to see: the y axis is scaled to the larger of the two.
+        const double topRaw = chart.rawBars()->data()->at(0)->value;
+        QVERIFY(topRaw >= 0.2 * chart.plot()->yAxis->range().upper);
     }
 
     void chartSaysWhenTheSampledTokenIsNotShown() {
@@ -401,7 +476,8 @@ private Q_SLOTS:
         chart.plot()->replot();  // lay out now to map coordinates to pixels
         const StepResult& s = *cached_.back();
         const QRect area = chart.plot()->axisRect()->rect();
-        for (int i : {0, 7, 19}) {
+        const int n = chart.shownCandidates();
+        for (int i : {0, n / 2, n - 1}) {
             const QPoint at(int(chart.plot()->xAxis->coordToPixel(i)), area.center().y());
             QCOMPARE(chart.barAt(at), i);
             const CandidateReport& c = s.sample.top[std::size_t(i)];
@@ -444,7 +520,7 @@ private Q_SLOTS:
         QVERIFY(strip.grab().save(QStringLiteral("/tmp/token_strip_dark.png")));
         chart.setPalette(dark);
         chart.setView(view);
-        chart.setShowRaw(true);
+        chart.refresh();
         chart.plot()->replot();
         QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_chart_dark.png")));
     }

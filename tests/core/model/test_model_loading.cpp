@@ -1,12 +1,17 @@
 // Bad model input is normal input: every broken folder gives an error that names the file, the
 // field, what was expected and what was found, and nothing crashes.
 
-#include "run/generation_session.h"
 #include "model/model.h"
+#include "run/generation_session.h"
 #include "tiny_model.h"
 
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#ifdef __linux__
+#include <sys/resource.h>
+#endif
 
 using namespace kvscope;
 
@@ -252,7 +257,35 @@ private Q_SLOTS:
     void vocabularyLargerThanConfig() {
         const QString dir = freshModel();
         patchConfig(dir, "vocab_size", 100);
-        expectParts(loadError(dir), {"vocab.json", "257", "vocab_size=100"});
+        expectParts(loadError(dir), {"vocab.json", "expected an id below", "vocab_size=100"});
+    }
+
+    // One id near the format's 2^24 bound in an otherwise small vocabulary: refused by the
+    // config's vocab_size while reading the ids, before the id table (16.7 M strings, ~500 MB)
+    // would be made. Peak memory tells the table was never allocated.
+    void strayHugeIdRefusedBeforeTheTable() {
+        const QString dir = freshModel();
+        const QString path = QDir(dir).filePath("vocab.json");
+        QJsonObject vocab = QJsonDocument::fromJson(readAll(path)).object();
+        const int vocabSize = QJsonDocument::fromJson(readAll(QDir(dir).filePath("config.json")))
+                                  .object()
+                                  .value("vocab_size")
+                                  .toInt();
+        QVERIFY(vocabSize > 0 && vocabSize < 1000);
+        vocab.insert(QStringLiteral("\u0120\u0120\u0120"), 16700000);
+        QVERIFY(test::writeFile(path, QJsonDocument(vocab).toJson()));
+#ifdef __linux__
+        rusage before{};
+        getrusage(RUSAGE_SELF, &before);
+#endif
+        expectParts(loadError(dir),
+                    {"vocab.json", "16700000", QStringLiteral("vocab_size=%1").arg(vocabSize)});
+#ifdef __linux__
+        rusage after{};
+        getrusage(RUSAGE_SELF, &after);
+        const long grewKiB = after.ru_maxrss - before.ru_maxrss;
+        QVERIFY2(grewKiB < 100 * 1024, qPrintable(QStringLiteral("peak grew %1 KiB").arg(grewKiB)));
+#endif
     }
 };
 

@@ -208,6 +208,30 @@ private Q_SLOTS:
             QCOMPARE(log_.stepCount(), 3);
         }
     }
+
+    // The delay paces running time: after Resume the next token waits a whole delay again rather
+    // than following at once (the window's wall-clock tokens/s leaves pauses out and must stay at
+    // most one token per delay). A lower bound only: a wait is never shorter than asked.
+    // Last: stopping its run stops every lower id too.
+    void resumeWaitsAWholeDelay() {
+        const std::uint64_t id = nextId_++;
+        worker_->setDelayMs(300);
+        post(request(id, 20));
+        QTRY_VERIFY_WITH_TIMEOUT(log_.stepCount() >= 1, 5000);
+        worker_->setPaused(true);
+        QTest::qWait(450);  // past the delay: a deadline set before the pause has expired
+        const int before = log_.stepCount();
+        QElapsedTimer t;
+        t.start();
+        worker_->setPaused(false);
+        QTRY_VERIFY_WITH_TIMEOUT(log_.stepCount() > before, 5000);
+        const qint64 waited = t.elapsed();
+        worker_->stop(id);
+        QTRY_COMPARE_WITH_TIMEOUT(log_.finishedCount(), 1, 5000);
+        worker_->setDelayMs(0);
+        QVERIFY2(waited >= 250,
+                 qPrintable(QStringLiteral("next token %1 ms after Resume").arg(waited)));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestWorker)

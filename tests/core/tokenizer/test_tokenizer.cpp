@@ -79,7 +79,7 @@ private:
     static void expectError(const QByteArray& vocab, const QByteArray& merges,
                             const QStringList& mustMention) {
         const auto result = ByteLevelBpe::fromData(vocab, merges, QStringLiteral("bad-vocab.json"),
-                                                QStringLiteral("bad-merges.txt"));
+                                                   QStringLiteral("bad-merges.txt"));
         QVERIFY2(!result.ok(), "loading should have failed");
         const QString message = result.errorMessage();
         for (const QString& needle : mustMention) {
@@ -93,7 +93,7 @@ private:
 private Q_SLOTS:
     void initTestCase() {
         auto loaded = ByteLevelBpe::fromFiles(kFixtures + QStringLiteral("/gpt2/vocab.json"),
-                                           kFixtures + QStringLiteral("/gpt2/merges.txt"));
+                                              kFixtures + QStringLiteral("/gpt2/merges.txt"));
         QVERIFY2(loaded.ok(), qPrintable(loaded.errorMessage()));
         gpt2_.emplace(loaded.take());
     }
@@ -189,7 +189,7 @@ private Q_SLOTS:
     void invalidUtf8() {
         // A lone continuation byte is a piece of its own kind, not glued to the letters around it.
         QCOMPARE(ByteLevelBpe::preTokenize("ab\x80"
-                                        "cd"),
+                                           "cd"),
                  (std::vector<std::string_view>{"ab", "\x80", "cd"}));
         // Truncated euro sign: each byte is "other", so they form one punctuation-like run.
         QCOMPARE(ByteLevelBpe::preTokenize(" \xE2\x82x"),
@@ -256,8 +256,9 @@ private Q_SLOTS:
     }
 
     void tinyVocabularyMergesByRank() {
-        auto loaded = ByteLevelBpe::fromData(json(tinyVocab()), tinyMerges(),
-                                          QStringLiteral("tiny.json"), QStringLiteral("tiny.txt"));
+        auto loaded =
+            ByteLevelBpe::fromData(json(tinyVocab()), tinyMerges(), QStringLiteral("tiny.json"),
+                                   QStringLiteral("tiny.txt"));
         QVERIFY2(loaded.ok(), qPrintable(loaded.errorMessage()));
         const Tokenizer& tok = loaded.value();
         QCOMPARE(tok.vocabSize(), 309);
@@ -290,11 +291,29 @@ private Q_SLOTS:
         vocab.insert(QStringLiteral("ab"), 256);
         vocab.insert(QStringLiteral("aba"), 257);
         auto loaded = ByteLevelBpe::fromData(json(vocab), "ab a\na b\n", QStringLiteral("v.json"),
-                                          QStringLiteral("m.txt"));
+                                             QStringLiteral("m.txt"));
         QVERIFY2(loaded.ok(), qPrintable(loaded.errorMessage()));
         QCOMPARE(loaded.value().encode("abab"), (std::vector<int>{256, 256}));
         // Once "ab" exists, the rank-0 merge applies: a b a -> ab a -> aba.
         QCOMPARE(loaded.value().encode("aba"), (std::vector<int>{257}));
+    }
+
+    // The model's vocab_size bounds the ids while they are read: the last id allowed loads, the
+    // first beyond is refused by name, id and limit.
+    void idsBoundedByTheModelsVocabSize() {
+        QJsonObject vocab;
+        for (int b = 0; b < 256; ++b) vocab.insert(byteSymbol(b), b);
+        vocab.insert(QStringLiteral("ab"), 299);
+        const auto fits = ByteLevelBpe::fromData(json(vocab), "a b\n", QStringLiteral("v.json"),
+                                                 QStringLiteral("m.txt"), 300);
+        QVERIFY2(fits.ok(), qPrintable(fits.errorMessage()));
+        QCOMPARE(fits.value().vocabSize(), 300);
+        const auto over = ByteLevelBpe::fromData(json(vocab), "a b\n", QStringLiteral("v.json"),
+                                                 QStringLiteral("m.txt"), 299);
+        QVERIFY(!over.ok());
+        for (const char* part : {"v.json", "\"ab\"", "299", "vocab_size=299"})
+            QVERIFY2(over.errorMessage().contains(QLatin1String(part)),
+                     qPrintable(over.errorMessage()));
     }
 
     void longPieceIsNotQuadratic() {
@@ -375,8 +394,9 @@ private Q_SLOTS:
     }
 
     void errorFileMissing() {
-        const auto result = ByteLevelBpe::fromFiles(kFixtures + QStringLiteral("/no-such-vocab.json"),
-                                                 kFixtures + QStringLiteral("/gpt2/merges.txt"));
+        const auto result =
+            ByteLevelBpe::fromFiles(kFixtures + QStringLiteral("/no-such-vocab.json"),
+                                    kFixtures + QStringLiteral("/gpt2/merges.txt"));
         QVERIFY(!result.ok());
         QVERIFY(result.errorMessage().contains(QStringLiteral("no-such-vocab.json")));
     }
