@@ -50,15 +50,24 @@ inline void store(float* p, Vec v) {
 }
 #endif
 
-// Not _mm512_reduce_add_ps: GCC 12 warns (wrongly) of an uninitialised value inside it. Once per
-// output row, so its cost is nothing beside the row's loads.
-inline float horizontalSum(Vec v) {
-    float lanes[kLanes];
-    store(lanes, v);
-    float s = 0;
-    for (float f : lanes) s += f;
-    return s;
+// A tree of shuffles, not _mm512_reduce_add_ps (GCC 12 warns, wrongly, of an uninitialised value
+// inside it) nor a scalar loop over the lanes, whose chain of adds would stall every block of rows.
+#if defined(__AVX512F__)
+inline float horizontalSum(__m512 v) {
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm512_cvtss_f32(v);
 }
+#else
+inline float horizontalSum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
 
 constexpr int kRowsAtOnce = 4;
 
