@@ -188,14 +188,24 @@ QJsonObject toJson(const Case& c) {
             {"fraction_of_limit", c.fraction}};
 }
 
-std::int64_t peakRssBytes() {
-    QFile f(QStringLiteral("/proc/self/status"));
+// A "Name:   123 kB" field of a /proc/self file, in bytes; -1 if absent.
+std::int64_t procKilobytes(const QString& file, const QByteArray& field) {
+    QFile f(file);
     if (!f.open(QIODevice::ReadOnly)) return -1;
     for (const QByteArray& line : f.readAll().split('\n')) {
-        if (line.startsWith("VmHWM:"))
-            return line.mid(6).trimmed().split(' ').first().toLongLong() * 1024;
+        if (line.startsWith(field))
+            return line.mid(field.size()).trimmed().split(' ').first().toLongLong() * 1024;
     }
     return -1;
+}
+
+std::int64_t peakRssBytes() {
+    return procKilobytes(QStringLiteral("/proc/self/status"), "VmHWM:");
+}
+
+// Memory in transparent huge pages (allocateAligned advises them for weight buffers).
+std::int64_t hugePageBytes() {
+    return procKilobytes(QStringLiteral("/proc/self/smaps_rollup"), "AnonHugePages:");
 }
 
 // Load time and peak memory of one 1024-token cached run with attention capture.
@@ -254,7 +264,8 @@ bool loadNamed(const QString& path, const QString& name,
         return false;
     }
     loads[name + QStringLiteral("_load_s")] = seconds(t);
-    std::printf("%s loaded in %.2f s\n", qPrintable(name), seconds(t));
+    std::printf("%s loaded in %.2f s; %.0f MB of the process in huge pages\n", qPrintable(name),
+                seconds(t), hugePageBytes() / 1e6);
     models.emplace_back(name, m.value());
     return true;
 }
