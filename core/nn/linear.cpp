@@ -137,8 +137,8 @@ void applyLinear(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::R
     if (x.rows() == 1) {
         const float* in = x.data();
         float* out = y.data();
-        // Chunk sizes are multiples of 16 rows, so no thread gets a sliver of a few rows.
-        parallelChunks(l.out, std::int64_t(l.out) * l.in, 16, [&](int begin, int end) {
+        // Blocks of whole multiples of 16 rows, so no thread gets a sliver of a few rows.
+        parallelBlocks(l.out, std::int64_t(l.out) * l.in, 16, [&](int begin, int end) {
 #ifdef KVSCOPE_VECTOR_GEMV
             gemvRows(l.weight, in, l.in, begin, end, out);
 #else
