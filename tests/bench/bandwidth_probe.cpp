@@ -62,34 +62,49 @@ float horizontalSum(__m512 v) {
 }
 #endif
 
-// Sum of a[0, n), n a multiple of 128, a 64-byte aligned: eight independent accumulators so the
-// adds never wait on each other and only the loads are left to limit the loop.
+// Sum of a[0, n), n a multiple of 128, a 64-byte aligned, read as four streams (the quarters of
+// the range side by side, as a matrix-vector product reads four rows): one stream left the
+// prefetchers too little to do here, and the sum read ~25% slower than the products did. Eight
+// independent accumulators, so the adds never wait on each other.
 float sumRange(const float* a, std::int64_t n) {
+    const std::int64_t q = n / 4;
+    const float* s[4] = {a, a + q, a + 2 * q, a + 3 * q};
 #if defined(__AVX512F__)
     __m512 acc[8];
     for (__m512& v : acc) v = _mm512_setzero_ps();
-    for (std::int64_t i = 0; i < n; i += 128)
-        for (int k = 0; k < 8; ++k) acc[k] = _mm512_add_ps(acc[k], _mm512_load_ps(a + i + 16 * k));
+    for (std::int64_t i = 0; i < q; i += 32) {
+        for (int k = 0; k < 4; ++k) {
+            acc[2 * k] = _mm512_add_ps(acc[2 * k], _mm512_load_ps(s[k] + i));
+            acc[2 * k + 1] = _mm512_add_ps(acc[2 * k + 1], _mm512_load_ps(s[k] + i + 16));
+        }
+    }
     for (int k = 1; k < 8; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
     return horizontalSum(acc[0]);
 #elif defined(__AVX2__)
     __m256 acc[8];
     for (__m256& v : acc) v = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < n; i += 64)
-        for (int k = 0; k < 8; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_load_ps(a + i + 8 * k));
+    for (std::int64_t i = 0; i < q; i += 16) {
+        for (int k = 0; k < 4; ++k) {
+            acc[2 * k] = _mm256_add_ps(acc[2 * k], _mm256_load_ps(s[k] + i));
+            acc[2 * k + 1] = _mm256_add_ps(acc[2 * k + 1], _mm256_load_ps(s[k] + i + 8));
+        }
+    }
     for (int k = 1; k < 8; ++k) acc[0] = _mm256_add_ps(acc[0], acc[k]);
     float lanes[8];
     _mm256_storeu_ps(lanes, acc[0]);
-    float s = 0;
-    for (float v : lanes) s += v;
-    return s;
+    float total = 0;
+    for (float v : lanes) total += v;
+    return total;
 #else
     float acc[8] = {};
-    for (std::int64_t i = 0; i < n; i += 8)
-        for (int k = 0; k < 8; ++k) acc[k] += a[i + k];
-    float s = 0;
-    for (float v : acc) s += v;
-    return s;
+    for (std::int64_t i = 0; i < q; i += 2)
+        for (int k = 0; k < 4; ++k) {
+            acc[2 * k] += s[k][i];
+            acc[2 * k + 1] += s[k][i + 1];
+        }
+    float total = 0;
+    for (float v : acc) total += v;
+    return total;
 #endif
 }
 
