@@ -28,8 +28,8 @@ def main():
     print("|---" * (len(kernels) + 3) + "|")
     for j, lim in enumerate(ours[0]["limits"]):
         rows = [r["limits"][j] for r in ours]
-        print("| %d | %s | %s (%s) | %s |" % (
-            lim["threads"], " | ".join(fmt([r["kernels"][k] for r in rows], 1) for k in kernels),
+        print("| %d%s | %s | %s (%s) | %s |" % (
+            lim["threads"], " (before %s)" % lim["before"] if "before" in lim else "", " | ".join(fmt([r["kernels"][k] for r in rows], 1) for k in kernels),
             fmt([r["probe_gbs"] for r in rows], 1), ", ".join(r["probe_kernel"] for r in rows),
             fmt([r["gemm_gflops"] for r in rows], 1)))
     print()
