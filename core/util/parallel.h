@@ -34,6 +34,28 @@ void parallelChunks(int n, std::int64_t work, int grain, const Body& body) {
     }
 }
 
+// Calls body(begin, end) on contiguous blocks of [0, n), about kBlocksPerThread per thread, the
+// block sizes rounded to `grain`; a thread takes the next block when it is done with one. For
+// loops of equal cost per item that stream memory (the decode's matrix-vector products): on a
+// machine shared with other work a thread is often descheduled for milliseconds, and with one
+// fixed half each the other thread would wait for all of that half; here it takes the blocks the
+// absent thread has not started.
+constexpr int kBlocksPerThread = 8;
+
+template <class Body>
+void parallelBlocks(int n, std::int64_t work, int grain, const Body& body) {
+    const int threads = std::min(computeThreads(), std::max(1, n / std::max(1, grain)));
+    if (threads <= 1 || work < kParallelMinWork) {
+        body(0, n);
+        return;
+    }
+    const int wanted = (n + threads * kBlocksPerThread - 1) / (threads * kBlocksPerThread);
+    const int size = (std::max(wanted, grain) + grain - 1) / grain * grain;
+    const int blocks = (n + size - 1) / size;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int b = 0; b < blocks; ++b) body(b * size, std::min(n, (b + 1) * size));
+}
+
 // Calls body(i) for every i in [0, n), spread over the threads item by item (for items of
 // uneven cost, such as attention heads).
 template <class Body>

@@ -1,18 +1,23 @@
 // kvscope_bench: how fast cached and naive generation run, next to what this machine allows,
 // all measured in one run. Not a test (ctest does not run it): it prints figures.
 //
-//   kvscope_bench [--gpt2 DIR] [--threads 1,2] [--tokens 256,1024] [--repeats 3] [--json FILE]
+//   kvscope_bench [--gpt2 DIR] [--llama FILE] [--threads 1,2] [--tokens 256,1024] [--repeats 3]
+//                 [--json FILE]
 //   kvscope_bench --memory-run DIR [--threads N]
+//   kvscope_bench --probe-only 1 [--threads 1,2]
 //
-// Limits: read bandwidth (a STREAM-like sum over 1 GiB, best of 5) bounds a cached decode step,
-// which streams every weight once; Eigen's float GEMM rate (2048^3, best of 3) bounds a naive
-// step, which is matrix-matrix products over the whole sequence. Both at the same thread count.
+// Limits: the bandwidth probe (bandwidth_probe.h: the fastest of a read-sum, a STREAM triad and
+// two matrix-vector products, each over buffers far beyond the caches) bounds a cached decode
+// step, which streams every weight once; Eigen's float GEMM rate (2048^3, best of 3) bounds a
+// naive step, which is matrix-matrix products over the whole sequence. Both at the same thread
+// count. --llama takes a llama2.c checkpoint with its tokenizer.bin beside it.
 
-#include "util/compute_threads.h"
-#include "model/embedded_model.h"
+#include "bandwidth_probe.h"
 #include "cost/flops.h"
-#include "run/generation_session.h"
+#include "model/embedded_model.h"
 #include "model/model.h"
+#include "run/generation_session.h"
+#include "util/compute_threads.h"
 
 #include <Eigen/Core>
 
@@ -36,27 +41,6 @@ double seconds(const QElapsedTimer& t) {
     return double(t.nsecsElapsed()) / 1e9;
 }
 
-// Best of five passes of a sum over 1 GiB, split over `threads`; GB/s.
-double measureReadBandwidth(int threads) {
-    const std::int64_t n = std::int64_t(1) << 28;
-    std::unique_ptr<float[]> a(new float[std::size_t(n)]);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) a[i] = float(i & 7);  // first touch by the reader
-    double best = 0, sink = 0;
-    for (int pass = 0; pass < 5; ++pass) {
-        QElapsedTimer t;
-        t.start();
-        double total = 0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
-        for (int chunk = 0; chunk < 256; ++chunk)
-            total += Eigen::Map<const Eigen::VectorXf>(a.get() + chunk * (n / 256), n / 256).sum();
-        best = std::max(best, double(n) * 4 / seconds(t) / 1e9);
-        sink += total;
-    }
-    if (sink < 0) std::printf("%f\n", sink);  // keeps the sums observable
-    return best;
-}
-
 // Best of three 2048^3 float products through Eigen with `threads`; GFLOP/s.
 double measureGemm(int threads) {
     setComputeThreads(threads);
@@ -77,15 +61,20 @@ struct Case {
     QString model, mode;
     int tokens = 0, threads = 0;
     double tokensPerSecond = 0, gflops = 0, weightGBs = 0, movedGBs = 0, fraction = 0;
-    bool estimated = false;  // naive tokens/s extrapolated from steps at n = tokens
-    double stepMs = 0;       // naive: median step at n = tokens
+    double bytesPerToken = 0;  // cached: weights streamed per step + the mean K/V read per step
+    double limit = 0;          // the probe (GB/s) or GEMM rate (GFLOP/s) the fraction is of
+    bool estimated = false;    // naive tokens/s extrapolated from steps at n = tokens
+    double stepMs = 0;         // naive: median step at n = tokens
 };
 
-// Bytes a decode step must read: every weight matrix once (wte doubles as the lm_head; wpe and
-// the norms are a row or a vector) plus the K/V cache up to the position.
+// Weight bytes a decode step must read: every parameter once, except the rows of the tables a
+// step looks up one row of (learned positions; the token embedding unless it is the classifier).
 std::int64_t weightBytesPerStep(const Model& m) {
     const ModelConfig& c = m.config;
-    return 4 * (m.transformer->parameterCount() - std::int64_t(c.nPositions - 1) * c.nEmbd);
+    std::int64_t unread = 0;
+    if (c.positions == PositionKind::Learned) unread += std::int64_t(c.nPositions - 1) * c.nEmbd;
+    if (!c.tiedLmHead) unread += std::int64_t(c.vocabSize - 1) * c.nEmbd;
+    return 4 * (m.transformer->parameterCount() - unread);
 }
 
 // What one generation through GenerationSession, as the app runs it, did and took.
@@ -127,7 +116,9 @@ Case cached(const ModelPtr& m, const QString& name, int tokens, int threads, dou
     c.gflops = double(run.products) / sec / 1e9;
     c.weightGBs = double(weightBytesPerStep(*m)) * run.steps / sec / 1e9;
     c.movedGBs = c.weightGBs + double(run.kvRead) / sec / 1e9;
+    c.bytesPerToken = double(weightBytesPerStep(*m)) + double(run.kvRead) / run.steps;
     c.fraction = c.movedGBs / bandwidth;
+    c.limit = bandwidth;
     return c;
 }
 
@@ -138,6 +129,7 @@ Case naiveFull(const ModelPtr& m, const QString& name, int tokens, int threads, 
     c.tokensPerSecond = run.steps / run.seconds;
     c.gflops = double(run.products) / run.seconds / 1e9;
     c.fraction = c.gflops / gemm;
+    c.limit = gemm;
     return c;
 }
 
@@ -168,6 +160,7 @@ Case naiveSampled(const ModelPtr& m, const QString& name, int tokens, int thread
     c.stepMs = step * 1e3;
     c.gflops = double(f.weightProducts() + f.attention()) / step / 1e9;
     c.fraction = c.gflops / gemm;
+    c.limit = gemm;
     const double flopsPerSecond = double(f.total()) / step;
     double total = 0;
     for (int k = 1; k <= n; ++k) total += double(stepFlops(cfg, k, Mode::Naive).total());
@@ -180,7 +173,7 @@ void printCase(const Case& c) {
     std::printf("%-10s %-18s %5d %3d  %9.1f%s  %8.1f  %8.2f  %8.2f  %6.1f%% %s\n",
                 qPrintable(c.model), qPrintable(c.mode), c.tokens, c.threads, c.tokensPerSecond,
                 c.estimated ? "*" : " ", c.gflops, c.weightGBs, c.movedGBs, 100 * c.fraction,
-                c.mode.startsWith(QLatin1String("cached")) ? "of read bandwidth" : "of GEMM rate");
+                c.mode.startsWith(QLatin1String("cached")) ? "of the probe" : "of GEMM rate");
     std::fflush(stdout);
 }
 
@@ -195,17 +188,29 @@ QJsonObject toJson(const Case& c) {
             {"matmul_gflops", c.gflops},
             {"weight_gbs", c.weightGBs},
             {"moved_gbs", c.movedGBs},
+            {"bytes_per_token", c.bytesPerToken},
+            {"limit", c.limit},
             {"fraction_of_limit", c.fraction}};
 }
 
-std::int64_t peakRssBytes() {
-    QFile f(QStringLiteral("/proc/self/status"));
+// A "Name:   123 kB" field of a /proc/self file, in bytes; -1 if absent.
+std::int64_t procKilobytes(const QString& file, const QByteArray& field) {
+    QFile f(file);
     if (!f.open(QIODevice::ReadOnly)) return -1;
     for (const QByteArray& line : f.readAll().split('\n')) {
-        if (line.startsWith("VmHWM:"))
-            return line.mid(6).trimmed().split(' ').first().toLongLong() * 1024;
+        if (line.startsWith(field))
+            return line.mid(field.size()).trimmed().split(' ').first().toLongLong() * 1024;
     }
     return -1;
+}
+
+std::int64_t peakRssBytes() {
+    return procKilobytes(QStringLiteral("/proc/self/status"), "VmHWM:");
+}
+
+// Memory in transparent huge pages (allocateAligned advises them for weight buffers).
+std::int64_t hugePageBytes() {
+    return procKilobytes(QStringLiteral("/proc/self/smaps_rollup"), "AnonHugePages:");
 }
 
 // Load time and peak memory of one 1024-token cached run with attention capture.
@@ -253,15 +258,55 @@ std::vector<int> intList(const QString& text) {
 
 }  // namespace
 
+// Loads `path` into `models` under `name`, recording the load time; false (said) on failure.
+bool loadNamed(const QString& path, const QString& name,
+               std::vector<std::pair<QString, ModelPtr>>& models, QJsonObject& loads) {
+    QElapsedTimer t;
+    t.start();
+    auto m = loadModel(path);
+    if (!m) {
+        std::fprintf(stderr, "%s\n", qPrintable(m.errorMessage()));
+        return false;
+    }
+    loads[name + QStringLiteral("_load_s")] = seconds(t);
+    std::printf("%s loaded in %.2f s; %.0f MB of the process in huge pages\n", qPrintable(name),
+                seconds(t), hugePageBytes() / 1e6);
+    models.emplace_back(name, m.value());
+    return true;
+}
+
+QJsonObject probeLimits(const bench::BandwidthProbe& p, double gemm) {
+    QJsonObject kernels;
+    std::printf("limits @%d threads:", p.threads);
+    for (const bench::ProbeFigure& f : p.figures) {
+        std::printf(" %s %.1f GB/s,", f.kernel, f.gbs);
+        kernels[QLatin1String(f.kernel)] = f.gbs;
+    }
+    std::printf(" probe = %s %.1f GB/s; Eigen GEMM %.1f GFLOP/s\n", p.bestKernel, p.best, gemm);
+    std::fflush(stdout);
+    return {{"threads", p.threads},
+            {"probe_gbs", p.best},
+            {"probe_kernel", QLatin1String(p.bestKernel)},
+            {"kernels", kernels},
+            {"gemm_gflops", gemm}};
+}
+
 int main(int argc, char** argv) {
-    QString gpt2Dir, jsonPath, memoryDir;
+    QString gpt2Dir, llamaFile, jsonPath, memoryDir;
     std::vector<int> threadCounts = {1, 2}, tokenCounts = {256, 1024};
     int repeats = 3;
+    bool probeOnly = false, naive = true;
     for (int i = 1; i + 1 < argc; i += 2) {
         const QString key = QString::fromLocal8Bit(argv[i]),
                       value = QString::fromLocal8Bit(argv[i + 1]);
         if (key == QLatin1String("--gpt2"))
             gpt2Dir = value;
+        else if (key == QLatin1String("--llama"))
+            llamaFile = value;
+        else if (key == QLatin1String("--probe-only"))
+            probeOnly = value.toInt() != 0;
+        else if (key == QLatin1String("--naive"))
+            naive = value.toInt() != 0;
         else if (key == QLatin1String("--threads"))
             threadCounts = intList(value);
         else if (key == QLatin1String("--tokens"))
@@ -281,36 +326,39 @@ int main(int argc, char** argv) {
     if (!memoryDir.isEmpty()) return memoryRun(memoryDir, threadCounts.back());
 
     std::vector<std::pair<QString, ModelPtr>> models;
-    auto embedded = loadEmbeddedModel();
-    if (!embedded) return 3;
-    models.emplace_back(QStringLiteral("default"), embedded.value());
     QJsonObject loads;
-    if (!gpt2Dir.isEmpty()) {
-        QElapsedTimer t;
-        t.start();
-        auto m = loadModel(gpt2Dir);
-        if (!m) {
-            std::fprintf(stderr, "%s\n", qPrintable(m.errorMessage()));
+    if (!probeOnly) {
+        auto embedded = loadEmbeddedModel();
+        if (!embedded) return 3;
+        models.emplace_back(QStringLiteral("default"), embedded.value());
+        if (!gpt2Dir.isEmpty() && !loadNamed(gpt2Dir, QStringLiteral("gpt2-small"), models, loads))
             return 3;
-        }
-        loads[QStringLiteral("gpt2_small_load_s")] = seconds(t);
-        std::printf("GPT-2 small loaded in %.2f s\n", seconds(t));
-        models.emplace_back(QStringLiteral("gpt2-small"), m.value());
+        if (!llamaFile.isEmpty() &&
+            !loadNamed(llamaFile, QStringLiteral("llama-110m"), models, loads))
+            return 3;
     }
 
     QJsonArray cases, limits;
     std::printf("%-10s %-18s %5s %3s  %10s  %8s  %8s  %8s  %s\n", "model", "mode", "tok", "thr",
                 "tokens/s", "GFLOP/s", "wGB/s", "allGB/s", "fraction of the limit");
     for (int threads : threadCounts) {
-        const double bandwidth = measureReadBandwidth(threads), gemm = measureGemm(threads);
-        std::printf("limits @%d threads: read bandwidth %.1f GB/s, Eigen GEMM %.1f GFLOP/s\n",
-                    threads, bandwidth, gemm);
-        limits.append(
-            QJsonObject{{"threads", threads}, {"read_gbs", bandwidth}, {"gemm_gflops", gemm}});
+        const bench::BandwidthProbe probe = bench::measureBandwidth(threads);
+        const double bandwidth = probe.best, gemm = measureGemm(threads);
+        limits.append(probeLimits(probe, gemm));
         for (const auto& [name, model] : models) {
             const bool big = model->transformer->parameterCount() > 50'000'000;
+            // On a shared machine the bandwidth left to us changes within a minute, so a big
+            // model's decode is held to a probe measured just before it, not the run's first.
+            double limit = bandwidth;
+            if (big) {
+                const bench::BandwidthProbe near = bench::measureBandwidth(threads);
+                limit = near.best;
+                QJsonObject l = probeLimits(near, gemm);
+                l[QStringLiteral("before")] = name;
+                limits.append(l);
+            }
             for (int tokens : tokenCounts) {
-                const Case c = cached(model, name, tokens, threads, bandwidth);
+                const Case c = cached(model, name, tokens, threads, limit);
                 printCase(c);
                 cases.append(toJson(c));
             }
@@ -319,7 +367,7 @@ int main(int argc, char** argv) {
                 printCase(c);
                 cases.append(toJson(c));
             }
-            for (int tokens : tokenCounts) {
+            for (int tokens : naive ? tokenCounts : std::vector<int>{}) {
                 const Case c = big ? naiveSampled(model, name, tokens, threads, gemm, repeats)
                                    : naiveFull(model, name, tokens, threads, gemm);
                 printCase(c);

@@ -1,0 +1,222 @@
+#include "bandwidth_probe.h"
+
+#include "nn/linear.h"
+#include "util/compute_threads.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kvscope::bench {
+namespace {
+
+constexpr int kPasses = 5;
+
+int threadIndex() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Best GB/s of kPasses calls of `pass`, which moves `bytes`.
+template <class Pass>
+double bestOf(double bytes, const Pass& pass) {
+    double best = 0;
+    for (int i = 0; i < kPasses; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        pass();
+        best = std::max(best, bytes / secondsSince(t0) / 1e9);
+    }
+    return best;
+}
+
+// Written by the threads that later read it, in the same static split (first touch).
+AlignedFloats filled(std::int64_t n, int threads, float value) {
+    AlignedFloats a = allocateAligned(n);
+    float* p = a.get();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) p[i] = value + float(i & 15) * 1e-3f;
+    return a;
+}
+
+#if defined(__AVX512F__)
+// Not _mm512_reduce_add_ps: GCC 12 warns (wrongly) of an uninitialised value inside it.
+float horizontalSum(__m512 v) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, v);
+    float s = 0;
+    for (float f : lanes) s += f;
+    return s;
+}
+#endif
+
+// Sum of a[0, n), n a multiple of 128, a 64-byte aligned, read as four streams (the quarters of
+// the range side by side, as a matrix-vector product reads four rows): one stream left the
+// prefetchers too little to do here, and the sum read ~25% slower than the products did. Eight
+// independent accumulators, so the adds never wait on each other.
+float sumRange(const float* a, std::int64_t n) {
+    const std::int64_t q = n / 4;
+    const float* s[4] = {a, a + q, a + 2 * q, a + 3 * q};
+#if defined(__AVX512F__)
+    __m512 acc[8];
+    for (__m512& v : acc) v = _mm512_setzero_ps();
+    for (std::int64_t i = 0; i < q; i += 32) {
+        for (int k = 0; k < 4; ++k) {
+            acc[2 * k] = _mm512_add_ps(acc[2 * k], _mm512_load_ps(s[k] + i));
+            acc[2 * k + 1] = _mm512_add_ps(acc[2 * k + 1], _mm512_load_ps(s[k] + i + 16));
+        }
+    }
+    for (int k = 1; k < 8; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+    return horizontalSum(acc[0]);
+#elif defined(__AVX2__)
+    __m256 acc[8];
+    for (__m256& v : acc) v = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < q; i += 16) {
+        for (int k = 0; k < 4; ++k) {
+            acc[2 * k] = _mm256_add_ps(acc[2 * k], _mm256_load_ps(s[k] + i));
+            acc[2 * k + 1] = _mm256_add_ps(acc[2 * k + 1], _mm256_load_ps(s[k] + i + 8));
+        }
+    }
+    for (int k = 1; k < 8; ++k) acc[0] = _mm256_add_ps(acc[0], acc[k]);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc[0]);
+    float total = 0;
+    for (float v : lanes) total += v;
+    return total;
+#else
+    float acc[8] = {};
+    for (std::int64_t i = 0; i < q; i += 2)
+        for (int k = 0; k < 4; ++k) {
+            acc[2 * k] += s[k][i];
+            acc[2 * k + 1] += s[k][i + 1];
+        }
+    float total = 0;
+    for (float v : acc) total += v;
+    return total;
+#endif
+}
+
+// Reads 1 GiB split in one contiguous part per thread.
+double readSum(int threads) {
+    const std::int64_t n = std::int64_t(1) << 28;  // floats
+    const AlignedFloats a = filled(n, threads, 1);
+    const std::int64_t part = n / threads / 128 * 128;
+    float sink = 0;
+    const double gbs = bestOf(4.0 * part * threads, [&] {
+        float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+        total += sumRange(a.get() + std::int64_t(threadIndex()) * part, part);
+        sink += total;
+    });
+    return sink == -1 ? 0 : gbs;
+}
+
+// STREAM's triad a = b + s c over three 256 MB arrays, counted as STREAM counts it: 12 bytes per
+// element (two reads, one write; not the write-allocate read).
+double triad(int threads) {
+    const std::int64_t n = std::int64_t(1) << 26;
+    AlignedFloats a = filled(n, threads, 0);
+    const AlignedFloats b = filled(n, threads, 1), c = filled(n, threads, 2);
+    float* pa = a.get();
+    const float *pb = b.get(), *pc = c.get();
+    const float s = 3;
+    const double gbs = bestOf(12.0 * n, [&] {
+#pragma omp parallel for simd num_threads(threads) schedule(static)
+        for (std::int64_t i = 0; i < n; ++i) pa[i] = pb[i] + s * pc[i];
+    });
+    return pa[n / 2] == -1 ? 0 : gbs;
+}
+
+// y(rows) = W(rows, in) x(in) for a block of rows: four rows at once, two accumulators each, so
+// that every 16-float slice of x is loaded once for four rows and eight FMA chains are in flight.
+void gemvBlock(const float* w, const float* x, float* y, int rows, int in) {
+    int r = 0;
+#if defined(__AVX512F__)
+    for (; r + 4 <= rows; r += 4) {
+        const float* row[4] = {w + std::int64_t(r) * in, w + std::int64_t(r + 1) * in,
+                               w + std::int64_t(r + 2) * in, w + std::int64_t(r + 3) * in};
+        __m512 lo[4], hi[4];
+        for (int k = 0; k < 4; ++k) lo[k] = hi[k] = _mm512_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= in; i += 32) {
+            const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+            for (int k = 0; k < 4; ++k) {
+                lo[k] = _mm512_fmadd_ps(_mm512_loadu_ps(row[k] + i), x0, lo[k]);
+                hi[k] = _mm512_fmadd_ps(_mm512_loadu_ps(row[k] + i + 16), x1, hi[k]);
+            }
+        }
+        for (int k = 0; k < 4; ++k) {
+            float s = horizontalSum(_mm512_add_ps(lo[k], hi[k]));
+            for (int j = i; j < in; ++j) s += row[k][j] * x[j];
+            y[r + k] = s;
+        }
+    }
+#endif
+    for (; r < rows; ++r) {
+        float s = 0;
+        for (int j = 0; j < in; ++j) s += w[std::int64_t(r) * in + j] * x[j];
+        y[r] = s;
+    }
+}
+
+constexpr int kGemvRows = 16384, kGemvIn = 4096;  // 256 MB of float32 weights
+
+// The project's own decode product: applyLinear on one row over a (16384, 4096) matrix.
+double gemvProject(int threads) {
+    const AlignedFloats w = filled(std::int64_t(kGemvRows) * kGemvIn, threads, 0.5f);
+    const AlignedFloats x = filled(kGemvIn, 1, 1), y = allocateAligned(kGemvRows);
+    setComputeThreads(threads);
+    const Linear l{w.get(), nullptr, kGemvRows, kGemvIn};
+    const Eigen::Map<const RowMatrix> in(x.get(), 1, kGemvIn);
+    Eigen::Map<RowMatrix> out(y.get(), 1, kGemvRows);
+    const double gbs = bestOf(4.0 * kGemvRows * kGemvIn, [&] { applyLinear(l, in, out); });
+    return y[7] == -1 ? 0 : gbs;
+}
+
+// The same product through gemvBlock, the rows split in one contiguous part per thread.
+double gemvIntrinsic(int threads) {
+    const AlignedFloats w = filled(std::int64_t(kGemvRows) * kGemvIn, threads, 0.5f);
+    const AlignedFloats x = filled(kGemvIn, 1, 1), y = allocateAligned(kGemvRows);
+    const int part = kGemvRows / threads;
+    const double gbs = bestOf(4.0 * kGemvRows * kGemvIn, [&] {
+#pragma omp parallel num_threads(threads)
+        {
+            const int t = threadIndex();
+            gemvBlock(w.get() + std::int64_t(t) * part * kGemvIn, x.get(), y.get() + t * part, part,
+                      kGemvIn);
+        }
+    });
+    return y[7] == -1 ? 0 : gbs;
+}
+
+}  // namespace
+
+BandwidthProbe measureBandwidth(int threads) {
+    BandwidthProbe p;
+    p.threads = threads;
+    p.figures = {{"read-sum", readSum(threads)},
+                 {"triad", triad(threads)},
+                 {"gemv-applyLinear", gemvProject(threads)},
+                 {"gemv-intrinsic", gemvIntrinsic(threads)}};
+    for (const ProbeFigure& f : p.figures) {
+        if (f.gbs > p.best) {
+            p.best = f.gbs;
+            p.bestKernel = f.kernel;
+        }
+    }
+    return p;
+}
+
+}  // namespace kvscope::bench
