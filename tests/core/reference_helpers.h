@@ -2,7 +2,7 @@
 // Test support shared by the tests that hold the engine against a PyTorch reference's
 // expected.json (tests/reference, tests/reference/llama).
 
-#include "run/generation_session.h"
+#include "run/lockstep.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -44,6 +44,35 @@ inline GenerationSettings greedy(Mode mode, int tokens) {
     s.maxNewTokens = tokens;
     s.sampler.temperature = 0;
     return s;
+}
+
+// Naive and cached in lockstep on one seed (top-k 50, top-p 0.95): what the two modes did.
+struct NaiveVsCached {
+    int steps = 0;            // tokens each mode generated
+    float maxLogitDiff = -1;  // largest logit difference of any step
+    bool tokensEqual = false;
+    bool bothReachedMaxTokens = false;
+    std::vector<int> generated;  // the naive run's new tokens
+};
+
+inline NaiveVsCached runNaiveAndCached(const ModelPtr& model, const std::vector<int>& prompt,
+                                       float temperature, int tokens) {
+    GenerationSettings s = greedy(Mode::Naive, tokens);
+    s.sampler = SamplerSettings{temperature, 50, 0.95f, 1234567890123ull, 20};
+    auto run = LockstepRun::start(model, prompt, s, {Mode::Naive, Mode::Cached});
+    if (!run) qFatal("%s", qPrintable(run.errorMessage()));
+    NaiveVsCached out;
+    const LockstepOutcome o = run.value()->run({}, [&](std::size_t mode, const StepResultPtr& r) {
+        if (mode == 0) {
+            ++out.steps;
+            out.generated.push_back(r->token);
+        }
+    });
+    out.maxLogitDiff = o.maxLogitDiff.value_or(-1);
+    out.tokensEqual = o.tokensEqual;
+    out.bothReachedMaxTokens = o.stops.size() == 2 && o.stops[0] == StopReason::MaxTokens &&
+                               o.stops[1] == StopReason::MaxTokens;
+    return out;
 }
 
 }  // namespace kvscope::test

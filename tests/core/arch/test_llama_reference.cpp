@@ -194,31 +194,14 @@ private Q_SLOTS:
         const ModelPtr m = load(model, "legacy", &error);
         QVERIFY2(m, qPrintable(error));
         const QJsonObject g = models_[model].toObject()["greedy"].toObject();
-        GenerationSession naive(m), cached(m);
-        for (auto [session, mode] :
-             {std::pair{&naive, Mode::Naive}, std::pair{&cached, Mode::Cached}}) {
-            GenerationSettings s = greedy(mode, 200);
-            s.sampler = SamplerSettings{temperature, 50, 0.95f, 1234567890123ull, 20};
-            QVERIFY(session->start(ids(g["prompt_ids"]), s).ok());
-        }
-        float worst = 0;
-        int steps = 0;
-        while (StepResultPtr a = naive.step()) {
-            StepResultPtr b = cached.step();
-            QVERIFY(b);
-            QCOMPARE(a->token, b->token);
-            worst = std::max(worst, maxAbsDifference(naive.lastLogits(), cached.lastLogits()));
-            ++steps;
-        }
-        QCOMPARE(steps, 200);
-        QVERIFY(cached.finished() && !cached.step());
-        qInfo("max |naive - cached| logit over 200 steps: %.3g", double(worst));
-        QVERIFY(worst <= 1e-4f);
-        if (temperature == 0.0f) {
-            const std::vector<int> all(naive.tokens().begin() + naive.promptLength(),
-                                       naive.tokens().end());
-            QCOMPARE(all, ids(g["generated"]));
-        }
+        const test::NaiveVsCached r =
+            test::runNaiveAndCached(m, ids(g["prompt_ids"]), temperature, 200);
+        QVERIFY(r.tokensEqual);
+        QCOMPARE(r.steps, 200);
+        QVERIFY(r.bothReachedMaxTokens);
+        qInfo("max |naive - cached| logit over 200 steps: %.3g", double(r.maxLogitDiff));
+        QVERIFY(r.maxLogitDiff >= 0 && r.maxLogitDiff <= 1e-4f);
+        if (temperature == 0.0f) QCOMPARE(r.generated, ids(g["generated"]));
     }
 
     // The reference's ids come from the algorithm run.c's encode() implements (BOS, a dummy

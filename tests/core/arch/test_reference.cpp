@@ -121,31 +121,14 @@ private Q_SLOTS:
     void naiveEqualsCachedOver200Tokens() {
         QFETCH(float, temperature);
         const QJsonObject run = expected_["long_run"].toObject();
-        GenerationSession naive(model_), cached(model_);
-        for (auto [session, mode] :
-             {std::pair{&naive, Mode::Naive}, std::pair{&cached, Mode::Cached}}) {
-            GenerationSettings s = greedy(mode, 200);
-            s.sampler = SamplerSettings{temperature, 50, 0.95f, 1234567890123ull, 20};
-            QVERIFY(session->start(ids(run["prompt_ids"]), s).ok());
-        }
-        float worst = 0;
-        int steps = 0;
-        while (StepResultPtr a = naive.step()) {
-            StepResultPtr b = cached.step();
-            QVERIFY(b);
-            QCOMPARE(a->token, b->token);
-            worst = std::max(worst, maxAbsDifference(naive.lastLogits(), cached.lastLogits()));
-            ++steps;
-        }
-        QCOMPARE(steps, 200);
-        QVERIFY(cached.finished() && !cached.step());
-        qInfo("max |naive - cached| logit over 200 steps: %.3g", double(worst));
-        QVERIFY(worst <= 1e-4f);
-        if (temperature == 0.0f) {
-            const std::vector<int> all(naive.tokens().begin() + naive.promptLength(),
-                                       naive.tokens().end());
-            QCOMPARE(all, ids(run["generated"]));
-        }
+        const test::NaiveVsCached r =
+            test::runNaiveAndCached(model_, ids(run["prompt_ids"]), temperature, 200);
+        QVERIFY(r.tokensEqual);
+        QCOMPARE(r.steps, 200);
+        QVERIFY(r.bothReachedMaxTokens);
+        qInfo("max |naive - cached| logit over 200 steps: %.3g", double(r.maxLogitDiff));
+        QVERIFY(r.maxLogitDiff >= 0 && r.maxLogitDiff <= 1e-4f);
+        if (temperature == 0.0f) QCOMPARE(r.generated, ids(run["generated"]));
     }
 };
 
