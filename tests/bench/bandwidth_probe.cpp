@@ -108,18 +108,24 @@ float sumRange(const float* a, std::int64_t n) {
 #endif
 }
 
+// Reads a[0, n) split in one contiguous part per thread; what the sum is does not matter, but
+// it is returned so the reads cannot be optimised away.
+float readSumPass(const float* a, std::int64_t n, int threads) {
+    const std::int64_t part = n / threads / 128 * 128;
+    float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    total += sumRange(a + std::int64_t(threadIndex()) * part, part);
+    return total;
+}
+
 // Reads 1 GiB split in one contiguous part per thread.
 double readSum(int threads) {
     const std::int64_t n = std::int64_t(1) << 28;  // floats
     const AlignedFloats a = filled(n, threads, 1);
     const std::int64_t part = n / threads / 128 * 128;
     float sink = 0;
-    const double gbs = bestOf(4.0 * part * threads, [&] {
-        float total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-        total += sumRange(a.get() + std::int64_t(threadIndex()) * part, part);
-        sink += total;
-    });
+    const double gbs =
+        bestOf(4.0 * part * threads, [&] { sink += readSumPass(a.get(), n, threads); });
     return sink == -1 ? 0 : gbs;
 }
 
@@ -185,18 +191,21 @@ double gemvProject(int threads) {
     return y[7] == -1 ? 0 : gbs;
 }
 
-// The same product through gemvBlock, the rows split in one contiguous part per thread.
+// y(rows) = W(rows, in) x through gemvBlock, the rows split in one contiguous part per thread.
+void gemvIntrinsicPass(const float* w, const float* x, float* y, int rows, int in, int threads) {
+    const int part = rows / threads;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = threadIndex();
+        gemvBlock(w + std::int64_t(t) * part * in, x, y + t * part, part, in);
+    }
+}
+
 double gemvIntrinsic(int threads) {
     const AlignedFloats w = filled(std::int64_t(kGemvRows) * kGemvIn, threads, 0.5f);
     const AlignedFloats x = filled(kGemvIn, 1, 1), y = allocateAligned(kGemvRows);
-    const int part = kGemvRows / threads;
     const double gbs = bestOf(4.0 * kGemvRows * kGemvIn, [&] {
-#pragma omp parallel num_threads(threads)
-        {
-            const int t = threadIndex();
-            gemvBlock(w.get() + std::int64_t(t) * part * kGemvIn, x.get(), y.get() + t * part, part,
-                      kGemvIn);
-        }
+        gemvIntrinsicPass(w.get(), x.get(), y.get(), kGemvRows, kGemvIn, threads);
     });
     return y[7] == -1 ? 0 : gbs;
 }
@@ -217,6 +226,31 @@ BandwidthProbe measureBandwidth(int threads) {
         }
     }
     return p;
+}
+
+StepProbe::StepProbe(std::int64_t bytes, int threads) : threads_(threads) {
+    // Whole rows of kGemvIn floats, an even number of them per thread.
+    const std::int64_t perRow = 4 * kGemvIn;
+    rows_ = int(std::max<std::int64_t>(
+        2 * threads, (bytes + perRow - 1) / perRow / (2 * threads) * (2 * threads)));
+    buffer_ = filled(std::int64_t(rows_) * kGemvIn, threads, 0.5f);
+    x_ = filled(kGemvIn, 1, 1);
+    y_ = allocateAligned(rows_);
+}
+
+double StepProbe::bytes() const {
+    return 4.0 * rows_ * kGemvIn;
+}
+
+double StepProbe::pass() {
+    auto t0 = std::chrono::steady_clock::now();
+    sink_ += readSumPass(buffer_.get(), std::int64_t(rows_) * kGemvIn, threads_);
+    const double sum = bytes() / secondsSince(t0) / 1e9;
+    t0 = std::chrono::steady_clock::now();
+    gemvIntrinsicPass(buffer_.get(), x_.get(), y_.get(), rows_, kGemvIn, threads_);
+    const double gemv = bytes() / secondsSince(t0) / 1e9;
+    sink_ += y_[0];
+    return std::max(sum, gemv);
 }
 
 }  // namespace kvscope::bench

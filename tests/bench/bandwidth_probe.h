@@ -3,6 +3,9 @@
 // so that the limit a cached decode step is held to is the machine's and not one kernel's. Every
 // buffer is far larger than the last-level cache; each figure is the best of a few passes.
 
+#include "nn/linear.h"
+
+#include <cstdint>
 #include <vector>
 
 namespace kvscope::bench {
@@ -21,5 +24,22 @@ struct BandwidthProbe {
 
 // Runs every kernel at `threads` (the compute threads are set to it, as a run would).
 BandwidthProbe measureBandwidth(int threads);
+
+// The probe at the grain of one decode step: a buffer of about `bytes` (far beyond the caches
+// for the 110M-class models) that pass() streams twice, as a four-stream read-sum and as a
+// matrix-vector product, returning the faster in GB/s. Run just before each step, so that the
+// step and its limit see the same state of a machine whose bandwidth, shared with other
+// tenants, changes from one second to the next.
+class StepProbe {
+public:
+    StepProbe(std::int64_t bytes, int threads);
+    double pass();
+    double bytes() const;
+
+private:
+    int threads_ = 1, rows_ = 0;
+    AlignedFloats buffer_, x_, y_;  // (rows, 4096), (4096), (rows)
+    float sink_ = 0;
+};
 
 }  // namespace kvscope::bench

@@ -122,6 +122,58 @@ Case cached(const ModelPtr& m, const QString& name, int tokens, int threads, dou
     return c;
 }
 
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+// A cached run held to its limit step by step: before every decode step a StepProbe pass over as
+// many bytes as the step reads, then the step; the fraction is the median over the steps of (the
+// step's bytes / its time) / (that pass's GB/s). The prefill step is left out. tokens/s is the
+// steps over the time of the steps alone.
+Case pairedCached(const ModelPtr& m, const QString& name, int tokens, int threads, bool capture) {
+    GenerationSettings s;
+    s.mode = Mode::Cached;
+    s.captureAttention = capture;
+    s.sampler.temperature = 0;
+    s.maxNewTokens = std::min(tokens, m->config.nPositions - 1);
+    s.threads = threads;
+    const double weights = double(weightBytesPerStep(*m));
+    bench::StepProbe probe(std::int64_t(weights), threads);
+    GenerationSession session(m);
+    Case c{
+        name,
+        capture ? QStringLiteral("cached, paired") : QStringLiteral("cached, paired, no capture"),
+        0, threads};
+    if (!session.start({}, s).ok()) return c;
+    std::vector<double> fractions, probes;
+    double stepSeconds = 0, bytes = 0;
+    for (;;) {
+        const double limit = probe.pass();
+        QElapsedTimer t;
+        t.start();
+        const StepResultPtr r = session.step();
+        const double sec = seconds(t);
+        if (!r) break;
+        if (r->prefill) continue;
+        const double stepBytes = weights + double(r->kvCacheBytes);
+        fractions.push_back(stepBytes / sec / 1e9 / limit);
+        probes.push_back(limit);
+        stepSeconds += sec;
+        bytes += stepBytes;
+        ++c.tokens;
+    }
+    c.tokensPerSecond = c.tokens / stepSeconds;
+    c.weightGBs = weights * c.tokens / stepSeconds / 1e9;
+    c.movedGBs = bytes / stepSeconds / 1e9;
+    c.bytesPerToken = bytes / std::max(1, c.tokens);
+    c.fraction = median(fractions);
+    c.limit = median(probes);
+    return c;
+}
+
 // A naive run of `tokens` steps, each recomputing the whole sequence.
 Case naiveFull(const ModelPtr& m, const QString& name, int tokens, int threads, double gemm) {
     const SessionRun run = runSession(m, Mode::Naive, tokens, threads, true);
@@ -361,6 +413,13 @@ int main(int argc, char** argv) {
                 const Case c = cached(model, name, tokens, threads, limit);
                 printCase(c);
                 cases.append(toJson(c));
+            }
+            if (big) {
+                for (bool capture : {true, false}) {
+                    const Case c = pairedCached(model, name, tokenCounts.front(), threads, capture);
+                    printCase(c);
+                    cases.append(toJson(c));
+                }
             }
             if (!big) {  // what attention capture costs where it is relatively largest
                 const Case c = cached(model, name, tokenCounts.back(), threads, bandwidth, false);
