@@ -8,6 +8,18 @@ float loadF16(const std::uint8_t* p) {
     return halfToFloat(static_cast<std::uint16_t>(p[0] | p[1] << 8));
 }
 
+void unpackKScalesMins(const std::uint8_t* sc, std::uint8_t scales[8], std::uint8_t mins[8]) {
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            scales[j] = sc[j] & 63;
+            mins[j] = sc[j + 4] & 63;
+        } else {
+            scales[j] = static_cast<std::uint8_t>((sc[j + 4] & 0xF) | (sc[j - 4] >> 6) << 4);
+            mins[j] = static_cast<std::uint8_t>((sc[j + 4] >> 4) | (sc[j] >> 6) << 4);
+        }
+    }
+}
+
 namespace {
 
 std::uint32_t loadU32(const std::uint8_t* p) {
@@ -91,16 +103,12 @@ void unpackQ3K(const std::uint8_t* b, UnpackedBlock& out) {
     out.d = loadF16(b + 108);
 }
 
-// Q4_K and Q5_K's 8 6-bit scales and mins packed in 12 bytes.
 void unpackScalesMins12(const std::uint8_t* sc, UnpackedBlock& out) {
+    std::uint8_t scales[8], mins[8];
+    unpackKScalesMins(sc, scales, mins);
     for (int j = 0; j < 8; ++j) {
-        if (j < 4) {
-            out.scale[j] = sc[j] & 63;
-            out.min[j] = sc[j + 4] & 63;
-        } else {
-            out.scale[j] = static_cast<std::int16_t>((sc[j + 4] & 0xF) | (sc[j - 4] >> 6) << 4);
-            out.min[j] = static_cast<std::int16_t>((sc[j + 4] >> 4) | (sc[j] >> 6) << 4);
-        }
+        out.scale[j] = scales[j];
+        out.min[j] = mins[j];
     }
 }
 

@@ -98,4 +98,7 @@ bool unpackBlock(GgmlType type, const std::uint8_t* block, UnpackedBlock& out);
 // The f16 at p, little-endian, as float (exact, NaN payloads kept).
 float loadF16(const std::uint8_t* p);
 
+// Q4_K and Q5_K's 8 6-bit sub-block scales and 8 6-bit mins from their 12 bytes.
+void unpackKScalesMins(const std::uint8_t* packed, std::uint8_t scales[8], std::uint8_t mins[8]);
+
 }  // namespace kvscope
