@@ -241,12 +241,12 @@ private:
     template <typename What>
     const std::uint8_t* take(std::uint64_t n, What what) {
         if (n > size_ - pos_)
-            fail(QStringLiteral("truncated: %1 at byte %2 takes %3 bytes, but the file ends %4 "
+            fail(QStringLiteral("truncated: %4 at byte %1 takes %2 bytes, but the file ends %3 "
                                 "bytes later")
-                     .arg(what())
                      .arg(pos_)
                      .arg(n)
-                     .arg(size_ - pos_));
+                     .arg(size_ - pos_)
+                     .arg(what()));
         if (n > limit_ - pos_) failHeaderLimit(what());
         if (n > available_ - pos_) throw NeedMoreBytes{pos_ + n};
         const std::uint8_t* p = bytes_ + pos_;
@@ -255,11 +255,11 @@ private:
     }
 
     [[noreturn]] void failHeaderLimit(const QString& what) const {
-        fail(QStringLiteral("%1 at byte %2 lies beyond %3 bytes of metadata and tensor infos, "
+        fail(QStringLiteral("%3 at byte %1 lies beyond %2 bytes of metadata and tensor infos, "
                             "kvscope's limit for a GGUF header (real ones are a few MB)")
-                 .arg(what)
                  .arg(pos_)
-                 .arg(GgufFile::kMaxHeaderBytes));
+                 .arg(GgufFile::kMaxHeaderBytes)
+                 .arg(what));
     }
 
     std::uint32_t u32(const QString& what) {
@@ -331,19 +331,19 @@ private:
         const std::uint64_t n =
             loadLittleEndian(take(8, [&] { return QStringLiteral("the length of ") + what(); }), 8);
         if (n > size_ - pos_)
-            fail(QStringLiteral("%1: string length %2 at byte %3 runs past the end of the file "
-                                "(%4 bytes left)")
-                     .arg(what())
+            fail(QStringLiteral("%4: string length %1 at byte %2 runs past the end of the file "
+                                "(%3 bytes left)")
                      .arg(n)
                      .arg(at)
-                     .arg(size_ - pos_));
+                     .arg(size_ - pos_)
+                     .arg(what()));
         if (n > maxBytes)
-            fail(QStringLiteral("%1: string length %2 at byte %3 exceeds the format's limit of %4 "
+            fail(QStringLiteral("%4: string length %1 at byte %2 exceeds the format's limit of %3 "
                                 "bytes")
-                     .arg(what())
                      .arg(n)
                      .arg(at)
-                     .arg(maxBytes));
+                     .arg(maxBytes)
+                     .arg(what()));
         const auto* p = take(n, what);
         return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
     }
@@ -353,13 +353,13 @@ private:
         const std::uint32_t id = static_cast<std::uint32_t>(loadLittleEndian(
             take(4, [&] { return QStringLiteral("the value type of ") + where.text(); }), 4));
         if (id > kLastType)
-            fail(QStringLiteral("%1: %2 type %3 at byte %4 does not exist (expected 0 to %5: "
+            fail(QStringLiteral("%4: %5 type %1 at byte %2 does not exist (expected 0 to %3: "
                                 "UINT8 to FLOAT64)")
-                     .arg(where.text(),
-                          element ? QStringLiteral("array element") : QStringLiteral("value"))
                      .arg(id)
                      .arg(at)
-                     .arg(kLastType));
+                     .arg(kLastType)
+                     .arg(where.text(),
+                          element ? QStringLiteral("array element") : QStringLiteral("value")));
         return static_cast<GgufType>(id);
     }
 
@@ -369,11 +369,11 @@ private:
         });
         GgufKeyValue kv{QString::fromUtf8(QByteArrayView(raw.data(), qsizetype(raw.size()))), {}};
         if (file.keyIndex_.contains(kv.key))
-            fail(QStringLiteral("metadata key %1 appears twice (pairs %2 and %3); readers disagree "
+            fail(QStringLiteral("metadata key %3 appears twice (pairs %1 and %2); readers disagree "
                                 "on which one wins, so the file is ambiguous")
-                     .arg(quoted(kv.key))
                      .arg(file.keyIndex_.value(kv.key))
-                     .arg(index));
+                     .arg(index)
+                     .arg(quoted(kv.key)));
         const Where where{kv.key};
         kv.value = readValue(readType(where, false), 1, where);
         file.keyIndex_.insert(kv.key, file.metadata_.size());
@@ -393,10 +393,10 @@ private:
             const std::uint64_t at = pos_;
             v.bits_ = loadLittleEndian(take(width, [&] { return where.text(); }), width);
             if (type == GgufType::Bool && v.bits_ > 1)
-                fail(QStringLiteral("%1: BOOL value %2 at byte %3; expected 0 or 1")
-                         .arg(where.text())
+                fail(QStringLiteral("%3: BOOL value %1 at byte %2; expected 0 or 1")
                          .arg(v.bits_)
-                         .arg(at));
+                         .arg(at)
+                         .arg(where.text()));
         }
         return v;
     }
@@ -408,24 +408,24 @@ private:
             take(8, [&] { return QStringLiteral("the array length of ") + where.text(); }), 8);
         const std::uint64_t minBytes = minEncodedBytes(v.elementType_);
         if (minBytes > 0 && v.count_ > (size_ - pos_) / minBytes)
-            fail(QStringLiteral("%1: array length %2 at byte %3 needs at least %4 bytes per %5 "
-                                "but only %6 bytes are left in the file")
-                     .arg(where.text())
+            fail(QStringLiteral("%6: array length %1 at byte %2 needs at least %3 bytes per %4 "
+                                "but only %5 bytes are left in the file")
                      .arg(v.count_)
                      .arg(at)
                      .arg(minBytes)
                      .arg(ggufTypeName(v.elementType_))
-                     .arg(size_ - pos_));
+                     .arg(size_ - pos_)
+                     .arg(where.text()));
         if (v.elementType_ == GgufType::Array) {
             if (depth + 1 > GgufFile::kMaxArrayDepth)
-                fail(QStringLiteral("%1: arrays nested more than %2 deep")
-                         .arg(where.text())
-                         .arg(GgufFile::kMaxArrayDepth));
+                fail(QStringLiteral("%2: arrays nested more than %1 deep")
+                         .arg(GgufFile::kMaxArrayDepth)
+                         .arg(where.text()));
             nestedArrays_ += v.count_;
             if (nestedArrays_ > GgufFile::kMaxNestedArrays)
-                fail(QStringLiteral("%1: more than %2 arrays inside arrays in the file")
-                         .arg(where.text())
-                         .arg(GgufFile::kMaxNestedArrays));
+                fail(QStringLiteral("%2: more than %1 arrays inside arrays in the file")
+                         .arg(GgufFile::kMaxNestedArrays)
+                         .arg(where.text()));
         }
         // Everything below allocates for count_ elements: make sure their bytes are in memory.
         reserveBytes(v.count_ * minBytes, where);
@@ -473,11 +473,11 @@ private:
         if (v.elementType_ != GgufType::Bool) return;
         for (std::uint64_t i = 0; i < v.count_; ++i)
             if (p[i] > 1)
-                fail(QStringLiteral("%1: element %2 is BOOL value %3 at byte %4; expected 0 or 1")
-                         .arg(where.text())
+                fail(QStringLiteral("%4: element %1 is BOOL value %2 at byte %3; expected 0 or 1")
                          .arg(i)
-                         .arg(p[i])
-                         .arg(at + i));
+                         .arg(unsigned(p[i]))
+                         .arg(at + i)
+                         .arg(where.text()));
     }
 
     std::uint32_t alignment(const GgufFile& file) const {
@@ -486,11 +486,10 @@ private:
         if (!v) return GgufFile::kDefaultAlignment;
         const auto a = v->integer<std::uint32_t>();
         if (!a || *a == 0 || !std::has_single_bit(*a) || *a > GgufFile::kMaxAlignment)
-            fail(QStringLiteral("metadata key %1: expected a power of two from 1 to %2 (the spec: "
+            fail(QStringLiteral("metadata key %2: expected a power of two from 1 to %1 (the spec: "
                                 "a UINT32 multiple of 8, 32 when absent), found %3")
-                     .arg(quoted(key))
                      .arg(GgufFile::kMaxAlignment)
-                     .arg(v->describe()));
+                     .arg(quoted(key), v->describe()));
         return *a;
     }
 
@@ -502,20 +501,22 @@ private:
         t.name = QString::fromUtf8(QByteArrayView(raw.data(), qsizetype(raw.size())));
         const QString name = quoted(t.name);
         const auto what = [&](const char* field) {
-            return [&, field] { return QStringLiteral("%1 of tensor %2").arg(field, name); };
+            return [&, field] {
+                return QStringLiteral("%1 of tensor %2").arg(QLatin1String(field), name);
+            };
         };
         if (file.tensorIndex_.contains(t.name))
-            fail(QStringLiteral("tensor %1 appears twice in the tensor infos (%2 and %3)")
-                     .arg(name)
+            fail(QStringLiteral("tensor %3 appears twice in the tensor infos (%1 and %2)")
                      .arg(file.tensorIndex_.value(t.name))
-                     .arg(index));
+                     .arg(index)
+                     .arg(name));
         const std::uint32_t nDims =
             static_cast<std::uint32_t>(loadLittleEndian(take(4, what("n_dims")), 4));
         if (nDims < 1 || nDims > GgufFile::kMaxDims)
-            fail(QStringLiteral("tensor %1: n_dims is %2; expected 1 to %3")
-                     .arg(name)
+            fail(QStringLiteral("tensor %3: n_dims is %1; expected 1 to %2")
                      .arg(nDims)
-                     .arg(GgufFile::kMaxDims));
+                     .arg(GgufFile::kMaxDims)
+                     .arg(name));
         std::vector<std::uint64_t> dims(nDims);
         for (std::uint64_t& d : dims) d = loadLittleEndian(take(8, what("a dimension")), 8);
         const std::uint32_t typeId =
@@ -525,11 +526,11 @@ private:
         t.type = traits.type;
         const std::uint64_t bytes = checkShape(name, dims, traits);
         if (t.offset % file.alignment_ != 0)
-            fail(QStringLiteral("tensor %1: offset %2 in the data section is not a multiple of "
-                                "the alignment %3")
-                     .arg(name)
+            fail(QStringLiteral("tensor %3: offset %1 in the data section is not a multiple of "
+                                "the alignment %2")
                      .arg(t.offset)
-                     .arg(file.alignment_));
+                     .arg(file.alignment_)
+                     .arg(name));
         t.dims.assign(dims.begin(), dims.end());
         t.end = bytes;  // placeTensors() makes begin and end absolute
         file.tensorIndex_.insert(t.name, file.tensors_.size());
@@ -539,9 +540,9 @@ private:
     GgmlTypeTraits checkType(const QString& name, std::uint32_t id) const {
         const auto traits = ggmlTypeTraits(id);
         if (!traits)
-            fail(QStringLiteral("tensor %1 has type id %2, which is not a ggml type")
-                     .arg(name)
-                     .arg(id));
+            fail(QStringLiteral("tensor %2 has type id %1, which is not a ggml type")
+                     .arg(id)
+                     .arg(name));
         if (!traits->supported)
             fail(QStringLiteral("tensor %1 has type %2, which kvscope does not support; "
                                 "supported: %3")
@@ -561,9 +562,9 @@ private:
         std::uint64_t elements = 1;
         for (std::size_t i = 0; i < dims.size(); ++i) {
             if (dims[i] == 0)
-                fail(QStringLiteral("%1: dimension %2 is 0; every dimension must be at least 1")
-                         .arg(prefix)
-                         .arg(i));
+                fail(QStringLiteral("%2: dimension %1 is 0; every dimension must be at least 1")
+                         .arg(i)
+                         .arg(prefix));
             if (dims[i] > kI64Max / elements)
                 fail(QStringLiteral("%1: the element count overflows 2^63-1").arg(prefix));
             elements *= dims[i];
@@ -571,12 +572,12 @@ private:
         const auto blockSize = static_cast<std::uint64_t>(traits.blockSize);
         const auto blockBytes = static_cast<std::uint64_t>(traits.blockBytes);
         if (dims[0] % blockSize != 0)
-            fail(QStringLiteral("%1: the row length ne0 = %2 is not a multiple of %3's block "
-                                "size %4")
-                     .arg(prefix)
+            fail(QStringLiteral("%4: the row length ne0 = %1 is not a multiple of %2's block "
+                                "size %3")
                      .arg(dims[0])
                      .arg(typeName)
-                     .arg(blockSize));
+                     .arg(blockSize)
+                     .arg(prefix));
         const std::uint64_t blocks = elements / blockSize;  // whole rows, so exact
         if (blocks > kU64Max / blockBytes)
             fail(QStringLiteral("%1: the byte size overflows 2^64").arg(prefix));
@@ -596,14 +597,14 @@ private:
         for (GgufTensor& t : file.tensors_) {
             const std::uint64_t bytes = t.end;
             if (t.offset > dataBytes || bytes > dataBytes - t.offset)
-                fail(QStringLiteral("tensor %1 (%2 bytes at offset %3 of the data section) runs "
+                fail(QStringLiteral("tensor %5 (%1 bytes at offset %2 of the data section) runs "
                                     "past the end of the file: the data section starts at byte "
-                                    "%4 and holds %5 bytes")
-                         .arg(quoted(t.name))
+                                    "%3 and holds %4 bytes")
                          .arg(bytes)
                          .arg(t.offset)
                          .arg(start)
-                         .arg(dataBytes));
+                         .arg(dataBytes)
+                         .arg(quoted(t.name)));
             t.begin = start + t.offset;
             t.end = t.begin + bytes;
         }
@@ -619,14 +620,13 @@ private:
             const GgufTensor& a = *sorted[i - 1];
             const GgufTensor& b = *sorted[i];
             if (a.end > b.begin)
-                fail(QStringLiteral("tensors %1 (data section bytes %2 to %3) and %4 (bytes %5 to "
-                                    "%6) overlap")
-                         .arg(quoted(a.name))
+                fail(QStringLiteral("tensors %5 (data section bytes %1 to %2) and %6 (bytes %3 to "
+                                    "%4) overlap")
                          .arg(a.begin - start)
                          .arg(a.end - start)
-                         .arg(quoted(b.name))
                          .arg(b.begin - start)
-                         .arg(b.end - start));
+                         .arg(b.end - start)
+                         .arg(quoted(a.name), quoted(b.name)));
         }
     }
 

@@ -136,6 +136,12 @@ void expectError(const QString& message, const QStringList& parts) {
                  qPrintable(QStringLiteral("missing \"%1\" in: %2").arg(p, message)));
 }
 
+// Parses `bytes` into `const GgufFile& name`, failing the test function with the message if not.
+#define PARSE_OK(name, bytes)                                                 \
+    const auto name##Parsed = parseBytes(bytes);                              \
+    QVERIFY2(name##Parsed.ok(), qPrintable(name##Parsed.errorMessage()));     \
+    const GgufFile& name = name##Parsed.value()
+
 // ---- the manifest written by gguf_writer.py ----
 
 std::uint64_t toU64(const QJsonValue& v) {
@@ -567,12 +573,7 @@ private Q_SLOTS:
     // The builder's own valid file and its boundary cases load: the damaged rows above are one
     // edit away from these.
     void validEdges() {
-        const auto ok = [](const Builder& b) {
-            const auto r = parseBytes(b.build());
-            QVERIFY2(r.ok(), qPrintable(r.errorMessage()));
-            return r.value();
-        };
-        const GgufFile base = ok(valid());
+        PARSE_OK(base, valid().build());
         QCOMPARE(base.tensors().size(), std::size_t(2));
         QCOMPARE(base.find("b")->end - base.find("b")->begin, std::uint64_t(34));
         QCOMPARE(base.find("a")->rowCount(), std::int64_t(2));
@@ -580,7 +581,7 @@ private Q_SLOTS:
 
         Builder b = valid();
         b.kv("deep", GgufType::Array, nestedArray(GgufFile::kMaxArrayDepth));
-        const GgufFile deep = ok(b);
+        PARSE_OK(deep, b.build());
         const GgufValue* v = deep.value("deep");
         for (int d = 1; d < GgufFile::kMaxArrayDepth; ++d) v = &v->items().at(0);
         QVERIFY(v->integerAt<int>(0) == 7);
@@ -592,7 +593,7 @@ private Q_SLOTS:
             b.alignment = a;
             b.tensorInfos[1] = tensorInfo("b", {32}, kQ8_0, offset);
             b.data = QByteArray(offset + 34, '\0');
-            const GgufFile f = ok(b);
+            PARSE_OK(f, b.build());
             QCOMPARE(f.alignment(), a);
             QCOMPARE(f.dataOffset() % a, std::uint64_t(0));
             QVERIFY(f.dataOffset() < std::uint64_t(b.header().size()) + a);
@@ -601,22 +602,21 @@ private Q_SLOTS:
 
         b = valid();
         b.tensorInfos[0] = tensorInfo("a", {1, 1, 1, 1}, kF32, 0);
-        QCOMPARE(ok(b).find("a")->dims, (std::vector<std::int64_t>{1, 1, 1, 1}));
+        PARSE_OK(fourDims, b.build());
+        QCOMPARE(fourDims.find("a")->dims, (std::vector<std::int64_t>{1, 1, 1, 1}));
 
         // Gaps between tensors and bytes after the last one are allowed.
         b = valid();
         b.tensorInfos[1] = tensorInfo("b", {32}, kQ8_0, 64);
         b.data += QByteArray(100, '\0');
-        const GgufFile gaps = ok(b);
+        PARSE_OK(gaps, b.build());
         QCOMPARE(gaps.find("b")->end - gaps.dataOffset(), std::uint64_t(98));
 
         // No tensors: the file may end where the metadata does, without padding.
         b = Builder();
         b.kv("tokenizer.ggml.model", GgufType::String, str("gpt2"));
-        const QByteArray bare = b.header();
-        const auto r = parseBytes(bare);
-        QVERIFY2(r.ok(), qPrintable(r.errorMessage()));
-        QVERIFY(r.value().tensors().empty());
+        PARSE_OK(bare, b.header());
+        QVERIFY(bare.tensors().empty());
     }
 
     // A file cut at every byte: never a crash, always an error naming the file, until the last
