@@ -23,7 +23,7 @@ as raw bytes); their length is checked against dims and the type's block size. `
 describes what was written, exactly, as JSON (integers as decimal strings, floats as
 float.hex() of the stored value), for tests that hold a reader against this writer.
 
-Run as a script, it writes kvscope's test fixtures (see write_fixtures in make_gguf_fixtures.py).
+Run as a script, it writes kvscope's test fixtures (make_gguf_fixtures.main()).
 """
 
 import enum
@@ -189,7 +189,8 @@ def _manifest_value(vtype, value):
 class GgufWriter:
     def __init__(self, version=3, alignment=None):
         """alignment None: no general.alignment key, so readers assume 32. Otherwise the key is
-        written as a UINT32 (first, unless add() is given it explicitly with another type)."""
+        written first, as a UINT32; add("general.alignment", ...) replaces it (any integer type)
+        and sets the alignment the layout uses."""
         if version not in (2, 3):
             raise ValueError("this writer writes versions 2 and 3 (1 used 32-bit counts)")
         self.version = version
@@ -202,6 +203,7 @@ class GgufWriter:
     def add(self, key, vtype, value):
         if key == "general.alignment":
             self.kv = [kv for kv in self.kv if kv[0] != key]
+            self.alignment = int(value)
         self.kv.append((key, T(vtype), value))
 
     def add_tensor(self, name, ggml_type, dims, data, offset=None):
