@@ -78,8 +78,6 @@ using gguf_detail::scalarBytes;
 constexpr std::uint32_t kLastType = static_cast<std::uint32_t>(GgufType::Float64);
 constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
 constexpr std::uint64_t kI64Max = std::numeric_limits<std::int64_t>::max();
-// magic, version, tensor_count, metadata_kv_count
-constexpr std::uint64_t kFixedHeaderBytes = 4 + 4 + 8 + 8;
 // The smallest encodings: an empty key, the type and a one-byte value; an empty name, n_dims,
 // one dimension, the type and the offset; an empty array (element type and length).
 constexpr std::uint64_t kMinKeyValueBytes = 8 + 4 + 1;
