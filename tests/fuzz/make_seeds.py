@@ -193,7 +193,39 @@ def tokenizer_bin_seeds():
           (ROOT / "tests/tokenizer/sp/tokenizer.bin").read_bytes())
 
 
+def gguf_seeds():
+    """GGUF files from the project's writer (tests/formats/gguf_writer.py): the three fixtures
+    core.gguf reads, a tiny Q4_K_M-like model (F32, Q4_K and Q6_K tensors, alignment 32), and one
+    edit from valid: a type kvscope refuses by name (IQ2_XXS)."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tests/formats"))
+    from gguf_writer import GGML, Array, GgufWriter, T, tensor_nbytes
+    for name in ("all_types_v3.gguf", "default_alignment_v2.gguf", "vocab_only_v3.gguf"):
+        write("fuzz_gguf", name.replace(".gguf", ""),
+              (ROOT / "tests/formats/gguf" / name).read_bytes())
+    rng = np.random.default_rng(4)
+
+    def blocks(ggml_type, dims):
+        return rng.integers(0, 256, tensor_nbytes(ggml_type, dims), dtype=np.uint8).tobytes()
+
+    def model(second_type):
+        w = GgufWriter(version=3)
+        w.add("general.architecture", T.STRING, "llama")
+        w.add("llama.block_count", T.UINT32, 1)
+        w.add("tokenizer.ggml.tokens", T.ARRAY, Array(T.STRING, ["<unk>", "a", "b"]))
+        w.add("tokenizer.ggml.scores", T.ARRAY, Array(T.FLOAT32, [0.0, -1.0, -2.0]))
+        w.add("test.flags", T.ARRAY, Array(T.ARRAY, [Array(T.BOOL, [True]), Array(T.INT8, [-1])]))
+        w.add_tensor("token_embd.weight", GGML.F32, [4, 3], blocks(GGML.F32, [4, 3]))
+        w.add_tensor("blk.0.attn_q.weight", GGML.Q4_K, [256, 1], blocks(GGML.Q4_K, [256, 1]))
+        w.add_tensor("blk.0.ffn_down.weight", second_type, [256, 1], blocks(second_type, [256, 1]))
+        return w.tobytes()
+
+    write("fuzz_gguf", "q4_k_m_like", model(GGML.Q6_K))
+    write("fuzz_gguf", "unsupported_type", model(GGML.IQ2_XXS))
+
+
 if __name__ == "__main__":
+    gguf_seeds()
     safetensors_seeds()
     model_seeds()
     config_seeds()
