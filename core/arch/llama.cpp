@@ -19,7 +19,7 @@ struct Layer {
 
 struct LlamaWeights {
     OwnedWeights owned;
-    const float* embedding = nullptr;  // (vocab, d)
+    Linear embedding;  // (vocab, d), float32 or as stored; rows looked up one by one
     std::vector<Layer> layers;
     NormWeights outputNorm;
     Linear classifier;  // (vocab, d): the embedding when tied
@@ -42,6 +42,10 @@ QString blk(int layer, const char* what) {
     return QStringLiteral("blk.%1.%2.weight").arg(layer).arg(QLatin1String(what));
 }
 
+QString bias(int layer, const char* what) {
+    return QStringLiteral("blk.%1.%2.bias").arg(layer).arg(QLatin1String(what));
+}
+
 void bindWeights(const ModelConfig& c, WeightStore& store, const std::function<void(int)>& done,
                  LlamaWeights& w) {
     const int d = c.nEmbd, kv = c.kvDim(), inner = c.nInner;
@@ -52,26 +56,25 @@ void bindWeights(const ModelConfig& c, WeightStore& store, const std::function<v
                           .arg(c.nKvHead)
                           .arg(inner)
                           .arg(c.vocabSize));
-    w.embedding = bind.copy(QStringLiteral("token_embd.weight"), {c.vocabSize, d});
+    w.embedding = bind.linear(QStringLiteral("token_embd.weight"), c.vocabSize, d);
     for (int i = 0; i < c.nLayer; ++i) {
         Layer l;
         l.attnNorm.gain = bind.copy(blk(i, "attn_norm"), {d});
-        l.qkv =
-            Linear{bind.stacked(
-                       {{blk(i, "attn_q"), d}, {blk(i, "attn_k"), kv}, {blk(i, "attn_v"), kv}}, d),
-                   nullptr, d + 2 * kv, d};
-        l.out = Linear{bind.copy(blk(i, "attn_output"), {d, d}), nullptr, d, d};
+        l.qkv = bind.stackedLinear(
+            {{blk(i, "attn_q"), d}, {blk(i, "attn_k"), kv}, {blk(i, "attn_v"), kv}}, d);
+        if (c.attnBias)  // Qwen2: Q, K and V have biases, stacked as their rows are
+            l.qkv.bias = bind.concatenated(
+                {{bias(i, "attn_q"), d}, {bias(i, "attn_k"), kv}, {bias(i, "attn_v"), kv}});
+        l.out = bind.linear(blk(i, "attn_output"), d, d);
         l.ffnNorm.gain = bind.copy(blk(i, "ffn_norm"), {d});
-        l.gateUp = Linear{bind.stacked({{blk(i, "ffn_gate"), inner}, {blk(i, "ffn_up"), inner}}, d),
-                          nullptr, 2 * inner, d};
-        l.down = Linear{bind.copy(blk(i, "ffn_down"), {d, inner}), nullptr, d, inner};
+        l.gateUp = bind.stackedLinear({{blk(i, "ffn_gate"), inner}, {blk(i, "ffn_up"), inner}}, d);
+        l.down = bind.linear(blk(i, "ffn_down"), d, inner);
         w.layers.push_back(l);
         if (done) done(i);
     }
     w.outputNorm.gain = bind.copy(QStringLiteral("output_norm.weight"), {d});
-    const float* cls =
-        c.tiedLmHead ? w.embedding : bind.copy(QStringLiteral("output.weight"), {c.vocabSize, d});
-    w.classifier = Linear{cls, nullptr, c.vocabSize, d};
+    w.classifier = c.tiedLmHead ? w.embedding
+                                : bind.linear(QStringLiteral("output.weight"), c.vocabSize, d);
 }
 
 class Llama final : public Transformer {
@@ -123,6 +126,7 @@ bool Llama::attention(LlamaState& s, const Layer& w, int l, int start, int n,
     rmsNorm(w.attnNorm, c_.normEps, xn, s.x.middleRows(start, rows), f);
     applyLinear(w.qkv, xn, qkv);
     countMatmul(f.qkv, rows, d, d + 2 * kv);
+    if (w.qkv.bias) f.other += kAddFlopsPerElement * rows * (d + 2 * kv);
     for (int i = start; i < n; ++i) {
         float* row = s.qkv.row(i).data();
         s.rope.rotate(row, c_.nHead, i, c_.ropePairing, f);
@@ -161,9 +165,7 @@ bool Llama::forward(InferenceState& state, std::span<const int> tokens, int star
                     const ForwardHooks& hooks, FlopBreakdown& f, std::span<float> logits) const {
     auto& s = static_cast<LlamaState&>(state);
     const int n = int(tokens.size()), rows = n - start, d = c_.nEmbd;
-    for (int i = start; i < n; ++i)
-        s.x.row(i) = Eigen::Map<const Eigen::RowVectorXf>(
-            w_.embedding + std::int64_t(tokens[std::size_t(i)]) * d, d);
+    for (int i = start; i < n; ++i) linearRow(w_.embedding, tokens[std::size_t(i)], s.x.row(i).data());
 
     for (int l = 0; l < c_.nLayer; ++l) {
         const Layer& w = w_.layers[std::size_t(l)];

@@ -4,6 +4,7 @@
 // so parse() checks every number in the header against the file before anyone uses it; once it
 // returns a SafetensorsFile, every TensorInfo range lies inside the file and matches its shape.
 
+#include "tensor/ggml_type.h"
 #include "util/result.h"
 
 #include <QHash>
@@ -12,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace kvscope {
@@ -26,6 +28,9 @@ struct TensorInfo {
     std::vector<std::int64_t> shape;  // empty = scalar (one element)
     std::uint64_t begin = 0,
                   end = 0;  // absolute byte offsets in the file (already shifted by 8 + N)
+    // GGUF tensors: the ggml type the bytes are stored in (quantized ones stay so in memory);
+    // `dtype` then means nothing.
+    std::optional<GgmlType> ggml;
     // Product of shape; parse() guarantees it neither overflows nor disagrees with end - begin.
     std::int64_t elementCount() const;
 };

@@ -9,6 +9,7 @@ namespace {
 const Architecture kArchitectures[] = {
     {"gpt2", &makeGpt2},
     {"llama", &makeLlama},
+    {"qwen2", &makeLlama},  // Llama with Q, K and V biases and rotated halves (its configuration)
 };
 
 }  // namespace

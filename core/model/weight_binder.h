@@ -34,8 +34,21 @@ public:
     const float* stacked(std::initializer_list<std::pair<QString, std::int64_t>> parts,
                          std::int64_t cols);
 
+    // Vectors (rows_i) one after another, as the biases of stacked products.
+    const float* concatenated(std::initializer_list<std::pair<QString, std::int64_t>> parts);
+
+    // A (rows, cols) weight matrix for products: float types become float32; quantized types
+    // are kept as stored (their bytes copied into the model's memory, not dequantized).
+    Linear linear(const QString& name, int rows, int cols);
+    // Matrices (rows_i, cols) stacked into one product, as stacked(); kept as stored parts when
+    // any of them is quantized (the parts may then differ in type, as in a Q4_K_M file).
+    Linear stackedLinear(std::initializer_list<std::pair<QString, std::int64_t>> parts,
+                         std::int64_t cols);
+
 private:
     float* allocate(std::int64_t count, const QString& name);
+    bool quantized(const QString& name) const;
+    StoredRows storedRows(const QString& name, std::int64_t rows, std::int64_t cols);
 
     WeightStore& store_;
     OwnedWeights& owned_;

@@ -1,5 +1,7 @@
 #include "model/weight_store.h"
 
+#include "tensor/dequantize.h"
+
 #include <QFile>
 #include <QFileInfo>
 #include <QStringList>
@@ -113,7 +115,48 @@ void WeightStore::readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t
                             .arg(file_->errorString()));
 }
 
+GgmlType WeightStore::storedType(const TensorInfo& t) {
+    if (t.ggml) return *t.ggml;
+    switch (t.dtype) {
+        case DType::F16:
+            return GgmlType::F16;
+        case DType::BF16:
+            return GgmlType::BF16;
+        case DType::F32:
+            break;
+    }
+    return GgmlType::F32;
+}
+
+void WeightStore::readStored(const TensorInfo& t, std::uint8_t* dst) {
+    readRaw(t.begin, t.end - t.begin, dst);
+    storedBytes_ += std::int64_t(t.end - t.begin);
+}
+
+// A GGUF tensor to float32: whole rows at a time through the type's dequantizer.
+void WeightStore::readGgml(const TensorInfo& t, float* dst) {
+    const GgmlType type = *t.ggml;
+    const std::int64_t rowLength = t.shape.empty() ? 1 : t.shape.back();
+    const std::int64_t rows = t.elementCount() / rowLength;
+    const std::int64_t rowBytes = std::int64_t(t.end - t.begin) / std::max<std::int64_t>(1, rows);
+    const std::int64_t perChunk = std::max<std::int64_t>(1, std::int64_t(kChunkBytes) / rowBytes);
+    chunk_.resize(std::size_t(std::min(rows, perChunk) * rowBytes));
+    for (std::int64_t done = 0; done < rows; done += perChunk) {
+        const std::int64_t n = std::min(perChunk, rows - done);
+        readRaw(t.begin + std::uint64_t(done * rowBytes), std::uint64_t(n * rowBytes),
+                chunk_.data());
+        for (std::int64_t r = 0; r < n; ++r)
+            dequantizeRow(type, chunk_.data() + r * rowBytes, rowLength,
+                          dst + (done + r) * rowLength);
+    }
+    (type == GgmlType::F32 ? readBytes_ : convertedBytes_) += t.elementCount() * 4;
+}
+
 void WeightStore::read(const TensorInfo& t, float* dst) {
+    if (t.ggml) {
+        readGgml(t, dst);
+        return;
+    }
     const std::uint64_t elementSize = dtypeSize(t.dtype);
     if (t.dtype == DType::F32 && std::endian::native == std::endian::little) {
         readRaw(t.begin, t.end - t.begin, reinterpret_cast<std::uint8_t*>(dst));

@@ -41,17 +41,26 @@ public:
     // Writes the tensor as float32 to dst (elementCount() floats). Throws LoadError when the
     // bytes cannot be read, e.g. the file was truncated after it was opened.
     void read(const TensorInfo& tensor, float* dst);
+    // The tensor's bytes as stored, end - begin of them (quantized blocks stay quantized).
+    void readStored(const TensorInfo& tensor, std::uint8_t* dst);
+    // The ggml type of the stored bytes (F32, F16, BF16 for safetensors and llama2.c).
+    static GgmlType storedType(const TensorInfo& tensor);
     bool has(const QString& name) const;
+    // The tensor's entry without checking its shape; nullptr when absent.
+    const TensorInfo* info(const QString& name) const { return lookup(name); }
 
     QString fileName() const { return fileName_; }
     // Bytes read as float32, and bytes converted to float32 from F16/BF16.
     std::int64_t readBytes() const { return readBytes_; }
     std::int64_t convertedBytes() const { return convertedBytes_; }
+    // Bytes kept as stored (quantized weights).
+    std::int64_t storedBytes() const { return storedBytes_; }
 
 private:
     WeightStore(QString fileName, std::vector<TensorInfo> tensors);
     const TensorInfo* lookup(const QString& name) const;
     void readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst);
+    void readGgml(const TensorInfo& tensor, float* dst);
 
     QString fileName_;
     std::vector<TensorInfo> tensors_;
@@ -61,6 +70,7 @@ private:
     std::vector<std::uint8_t> chunk_;       // raw bytes of one chunk before conversion
     std::int64_t readBytes_ = 0;
     std::int64_t convertedBytes_ = 0;
+    std::int64_t storedBytes_ = 0;
 };
 
 }  // namespace kvscope

@@ -1,11 +1,14 @@
 #include "nn/linear.h"
 
+#include "tensor/dequantize.h"
+#include "tensor/quant_matvec.h"
 #include "util/parallel.h"
 
 #include <immintrin.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #if defined(__linux__)
@@ -130,9 +133,60 @@ void adviseHugePages(void* p, std::size_t bytes) {
 #endif
 }
 
+// y (rows, out) = x (rows, in) W^T for weights in their stored types: the activation rows
+// prepared once (quantized per block, or kept float), then every output an integer (or float)
+// dot of one stored row with one activation row. The weight rows are split over the threads in
+// blocks, and each block's rows meet every activation row while they are in the cache.
+void applyStored(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::Ref<RowMatrix> y) {
+    thread_local PreparedActivations prepared;  // grown once, reused by every product
+    std::vector<GgmlType> types;                // a handful: one per stacked part
+    types.reserve(l.stored.size());
+    for (const StoredRows& p : l.stored) types.push_back(p.type);
+    const int rows = int(x.rows());
+    prepared.prepare(x.data(), rows, l.in, x.outerStride(), types);
+    const PreparedActivations& a = prepared;
+    parallelBlocks(l.out, std::int64_t(l.out) * l.in * rows, 16, [&](int begin, int end) {
+        int partStart = 0;
+        for (const StoredRows& p : l.stored) {
+            const std::int64_t rowBytes = storedRowBytes(p.type, l.in);
+            for (int o = std::max(begin, partStart); o < std::min(end, partStart + p.rows); ++o) {
+                const std::uint8_t* w = p.data + std::int64_t(o - partStart) * rowBytes;
+                for (int r = 0; r < rows; ++r) y(r, o) = a.dot(p.type, w, r);
+            }
+            partStart += p.rows;
+        }
+    });
+    if (l.bias) y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(l.bias, l.out);
+}
+
 }  // namespace
 
+std::int64_t Linear::weightBytes() const {
+    if (weight) return std::int64_t(out) * in * std::int64_t(sizeof(float));
+    std::int64_t bytes = 0;
+    for (const StoredRows& p : stored) bytes += p.rows * storedRowBytes(p.type, in);
+    return bytes;
+}
+
+void linearRow(const Linear& l, int r, float* dst) {
+    if (l.weight) {
+        std::memcpy(dst, l.weight + std::int64_t(r) * l.in, sizeof(float) * std::size_t(l.in));
+        return;
+    }
+    for (const StoredRows& p : l.stored) {
+        if (r < p.rows) {
+            dequantizeRow(p.type, p.data + r * storedRowBytes(p.type, l.in), l.in, dst);
+            return;
+        }
+        r -= p.rows;
+    }
+}
+
 void applyLinear(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::Ref<RowMatrix> y) {
+    if (!l.stored.empty()) {
+        applyStored(l, x, y);
+        return;
+    }
     const Eigen::Map<const RowMatrix> w(l.weight, l.out, l.in);
     if (x.rows() == 1) {
         const float* in = x.data();

@@ -1,0 +1,117 @@
+#include "tensor/quant_matvec.h"
+
+#include "tensor/dequantize.h"
+#include "tensor/dot_reference.h"
+#include "tensor/quant_dot_avx.h"
+#include "tensor/quantize_activation.h"
+
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace kvscope {
+namespace {
+
+std::atomic<bool> gQuantizedActivations{true};
+
+std::int64_t q8_0Bytes(int in) {
+    return std::int64_t(in / 32) * std::int64_t(sizeof(BlockQ8_0));
+}
+std::int64_t q8_KBytes(int in) {
+    return std::int64_t(in / kQK_K) * std::int64_t(sizeof(BlockQ8_K));
+}
+
+// Float activation against a stored row: dequantized 256 values at a time (a whole number of
+// blocks of every type), float32 products summed in float32 lanes by the compiler.
+float floatDot(GgmlType type, const std::uint8_t* row, const float* x, int in) {
+    if (type == GgmlType::F32) {
+        const float* w = reinterpret_cast<const float*>(row);
+        float s = 0;
+        for (int i = 0; i < in; ++i) s += w[i] * x[i];
+        return s;
+    }
+    const GgmlTypeTraits t = ggmlTypeTraits(type);
+    std::array<float, kQK_K> w;  // (kQK_K)
+    float s = 0;
+    for (int start = 0; start < in; start += kQK_K) {
+        const int count = std::min(kQK_K, in - start);
+        dequantizeRow(type, row + std::int64_t(start) / t.blockSize * t.blockBytes, count,
+                      w.data());
+        for (int i = 0; i < count; ++i) s += w[std::size_t(i)] * x[start + i];
+    }
+    return s;
+}
+
+}  // namespace
+
+void setQuantizedActivations(bool on) {
+    gQuantizedActivations.store(on);
+}
+
+bool quantizedActivations() {
+    return gQuantizedActivations.load();
+}
+
+std::int64_t storedRowBytes(GgmlType type, std::int64_t in) {
+    const GgmlTypeTraits t = ggmlTypeTraits(type);
+    return in / t.blockSize * t.blockBytes;
+}
+
+PreparedActivations::~PreparedActivations() {
+    std::free(storage_);
+}
+
+void PreparedActivations::prepare(const float* x, int rows, int in, std::int64_t stride,
+                                  std::span<const GgmlType> types) {
+    x_ = x;
+    rows_ = rows;
+    in_ = in;
+    stride_ = stride;
+    quantized_ = quantizedActivations();
+    bool need0 = false, needK = false;
+    for (GgmlType t : types) {
+        const auto a = activationTypeFor(t);
+        need0 |= a == GgmlType::Q8_0;
+        needK |= a == GgmlType::Q8_K;
+    }
+    if (!quantized_ || (!need0 && !needK)) return;
+    const std::size_t bytes0 = need0 ? std::size_t(rows) * std::size_t(q8_0Bytes(in)) : 0,
+                      bytesK = needK ? std::size_t(rows) * std::size_t(q8_KBytes(in)) : 0;
+    if (bytes0 + bytesK > capacity_) {
+        std::free(storage_);
+        capacity_ = (bytes0 + bytesK) * 2;
+        storage_ = static_cast<std::uint8_t*>(std::aligned_alloc(64, (capacity_ + 63) / 64 * 64));
+        if (!storage_) {
+            capacity_ = 0;
+            throw std::bad_alloc();
+        }
+    }
+    q8_0_ = need0 ? storage_ : nullptr;
+    q8_K_ = needK ? storage_ + bytes0 : nullptr;
+    for (int r = 0; r < rows; ++r) {
+        const float* row = x + r * stride;
+        if (q8_0_)
+            quantizeRowQ8_0(row, in, reinterpret_cast<BlockQ8_0*>(q8_0_ + r * q8_0Bytes(in)));
+        if (q8_K_)
+            quantizeRowQ8_K(row, in, reinterpret_cast<BlockQ8_K*>(q8_K_ + r * q8_KBytes(in)));
+    }
+}
+
+float PreparedActivations::dot(GgmlType type, const std::uint8_t* w, int r) const {
+    const float* x = x_ + r * stride_;
+    const auto act = activationTypeFor(type);
+    if (!quantized_ || !act) return floatDot(type, w, x, in_);
+    if (*act == GgmlType::Q8_0) {
+        const auto* a = reinterpret_cast<const BlockQ8_0*>(q8_0_ + r * q8_0Bytes(in_));
+        if (type == GgmlType::Q8_0) return dotQ8_0Q8_0(w, a, in_);
+        return float(*dotQ8_0Reference(type, w, a, in_));
+    }
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(q8_K_ + r * q8_KBytes(in_));
+    if (type == GgmlType::Q4_K) return dotQ4_KQ8_K(w, a, in_);
+    if (type == GgmlType::Q6_K) return dotQ6_KQ8_K(w, a, in_);
+    return float(*dotQ8_KReference(type, w, a, in_));
+}
+
+}  // namespace kvscope
