@@ -10,6 +10,7 @@
 #include <QJsonValue>
 #include <QStringList>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <functional>
@@ -63,6 +64,58 @@ bool alphabetToBytes(const QString& symbol, std::string& bytes, char32_t& offend
     return true;
 }
 
+// Raw bytes of a token written in the byte alphabet, from its UTF-8 text; false when some
+// character is outside the alphabet (or the text is not UTF-8: offending is then U+FFFD).
+bool alphabetToBytes(std::string_view symbol, std::string& bytes, char32_t& offending) {
+    const ByteAlphabet& alphabet = byteAlphabet();
+    bytes.clear();
+    for (std::size_t i = 0; i < symbol.size();) {
+        const Decoded d = decodeUtf8(symbol, i);
+        const int b = d.valid && d.cp < alphabet.toByte.size() ? alphabet.toByte[d.cp] : -1;
+        if (b < 0) {
+            offending = d.valid ? d.cp : U'\uFFFD';
+            return false;
+        }
+        bytes.push_back(static_cast<char>(b));
+        i += static_cast<std::size_t>(d.length);
+    }
+    return true;
+}
+
+// NFC of each run of valid UTF-8 in text; bytes that are not UTF-8 pass unchanged, so the
+// tokenizer still takes any byte string. ASCII runs are already NFC.
+std::string nfcValidRuns(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    std::size_t runStart = 0;
+    bool ascii = true;
+    const auto flush = [&](std::size_t end) {
+        const std::string_view run = text.substr(runStart, end - runStart);
+        if (ascii) {
+            out.append(run);
+            return;
+        }
+        const QByteArray nfc = QString::fromUtf8(run.data(), static_cast<qsizetype>(run.size()))
+                                   .normalized(QString::NormalizationForm_C)
+                                   .toUtf8();
+        out.append(nfc.constData(), static_cast<std::size_t>(nfc.size()));
+    };
+    for (std::size_t i = 0; i < text.size();) {
+        const Decoded d = decodeUtf8(text, i);
+        if (!d.valid) {
+            flush(i);
+            out.push_back(text[i]);
+            runStart = ++i;
+            ascii = true;
+            continue;
+        }
+        ascii = ascii && d.cp < 0x80;
+        i += static_cast<std::size_t>(d.length);
+    }
+    flush(text.size());
+    return out;
+}
+
 QString quoted(const QString& s) {
     return QLatin1Char('"') + s + QLatin1Char('"');
 }
@@ -91,87 +144,7 @@ QString jsonTypeName(const QJsonValue& v) {
     return QStringLiteral("nothing");
 }
 
-enum class CharClass { Letter, Number, Space, Other };
-
-struct Scanned {
-    char32_t cp;  // 0xFFFFFFFF for an invalid byte so it never equals an ASCII literal
-    std::size_t offset;
-    CharClass cls;
-};
-
-// \s, \p{L} and \p{N} as GPT-2's Python `regex` module defines them: \s is Unicode White_Space,
-// which is exactly QChar::isSpace (JavaScript's \s differs on U+0085 and U+FEFF).
-CharClass classify(char32_t cp) {
-    if (QChar::isLetter(cp)) return CharClass::Letter;
-    if (QChar::isNumber(cp)) return CharClass::Number;
-    if (QChar::isSpace(cp)) return CharClass::Space;
-    return CharClass::Other;
-}
-
-std::vector<Scanned> scan(std::string_view s) {
-    std::vector<Scanned> out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size();) {
-        const Decoded d = decodeUtf8(s, i);
-        if (d.valid) {
-            out.push_back({d.cp, i, classify(d.cp)});
-        } else {
-            out.push_back({0xFFFFFFFF, i, CharClass::Other});
-        }
-        i += static_cast<std::size_t>(d.length);
-    }
-    return out;
-}
-
-// Length in code points of a contraction ('s 't 're 've 'm 'll 'd) starting at i, or 0. The
-// pattern is case-sensitive, so "'S" is not a contraction.
-std::size_t contractionAt(const std::vector<Scanned>& c, std::size_t i) {
-    if (c[i].cp != U'\'' || i + 1 >= c.size()) return 0;
-    const char32_t a = c[i + 1].cp;
-    if (a == U's' || a == U't' || a == U'm' || a == U'd') return 2;
-    if (i + 2 >= c.size()) return 0;
-    const char32_t b = c[i + 2].cp;
-    if ((a == U'r' && b == U'e') || (a == U'v' && b == U'e') || (a == U'l' && b == U'l')) return 3;
-    return 0;
-}
-
 }  // namespace
-
-std::vector<std::string_view> ByteLevelBpe::preTokenize(std::string_view utf8) {
-    const std::vector<Scanned> c = scan(utf8);
-    const std::size_t n = c.size();
-    const auto offsetOf = [&](std::size_t k) { return k < n ? c[k].offset : utf8.size(); };
-    const auto runEnd = [&](std::size_t k, CharClass cls) {
-        while (k < n && c[k].cls == cls) ++k;
-        return k;
-    };
-
-    std::vector<std::string_view> pieces;
-    std::size_t i = 0;
-    while (i < n) {
-        // Alternatives in the pattern's order:
-        // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-        // Together they match every character, so the regex never skips input and the pieces
-        // tile the text; each branch below is the first alternative that matches at i.
-        std::size_t end;
-        if (const std::size_t k = contractionAt(c, i); k > 0) {
-            end = i + k;
-        } else if (c[i].cls != CharClass::Space) {
-            end = runEnd(i, c[i].cls);
-        } else if (c[i].cp == U' ' && i + 1 < n && c[i + 1].cls != CharClass::Space) {
-            // Only U+0020 may lead a word, number or punctuation run.
-            end = runEnd(i + 1, c[i + 1].cls);
-        } else {
-            const std::size_t spaces = runEnd(i, CharClass::Space);
-            // \s+(?!\S) backtracks to leave the last space for the " ?word" that follows; a
-            // single space before non-space cannot, so plain \s+ takes that one character.
-            end = (spaces == n || spaces - i == 1) ? spaces : spaces - 1;
-        }
-        pieces.push_back(utf8.substr(offsetOf(i), offsetOf(end) - offsetOf(i)));
-        i = end;
-    }
-    return pieces;
-}
 
 void ByteLevelBpe::appendPieceIds(std::string_view piece, std::vector<int>& out) const {
     // encoder.py merges the lowest-ranked adjacent pair, every non-overlapping occurrence left to
@@ -237,22 +210,58 @@ void ByteLevelBpe::appendPieceIds(std::string_view piece, std::vector<int>& out)
 }
 
 void ByteLevelBpe::encodeOrdinary(std::string_view text, std::vector<int>& out) const {
-    for (std::string_view piece : preTokenize(text)) appendPieceIds(piece, out);
+    std::string normalized;
+    if (nfc_) {
+        normalized = nfcValidRuns(text);
+        text = normalized;
+    }
+    for (std::string_view piece : kvscope::preTokenize(pre_, text)) {
+        if (ignoreMerges_) {
+            if (const auto it = pieceIds_.find(std::string(piece)); it != pieceIds_.end()) {
+                out.push_back(it->second);
+                continue;
+            }
+        }
+        appendPieceIds(piece, out);
+    }
+}
+
+int ByteLevelBpe::wholeTokenAt(std::string_view text, std::size_t pos) const {
+    for (int id : wholeTokens_[static_cast<unsigned char>(text[pos])]) {
+        if (text.substr(pos).starts_with(idToBytes_[static_cast<std::size_t>(id)])) return id;
+    }
+    return -1;
+}
+
+void ByteLevelBpe::indexWholeTokens() {
+    for (std::vector<int>& ids : wholeTokens_) {
+        std::stable_sort(ids.begin(), ids.end(), [&](int a, int b) {
+            return idToBytes_[static_cast<std::size_t>(a)].size() >
+                   idToBytes_[static_cast<std::size_t>(b)].size();
+        });
+        hasWholeTokens_ = hasWholeTokens_ || !ids.empty();
+    }
 }
 
 std::vector<int> ByteLevelBpe::encode(std::string_view utf8) const {
     std::vector<int> out;
-    if (endOfTextId_ < 0) {
+    if (!hasWholeTokens_) {
         encodeOrdinary(utf8, out);
         return out;
     }
-    std::size_t pos = 0;
-    for (std::size_t hit; (hit = utf8.find(kEndOfText, pos)) != std::string_view::npos;) {
-        encodeOrdinary(utf8.substr(pos, hit - pos), out);
-        out.push_back(endOfTextId_);
-        pos = hit + kEndOfText.size();
+    std::size_t from = 0;  // start of the text not yet encoded
+    for (std::size_t pos = 0; pos < utf8.size();) {
+        const int id = wholeTokenAt(utf8, pos);
+        if (id < 0) {
+            ++pos;
+            continue;
+        }
+        encodeOrdinary(utf8.substr(from, pos - from), out);
+        out.push_back(id);
+        pos += idToBytes_[static_cast<std::size_t>(id)].size();
+        from = pos;
     }
-    encodeOrdinary(utf8.substr(pos), out);
+    encodeOrdinary(utf8.substr(from), out);
     return out;
 }
 
@@ -359,7 +368,9 @@ Result<ByteLevelBpe> ByteLevelBpe::fromData(const QByteArray& vocabJson, const Q
             tok.byteIds_[b] = it->second;
         }
         if (const auto it = tokenToId.find(std::string(kEndOfText)); it != tokenToId.end()) {
-            tok.endOfTextId_ = it->second;
+            tok.special_.eot = it->second;
+            tok.wholeTokens_[static_cast<unsigned char>(kEndOfText[0])].push_back(it->second);
+            tok.indexWholeTokens();
         }
 
         const auto lookup = [&](const QString& symbol, int lineNo, const QString& line,
@@ -431,6 +442,143 @@ Result<ByteLevelBpe> ByteLevelBpe::fromFiles(const QString& vocabPath, const QSt
         return Error{error};
     }
     return fromData(vocab, merges, vocabPath, mergesPath, vocabSize);
+}
+
+}  // namespace kvscope
+
+namespace kvscope {
+
+namespace {
+
+QString quotedUtf8(std::string_view text) {
+    return QLatin1Char('"') + displayBytes(text) + QLatin1Char('"');
+}
+
+}  // namespace
+
+Result<ByteLevelBpe> ByteLevelBpe::fromVocabulary(const Vocabulary& v, const QString& source) {
+    const std::size_t n = v.tokens.size();
+    const auto fail = [&](const QString& message) {
+        return Error{source + QStringLiteral(": ") + message};
+    };
+    if (n == 0) return fail(v.tokensField + QStringLiteral(": expected tokens, found none"));
+    if (n > std::size_t(kMaxId) + 1) {
+        return fail(QStringLiteral("%1: expected at most %2 tokens, found %3")
+                        .arg(v.tokensField)
+                        .arg(kMaxId + 1)
+                        .arg(n));
+    }
+    if (!v.types.empty() && v.types.size() != n) {
+        return fail(QStringLiteral("%1: expected one type per token (%2), found %3")
+                        .arg(v.typesField)
+                        .arg(n)
+                        .arg(v.types.size()));
+    }
+
+    ByteLevelBpe tok;
+    tok.byteIds_.fill(-1);
+    tok.idToBytes_.resize(n);
+    // Tokens as the merges spell them (the byte alphabet) to ids; a repeated text keeps its
+    // last id, as llama.cpp's token_to_id does.
+    std::unordered_map<std::string_view, int> byText;
+    byText.reserve(n);
+    std::string bytes;
+    for (std::size_t id = 0; id < n; ++id) {
+        const std::int32_t type = v.types.empty() ? Normal : v.types[id];
+        if (type < 0 || type > Byte) {
+            return fail(QStringLiteral("%1[%2]: expected a token type from 0 to 6, found %3")
+                            .arg(v.typesField)
+                            .arg(id)
+                            .arg(type));
+        }
+        const std::string& text = v.tokens[id];
+        if (text.empty()) continue;
+        byText.insert_or_assign(std::string_view(text), static_cast<int>(id));
+        if (type == Control || type == UserDefined) {
+            tok.idToBytes_[id] = text;
+            tok.wholeTokens_[static_cast<unsigned char>(text[0])].push_back(static_cast<int>(id));
+            continue;
+        }
+        char32_t offending = 0;
+        if (!alphabetToBytes(text, bytes, offending)) {
+            return fail(
+                QStringLiteral("%1[%2] (%3): expected characters of GPT-2's byte-to-unicode "
+                               "alphabet, found %4")
+                    .arg(v.tokensField)
+                    .arg(id)
+                    .arg(quotedUtf8(text), codePointName(offending)));
+        }
+        if (bytes.size() == 1 && tok.byteIds_[static_cast<unsigned char>(bytes[0])] < 0) {
+            tok.byteIds_[static_cast<unsigned char>(bytes[0])] = static_cast<int>(id);
+        }
+        if (v.ignoreMerges) tok.pieceIds_.insert_or_assign(bytes, static_cast<int>(id));
+        tok.idToBytes_[id] = std::move(bytes);
+        bytes = std::string();
+    }
+    for (int b = 0; b < 256; ++b) {
+        if (tok.byteIds_[b] < 0) {
+            const char32_t written = byteAlphabet().toUnicode[b];
+            return fail(QStringLiteral("%1: expected a token for each of the 256 bytes, found none "
+                                       "for byte 0x%2 (written %3)")
+                            .arg(v.tokensField)
+                            .arg(b, 2, 16, QLatin1Char('0'))
+                            .arg(quoted(QString::fromUcs4(&written, 1))));
+        }
+    }
+    const std::pair<const char*, int> specials[] = {
+        {"BOS", v.special.bos}, {"EOS", v.special.eos}, {"end-of-text", v.special.eot}};
+    for (const auto& [name, id] : specials) {
+        if (id < -1 || id >= static_cast<int>(n)) {
+            return fail(QStringLiteral("the %1 id: expected -1 (none) or an id below %2, found %3")
+                            .arg(QLatin1String(name))
+                            .arg(n)
+                            .arg(id));
+        }
+    }
+
+    tok.merges_.reserve(v.merges.size());
+    std::string joined;
+    for (std::size_t rank = 0; rank < v.merges.size(); ++rank) {
+        const std::string_view line = v.merges[rank];
+        // Formatted only for a message: there are hundreds of thousands of merges.
+        const auto field = [&] {
+            return QStringLiteral("%1[%2] (%3)").arg(v.mergesField).arg(rank).arg(quotedUtf8(line));
+        };
+        // A side may not be empty, so the separator is the first space after the first byte.
+        const std::size_t space = line.size() > 1 ? line.find(' ', 1) : std::string_view::npos;
+        if (space == std::string_view::npos || space + 1 == line.size() ||
+            line.find(' ', space + 1) != std::string_view::npos) {
+            return fail(QStringLiteral("%1: expected two tokens separated by one space, found %2")
+                            .arg(field(), quotedUtf8(line)));
+        }
+        const std::string_view left = line.substr(0, space), right = line.substr(space + 1);
+        joined.assign(left);
+        joined.append(right);
+        int ids[3];
+        const std::string_view parts[3] = {left, right, joined};
+        for (int k = 0; k < 3; ++k) {
+            const auto it = byText.find(parts[k]);
+            if (it == byText.end()) {
+                return fail(QStringLiteral("%1: expected %2 %3 among the tokens, found no such "
+                                           "token")
+                                .arg(field(),
+                                     k < 2 ? QStringLiteral("the token")
+                                           : QStringLiteral("the merged token"),
+                                     quotedUtf8(parts[k])));
+            }
+            ids[k] = it->second;
+        }
+        // A repeated pair takes its later rank, as in encoder.py and Hugging Face.
+        tok.merges_.insert_or_assign(pairKey(ids[0], ids[1]),
+                                     Merge{static_cast<int>(rank), ids[2]});
+    }
+
+    tok.special_ = v.special;
+    tok.pre_ = v.pre;
+    tok.ignoreMerges_ = v.ignoreMerges;
+    tok.nfc_ = v.nfc;
+    tok.indexWholeTokens();
+    return tok;
 }
 
 }  // namespace kvscope

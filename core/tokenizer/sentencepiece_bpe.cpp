@@ -43,6 +43,8 @@ QString typeName(SentencePieceBpe::Type type) {
             return QStringLiteral("user-defined");
         case SentencePieceBpe::Type::Byte:
             return QStringLiteral("byte");
+        case SentencePieceBpe::Type::Unused:
+            return QStringLiteral("unused");
     }
     return QStringLiteral("?");
 }
@@ -155,14 +157,14 @@ void SentencePieceBpe::merge(std::string_view text, std::vector<Symbol>& symbols
     }
 }
 
-std::vector<int> SentencePieceBpe::encode(std::string_view utf8) const {
+std::vector<int> SentencePieceBpe::encode(std::string_view utf8, bool dummyPrefix) const {
     std::vector<int> out;
     if (utf8.empty()) return out;
     // sentencepiece writes spaces as U+2581 and prefixes one; the pieces here already hold
     // spaces, so the text keeps its own and only gains the dummy prefix.
     std::string text;
     text.reserve(utf8.size() + 1);
-    text.push_back(' ');
+    if (dummyPrefix) text.push_back(' ');
     text.append(utf8);
     std::vector<Symbol> symbols = split(text);
     merge(text, symbols);
@@ -190,6 +192,7 @@ std::string SentencePieceBpe::tokenBytes(int id) const {
             return std::string(1, static_cast<char>(byteOfPiece(p.text)));
         case Type::Unknown:
         case Type::Control:
+        case Type::Unused:
             break;
     }
     return {};
@@ -212,7 +215,9 @@ std::string SentencePieceBpe::decode(std::span<const int> ids) const {
 QString SentencePieceBpe::tokenDisplay(int id) const {
     if (id >= 0 && id < vocabSize()) {
         const Piece& p = piece(id);
-        if (p.type == Type::Control || p.type == Type::Unknown) return QString::fromUtf8(p.text);
+        if (p.type == Type::Control || p.type == Type::Unknown || p.type == Type::Unused) {
+            return QString::fromUtf8(p.text);
+        }
     }
     return Tokenizer::tokenDisplay(id);
 }
@@ -304,7 +309,8 @@ QString SentencePieceBpe::checkSpecial(const char* which, int id, const QString&
 }
 
 Result<SentencePieceBpe> SentencePieceBpe::fromPieces(std::vector<Piece> pieces, int bos, int eos,
-                                                      const QString& sourceName) {
+                                                      const QString& sourceName,
+                                                      std::optional<bool> addBos) {
     if (pieces.empty()) {
         return Error{QStringLiteral("%1: expected at least one piece, found none").arg(sourceName)};
     }
@@ -316,6 +322,7 @@ Result<SentencePieceBpe> SentencePieceBpe::fromPieces(std::vector<Piece> pieces,
     }
     tok.bos_ = bos;
     tok.eos_ = eos;
+    tok.addBos_ = addBos.value_or(bos >= 0);
     return tok;
 }
 

@@ -9,6 +9,7 @@
 #include <QString>
 
 #include <array>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,7 +20,8 @@ namespace kvscope {
 class SentencePieceBpe final : public Tokenizer {
 public:
     // SentencePiece's piece types (sentencepiece_model.proto) that matter for encoding.
-    enum class Type { Normal, Unknown, Control, UserDefined, Byte };
+    // Unused pieces (GGUF's type 5) are never produced by encoding and decode to nothing.
+    enum class Type { Normal, Unknown, Control, UserDefined, Byte, Unused };
 
     struct Piece {
         // As the piece stands in running text: U+2581 already replaced by a space, as llama2.c's
@@ -33,19 +35,24 @@ public:
     // piece that is not "<0xNN>", two pieces for one byte, a byte without a piece (byte fallback
     // must be able to spell every byte string), two normal or user-defined pieces with the same
     // text. sourceName only appears in error messages.
+    // addBos is special().addBos: whether a prompt starts with BOS; by default when there is one.
     static Result<SentencePieceBpe> fromPieces(std::vector<Piece> pieces, int bos, int eos,
-                                               const QString& sourceName);
+                                               const QString& sourceName,
+                                               std::optional<bool> addBos = std::nullopt);
 
     // A space is prepended when the text is not empty (the dummy prefix); each UTF-8 character
     // starts as one symbol (a user-defined piece is matched whole and never merged), the adjacent
     // pair whose concatenation is the best-scored piece merges first (ties: leftmost), and what
     // is left that is not a piece is spelt with byte pieces. Bytes that are not valid UTF-8 are
     // byte pieces too (sentencepiece would turn them into U+FFFD), so decode(encode(s)) == s.
-    std::vector<int> encode(std::string_view utf8) const override;
+    std::vector<int> encode(std::string_view utf8) const override { return encode(utf8, true); }
+    // The same with or without the dummy prefix: a text cut at added tokens (Hugging Face) has
+    // it on each part, or on the first part only.
+    std::vector<int> encode(std::string_view utf8, bool dummyPrefix) const;
     // " Hello" for the piece "▁Hello"; one byte for "<0xNN>"; "" for control and unknown pieces.
     std::string tokenBytes(int id) const override;
     int vocabSize() const override { return static_cast<int>(pieces_.size()); }
-    SpecialTokens special() const override { return SpecialTokens{bos_, eos_, -1, bos_ >= 0}; }
+    SpecialTokens special() const override { return SpecialTokens{bos_, eos_, -1, addBos_}; }
 
     // The ids read as a text from its start: the dummy prefix, the space that the first
     // token with any bytes begins with, is dropped.
@@ -87,6 +94,7 @@ private:
     std::array<int, 256> byteIds_{};
     int bos_ = -1;
     int eos_ = -1;
+    bool addBos_ = false;
 };
 
 }  // namespace kvscope

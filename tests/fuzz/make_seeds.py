@@ -222,6 +222,77 @@ def gguf_seeds():
 
     write("fuzz_gguf", "q4_k_m_like", model(GGML.Q6_K))
     write("fuzz_gguf", "unsupported_type", model(GGML.IQ2_XXS))
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                  r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_PATTERN = LLAMA3_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
+
+
+def hf_tokenizer_seeds():
+    """Small tokenizer.json files of each kind hf_tokenizer_json accepts, and one it refuses."""
+    alphabet = byte_alphabet()
+    vocab = {alphabet[b]: b for b in range(256)}
+    merges = [("h", "e"), ("l", "l"), ("he", "ll"), (alphabet[32], "w"), ("1", "2")]
+    for left, right in merges:
+        vocab[left + right] = len(vocab)
+    added = [{"id": len(vocab), "content": "<|begin|>", "special": True},
+             {"id": len(vocab) + 1, "content": "<think>", "special": False}]
+
+    def doc(pre, normalizer=None, pairs=False, post=None, ignore_merges=False):
+        merge_list = [[a, b] for a, b in merges] if pairs else [f"{a} {b}" for a, b in merges]
+        return json.dumps({"version": "1.0", "added_tokens": added, "normalizer": normalizer,
+                           "pre_tokenizer": pre, "post_processor": post, "decoder": None,
+                           "model": {"type": "BPE", "dropout": None, "byte_fallback": False,
+                                     "ignore_merges": ignore_merges, "vocab": vocab,
+                                     "merges": merge_list}}, ensure_ascii=False)
+
+    def byte_level(use_regex):
+        return {"type": "ByteLevel", "add_prefix_space": False, "use_regex": use_regex}
+
+    def split(pattern):
+        return {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated",
+             "invert": False}, byte_level(False)]}
+
+    template = {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "<|begin|>", "type_id": 0}},
+                           {"Sequence": {"id": "A", "type_id": 0}}],
+                "special_tokens": {"<|begin|>": {"id": "<|begin|>", "ids": [added[0]["id"]]}}}
+    write("fuzz_hf_tokenizer", "gpt2", doc(byte_level(True)))
+    write("fuzz_hf_tokenizer", "llama3", doc(split(LLAMA3_PATTERN), post=template,
+                                             ignore_merges=True))
+    write("fuzz_hf_tokenizer", "qwen2_nfc_pairs", doc(split(QWEN2_PATTERN), {"type": "NFC"},
+                                                      pairs=True))
+    write("fuzz_hf_tokenizer", "smollm", doc({"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": True}, byte_level(True)]}))
+
+    # SentencePiece style: byte pieces, a few words, every split of a word a merge.
+    mark = "\u2581"
+    pieces = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    words = [mark, "a", "b", mark + "a", "ab", mark + "ab", "h", "e", "he", mark + "he"]
+    pieces += words
+    sp_vocab = {p: i for i, p in enumerate(pieces)}
+    sp_merges = [f"{w[:k]} {w[k:]}" for w in words for k in range(1, len(w))
+                 if w[:k] in sp_vocab and w[k:] in sp_vocab]
+    sp_added = [{"id": i, "content": pieces[i], "special": True} for i in range(3)]
+    sp_post = {"type": "TemplateProcessing",
+               "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                          {"Sequence": {"id": "A", "type_id": 0}}],
+               "special_tokens": {"<s>": {"id": "<s>", "ids": [1]}}}
+    normalizer = {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": mark},
+        {"type": "Replace", "pattern": {"String": " "}, "content": mark}]}
+    sp_model = {"type": "BPE", "byte_fallback": True, "unk_token": "<unk>", "vocab": sp_vocab,
+                "merges": sp_merges}
+    write("fuzz_hf_tokenizer", "sentencepiece_normalizer", json.dumps(
+        {"added_tokens": sp_added, "normalizer": normalizer, "pre_tokenizer": None,
+         "post_processor": sp_post, "model": sp_model}, ensure_ascii=False))
+    write("fuzz_hf_tokenizer", "sentencepiece_metaspace", json.dumps(
+        {"added_tokens": sp_added, "normalizer": None,
+         "pre_tokenizer": {"type": "Metaspace", "replacement": mark, "prepend_scheme": "first",
+                           "split": False},
+         "post_processor": sp_post, "model": sp_model}, ensure_ascii=False))
+    write("fuzz_hf_tokenizer", "wordpiece_refused", json.dumps(
+        {"model": {"type": "WordPiece", "vocab": {"a": 0}}}))
 
 
 if __name__ == "__main__":
@@ -233,3 +304,4 @@ if __name__ == "__main__":
     bpe_seeds()
     llama2c_seeds()
     tokenizer_bin_seeds()
+    hf_tokenizer_seeds()
