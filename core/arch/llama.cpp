@@ -164,7 +164,7 @@ void Llama::mlp(LlamaState& s, const Layer& w, int start, int rows, FlopBreakdow
 bool Llama::forward(InferenceState& state, std::span<const int> tokens, int start,
                     const ForwardHooks& hooks, FlopBreakdown& f, std::span<float> logits) const {
     auto& s = static_cast<LlamaState&>(state);
-    const int n = int(tokens.size()), rows = n - start, d = c_.nEmbd;
+    const int n = int(tokens.size()), rows = n - start;
     for (int i = start; i < n; ++i) linearRow(w_.embedding, tokens[std::size_t(i)], s.x.row(i).data());
 
     for (int l = 0; l < c_.nLayer; ++l) {

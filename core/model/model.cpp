@@ -1,8 +1,11 @@
 #include "model/model.h"
 
+#include "formats/gguf.h"
 #include "formats/llama2c.h"
 #include "formats/sniff.h"
 #include "model/architecture.h"
+#include "model/gguf_config.h"
+#include "model/gguf_model.h"
 #include "model/weight_store.h"
 #include "tokenizer/byte_level_bpe.h"
 #include "tokenizer/tokenizer_bin.h"
@@ -111,7 +114,7 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
             report(0.35 + 0.65 * (layer + 1) / layers,
                    QStringLiteral("reading layer %1 of %2").arg(layer + 1).arg(layers));
         });
-        model->weightBytes = weights.readBytes() + weights.convertedBytes();
+        model->weightBytes = weights.readBytes() + weights.convertedBytes() + weights.storedBytes();
         model->convertedBytes = weights.convertedBytes();
         return ModelPtr(std::move(model));
     } catch (const LoadError& e) {
@@ -190,6 +193,39 @@ Result<ModelPtr> loadLlama2c(const QString& path, const Sniffed& sniffed,
     return assemble(steps, progress);
 }
 
+// A GGUF file: configuration and vocabulary from its metadata, weights kept in their stored
+// types (quantized ones stay quantized). Only the header is read before the tensors are copied.
+Result<ModelPtr> loadGguf(const QString& path, const LoadProgress& progress) {
+    const QFileInfo info(path);
+    const QString name = info.fileName();
+    auto file = std::make_shared<QFile>(path);
+    if (!file->open(QIODevice::ReadOnly))
+        return Error{QStringLiteral("%1: cannot open for reading: %2").arg(path, file->errorString())};
+    auto header = GgufFile::readHeader(*file, name);
+    if (!header) return header.error();
+    const auto gguf = std::make_shared<const GgufFile>(header.take());
+    LoadSteps steps{name,
+                    info.absoluteFilePath(),
+                    QStringLiteral("GGUF version %1").arg(gguf->version()),
+                    name + QStringLiteral(" (metadata)"),
+                    name + QStringLiteral(" (tokenizer.ggml.*)"),
+                    name,
+                    [gguf] { return ggufModelConfig(*gguf); },
+                    [gguf, name](const ModelConfig& c) -> Result<TokenizerPtr> {
+                        auto vocab = ggufVocabulary(*gguf);
+                        if (!vocab) return vocab.error();
+                        return tokenizerFromGguf(vocab.value(), name, c.vocabSize);
+                    },
+                    [gguf, path, name]() -> Result<std::unique_ptr<WeightStore>> {
+                        auto f = std::make_unique<QFile>(path);
+                        if (!f->open(QIODevice::ReadOnly))
+                            return Error{QStringLiteral("%1: cannot open for reading: %2")
+                                             .arg(path, f->errorString())};
+                        return WeightStore::overFile(std::move(f), name, ggufTensorInfos(*gguf));
+                    }};
+    return assemble(steps, progress);
+}
+
 // One model file, whatever its name says.
 Result<ModelPtr> loadFile(const QString& path, const LoadProgress& progress,
                           const LoadOptions& options) {
@@ -206,9 +242,7 @@ Result<ModelPtr> loadFile(const QString& path, const LoadProgress& progress,
         case FileKind::Pickle:
             return pickleRefusal(path, s.kind);
         case FileKind::Gguf:
-            return Error{QStringLiteral("%1: a GGUF file: not supported yet (kvscope reads "
-                                        "safetensors model folders and llama2.c checkpoints)")
-                             .arg(path)};
+            return loadGguf(path, progress);
         case FileKind::Unknown:
             break;
     }

@@ -24,7 +24,7 @@ struct Model {
     ModelConfig config;
     TokenizerPtr tokenizer;  // never null once loaded
     std::unique_ptr<const Transformer> transformer;
-    std::int64_t weightBytes = 0;     // float32 weights held in memory
+    std::int64_t weightBytes = 0;     // weights held in memory: float32, or as stored (quantized)
     std::int64_t convertedBytes = 0;  // of which converted from F16/BF16 at load
 };
 

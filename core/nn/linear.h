@@ -23,6 +23,10 @@ struct StoredRows {
 };
 
 struct Linear {
+    Linear() = default;
+    Linear(const float* w, const float* b, int rows, int cols)
+        : weight(w), bias(b), out(rows), in(cols) {}
+
     const float* weight = nullptr;  // (out, in) row-major, for float32 weights
     const float* bias = nullptr;    // (out), or null
     int out = 0, in = 0;
