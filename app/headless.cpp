@@ -30,6 +30,7 @@ struct Options {
     QString modelPath, tokenizerPath, prompt, jsonPath, csvPath, exportDir;
     std::optional<QByteArray> tokenize;  // --tokenize / --tokenize-file: these exact bytes
     bool addBos = false;
+    int contextLength = 0;  // --ctx-size; 0: the model's
     std::vector<Mode> modes;
     GenerationSettings settings;
 };
@@ -49,8 +50,14 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("A model folder or file, identified by its bytes: a Hugging Face GPT-2 "
                         "folder (config.json, model.safetensors, vocab.json, merges.txt) or its "
                         "model.safetensors; a llama2.c checkpoint (.bin, legacy or version 1) "
-                        "with its tokenizer.bin. Default: the embedded model."),
+                        "with its tokenizer.bin; a GGUF file (llama, qwen2, gpt2; F32, F16, "
+                        "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K). Default: the embedded "
+                        "model."),
          QStringLiteral("PATH")},
+        {QStringLiteral("ctx-size"),
+         QStringLiteral("Positions a run may use (default: the model's, at most 8192). Rotary "
+                        "models take any length; GPT-2's learned positions cap it."),
+         QStringLiteral("N")},
         {QStringLiteral("tokenizer"),
          QStringLiteral("The tokenizer.bin of a llama2.c checkpoint (default: the tokenizer.bin "
                         "beside it)."),
@@ -124,6 +131,14 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     o.tokenizerPath = p.value(QStringLiteral("tokenizer"));
     o.prompt = p.value(QStringLiteral("prompt"));
     o.addBos = p.isSet(QStringLiteral("add-bos"));
+    if (p.isSet(QStringLiteral("ctx-size"))) {
+        const auto n = number<int>(p.value(QStringLiteral("ctx-size")), 1, 1 << 20);
+        if (!n)
+            return fail(QStringLiteral("--ctx-size: expected 1 to %1, found \"%2\"")
+                            .arg(1 << 20)
+                            .arg(p.value(QStringLiteral("ctx-size"))));
+        o.contextLength = *n;
+    }
     if (p.isSet(QStringLiteral("tokenize")) && p.isSet(QStringLiteral("tokenize-file")))
         return fail(QStringLiteral("--tokenize and --tokenize-file: give one of them"));
     if (p.isSet(QStringLiteral("tokenize")))
@@ -350,8 +365,9 @@ int runHeadless(int argc, char** argv) {
                      "Try kvscope --help.\n");
         return ExitUsage;
     }
-    auto model = o.modelPath.isEmpty() ? loadEmbeddedModel()
-                                       : loadModel(o.modelPath, {}, LoadOptions{o.tokenizerPath});
+    auto model = o.modelPath.isEmpty()
+                     ? loadEmbeddedModel()
+                     : loadModel(o.modelPath, {}, LoadOptions{o.tokenizerPath, o.contextLength});
     if (!model) {
         std::fprintf(stderr, "kvscope: %s\n", qPrintable(model.errorMessage()));
         return ExitModel;

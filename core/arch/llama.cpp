@@ -73,8 +73,8 @@ void bindWeights(const ModelConfig& c, WeightStore& store, const std::function<v
         if (done) done(i);
     }
     w.outputNorm.gain = bind.copy(QStringLiteral("output_norm.weight"), {d});
-    w.classifier = c.tiedLmHead ? w.embedding
-                                : bind.linear(QStringLiteral("output.weight"), c.vocabSize, d);
+    w.classifier =
+        c.tiedLmHead ? w.embedding : bind.linear(QStringLiteral("output.weight"), c.vocabSize, d);
 }
 
 class Llama final : public Transformer {
@@ -165,7 +165,8 @@ bool Llama::forward(InferenceState& state, std::span<const int> tokens, int star
                     const ForwardHooks& hooks, FlopBreakdown& f, std::span<float> logits) const {
     auto& s = static_cast<LlamaState&>(state);
     const int n = int(tokens.size()), rows = n - start;
-    for (int i = start; i < n; ++i) linearRow(w_.embedding, tokens[std::size_t(i)], s.x.row(i).data());
+    for (int i = start; i < n; ++i)
+        linearRow(w_.embedding, tokens[std::size_t(i)], s.x.row(i).data());
 
     for (int l = 0; l < c_.nLayer; ++l) {
         const Layer& w = w_.layers[std::size_t(l)];

@@ -353,7 +353,8 @@ ModelConfig configFor(const Header& h) {
     c.activation = Activation::SwiGlu;
     c.positions = PositionKind::Rotary;
     c.tiedLmHead = h.tied;
-    c.ropeTheta = 10000.0f;  // run.c's constant
+    c.attnBias = c.projBias = false;  // Llama has no biases
+    c.ropeTheta = 10000.0f;           // run.c's constant
     c.ropePairing = RopePairing::Adjacent;
     return c;
 }

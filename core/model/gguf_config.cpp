@@ -58,11 +58,11 @@ T take(Result<T> r) {
 int vocabularyOf(const GgufFile& f) {
     const GgufTensor* t = f.find(QStringLiteral("token_embd.weight"));
     if (!t || t->dims.size() != 2)
-        throw LoadError(QStringLiteral("%1: tensor token_embd.weight: expected a (vocabulary, "
-                                       "embedding) matrix, found %2")
-                            .arg(f.fileName(), t ? QStringLiteral("%1 dimensions")
-                                                       .arg(t->dims.size())
-                                                 : QStringLiteral("no such tensor")));
+        throw LoadError(
+            QStringLiteral("%1: tensor token_embd.weight: expected a (vocabulary, "
+                           "embedding) matrix, found %2")
+                .arg(f.fileName(), t ? QStringLiteral("%1 dimensions").arg(t->dims.size())
+                                     : QStringLiteral("no such tensor")));
     if (t->dims[1] > kMaxVocab)
         throw LoadError(QStringLiteral("%1: tensor token_embd.weight: %2 rows, expected at most %3")
                             .arg(f.fileName())

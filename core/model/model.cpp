@@ -76,7 +76,26 @@ struct LoadSteps {
 
 struct Cancelled {};
 
-Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) {
+// The context a run gets: the file's, capped by default, or the one asked for (see LoadOptions).
+Result<int> contextFor(const ModelConfig& c, const LoadOptions& options, const QString& source) {
+    if (c.positions == PositionKind::Learned && options.contextLength <= c.nPositions)
+        return c.nPositions;
+    if (options.contextLength <= 0) return std::min(c.nPositions, kDefaultMaxContext);
+    if (options.contextLength > kMaxPositions)
+        return Error{QStringLiteral("context length %1: expected at most %2")
+                         .arg(options.contextLength)
+                         .arg(kMaxPositions)};
+    if (c.positions == PositionKind::Learned && options.contextLength > c.nPositions)
+        return Error{QStringLiteral("%1: context length %2: expected at most %3, the positions "
+                                    "this model learned")
+                         .arg(source)
+                         .arg(options.contextLength)
+                         .arg(c.nPositions)};
+    return options.contextLength;
+}
+
+Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress,
+                          const LoadOptions& options = {}) {
     auto report = [&](double f, const QString& stage) {
         if (progress && !progress(f, stage)) throw Cancelled{};
     };
@@ -84,6 +103,8 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
         report(0.0, QStringLiteral("reading %1").arg(steps.configName));
         auto config = steps.config();
         if (!config) return config.error();
+        const auto context = contextFor(config.value(), options, steps.source);
+        if (!context) return context.error();
         const Architecture* arch = findArchitecture(config.value().modelType);
         if (!arch)
             return Error{QStringLiteral("%1: architecture \"%2\": expected one of %3")
@@ -108,6 +129,10 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress) 
         model->source = steps.source;
         model->format = steps.format;
         model->config = config.value();
+        model->fileContext = model->config.nPositions;
+        // A learned position table is bound whole, so its models keep their context.
+        if (model->config.positions == PositionKind::Rotary)
+            model->config.nPositions = context.value();
         const int layers = model->config.nLayer;
         WeightStore& weights = *store.value();
         model->transformer = arch->build(model->config, weights, [&](int layer) {
@@ -132,7 +157,7 @@ Result<TokenizerPtr> byteLevelBpe(const QString& vocab, const QString& merges, i
 
 // A Hugging Face GPT-2 folder; `weights` is its model.safetensors.
 Result<ModelPtr> loadGpt2Folder(const QDir& dir, const QString& weights,
-                                const LoadProgress& progress) {
+                                const LoadProgress& progress, const LoadOptions& options = {}) {
     auto configJson = readSmallFile(dir.filePath(QStringLiteral("config.json")));
     if (!configJson) return configJson.error();
     const QString vocab = dir.filePath(QStringLiteral("vocab.json"));
@@ -150,7 +175,7 @@ Result<ModelPtr> loadGpt2Folder(const QDir& dir, const QString& weights,
                     [=] { return parseModelConfig(json, QStringLiteral("config.json")); },
                     [=](const ModelConfig& c) { return byteLevelBpe(vocab, merges, c.vocabSize); },
                     [=] { return WeightStore::open(weights); }};
-    return assemble(steps, progress);
+    return assemble(steps, progress, options);
 }
 
 // A llama2.c checkpoint whose header has been sniffed; its tokenizer.bin is given or beside it.
@@ -190,40 +215,43 @@ Result<ModelPtr> loadLlama2c(const QString& path, const Sniffed& sniffed,
                                              .arg(path, file->errorString())};
                         return WeightStore::overFile(std::move(file), name, ckpt.tensors);
                     }};
-    return assemble(steps, progress);
+    return assemble(steps, progress, options);
 }
 
 // A GGUF file: configuration and vocabulary from its metadata, weights kept in their stored
 // types (quantized ones stay quantized). Only the header is read before the tensors are copied.
-Result<ModelPtr> loadGguf(const QString& path, const LoadProgress& progress) {
+Result<ModelPtr> loadGguf(const QString& path, const LoadOptions& options,
+                          const LoadProgress& progress) {
     const QFileInfo info(path);
     const QString name = info.fileName();
     auto file = std::make_shared<QFile>(path);
     if (!file->open(QIODevice::ReadOnly))
-        return Error{QStringLiteral("%1: cannot open for reading: %2").arg(path, file->errorString())};
+        return Error{
+            QStringLiteral("%1: cannot open for reading: %2").arg(path, file->errorString())};
     auto header = GgufFile::readHeader(*file, name);
     if (!header) return header.error();
     const auto gguf = std::make_shared<const GgufFile>(header.take());
-    LoadSteps steps{name,
-                    info.absoluteFilePath(),
-                    QStringLiteral("GGUF version %1").arg(gguf->version()),
-                    name + QStringLiteral(" (metadata)"),
-                    name + QStringLiteral(" (tokenizer.ggml.*)"),
-                    name,
-                    [gguf] { return ggufModelConfig(*gguf); },
-                    [gguf, name](const ModelConfig& c) -> Result<TokenizerPtr> {
-                        auto vocab = ggufVocabulary(*gguf);
-                        if (!vocab) return vocab.error();
-                        return tokenizerFromGguf(vocab.value(), name, c.vocabSize);
-                    },
-                    [gguf, path, name]() -> Result<std::unique_ptr<WeightStore>> {
-                        auto f = std::make_unique<QFile>(path);
-                        if (!f->open(QIODevice::ReadOnly))
-                            return Error{QStringLiteral("%1: cannot open for reading: %2")
-                                             .arg(path, f->errorString())};
-                        return WeightStore::overFile(std::move(f), name, ggufTensorInfos(*gguf));
-                    }};
-    return assemble(steps, progress);
+    LoadSteps steps{
+        name,
+        info.absoluteFilePath(),
+        QStringLiteral("GGUF version %1").arg(gguf->version()),
+        name + QStringLiteral(" (metadata)"),
+        name + QStringLiteral(" (tokenizer.ggml.*)"),
+        name,
+        [gguf] { return ggufModelConfig(*gguf); },
+        [gguf, name](const ModelConfig& c) -> Result<TokenizerPtr> {
+            auto vocab = ggufVocabulary(*gguf);
+            if (!vocab) return vocab.error();
+            return tokenizerFromGguf(vocab.value(), name, c.vocabSize);
+        },
+        [gguf, path, name]() -> Result<std::unique_ptr<WeightStore>> {
+            auto f = std::make_unique<QFile>(path);
+            if (!f->open(QIODevice::ReadOnly))
+                return Error{
+                    QStringLiteral("%1: cannot open for reading: %2").arg(path, f->errorString())};
+            return WeightStore::overFile(std::move(f), name, ggufTensorInfos(*gguf));
+        }};
+    return assemble(steps, progress, options);
 }
 
 // One model file, whatever its name says.
@@ -235,14 +263,14 @@ Result<ModelPtr> loadFile(const QString& path, const LoadProgress& progress,
     const QFileInfo info(path);
     switch (s.kind) {
         case FileKind::Safetensors:
-            return loadGpt2Folder(info.absoluteDir(), info.absoluteFilePath(), progress);
+            return loadGpt2Folder(info.absoluteDir(), info.absoluteFilePath(), progress, options);
         case FileKind::Llama2c:
             return loadLlama2c(path, s, options, progress);
         case FileKind::Zip:
         case FileKind::Pickle:
             return pickleRefusal(path, s.kind);
         case FileKind::Gguf:
-            return loadGguf(path, progress);
+            return loadGguf(path, options, progress);
         case FileKind::Unknown:
             break;
     }
@@ -259,7 +287,8 @@ Result<ModelPtr> loadFolder(const QString& path, const LoadProgress& progress,
                             const LoadOptions& options) {
     const QDir dir(path);
     if (dir.exists(QStringLiteral("model.safetensors")))
-        return loadGpt2Folder(dir, dir.filePath(QStringLiteral("model.safetensors")), progress);
+        return loadGpt2Folder(dir, dir.filePath(QStringLiteral("model.safetensors")), progress,
+                              options);
     // No safetensors: a llama2.c checkpoint, or a PyTorch checkpoint to refuse by its bytes.
     for (const QFileInfo& f : dir.entryInfoList(QDir::Files, QDir::Name)) {
         if (f.fileName() == QLatin1String("tokenizer.bin")) continue;

@@ -18,10 +18,11 @@
 namespace kvscope {
 
 struct Model {
-    QString name;    // shown to the user: the folder's or file's name, or "embedded: ..."
-    QString source;  // where it was loaded from
-    QString format;  // "safetensors", "llama2.c legacy", "llama2.c version 1"
-    ModelConfig config;
+    QString name;            // shown to the user: the folder's or file's name, or "embedded: ..."
+    QString source;          // where it was loaded from
+    QString format;          // "safetensors", "llama2.c legacy", "llama2.c version 1"
+    ModelConfig config;      // nPositions: the context runs get (LoadOptions::contextLength)
+    int fileContext = 0;     // the context the file declares
     TokenizerPtr tokenizer;  // never null once loaded
     std::unique_ptr<const Transformer> transformer;
     std::int64_t weightBytes = 0;     // weights held in memory: float32, or as stored (quantized)
@@ -44,9 +45,18 @@ struct ModelSources {
 // "cancelled" error). Called on the loading thread.
 using LoadProgress = std::function<bool(double fraction, const QString& stage)>;
 
+// Files may declare a context far longer than a run here needs (Llama 3: 131,072 positions), and
+// the K/V cache and activations are sized for the whole context when a run starts; a model
+// declaring more than this is given this many positions unless LoadOptions says otherwise.
+constexpr int kDefaultMaxContext = 8192;
+
 struct LoadOptions {
     // A llama2.c checkpoint's tokenizer.bin; empty: the tokenizer.bin beside the checkpoint.
     QString tokenizerPath;
+    // Positions a run may use (llama.cpp's --ctx-size); 0: the file's, capped at
+    // kDefaultMaxContext. Rotary models take any length; a learned position table (GPT-2) keeps
+    // its own length and refuses a longer one.
+    int contextLength = 0;
 };
 
 // `path` is a model folder or a model file, identified by its bytes (formats/sniff.h): a Hugging

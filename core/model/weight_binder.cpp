@@ -105,10 +105,9 @@ Linear WeightBinder::stackedLinear(std::initializer_list<std::pair<QString, std:
         if (quantized(name)) {
             l.stored.push_back(storedRows(name, r, cols));
         } else {  // a float part beside quantized ones: float32 rows, computed as such
-            l.stored.push_back(StoredRows{GgmlType::F32,
-                                          reinterpret_cast<const std::uint8_t*>(
-                                              copy(name, {r, cols})),
-                                          int(r)});
+            l.stored.push_back(
+                StoredRows{GgmlType::F32,
+                           reinterpret_cast<const std::uint8_t*>(copy(name, {r, cols})), int(r)});
         }
     }
     return l;

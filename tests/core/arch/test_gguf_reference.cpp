@@ -91,9 +91,12 @@ private Q_SLOTS:
     void loadsWithItsArchitectureAndTypes_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("architecture");
-        QTest::newRow("llama_mixed") << "llama_mixed" << "llama";
-        QTest::newRow("llama_f32") << "llama_f32" << "llama";
-        QTest::newRow("qwen2_mixed") << "qwen2_mixed" << "qwen2";
+        QTest::newRow("llama_mixed") << "llama_mixed"
+                                     << "llama";
+        QTest::newRow("llama_f32") << "llama_f32"
+                                   << "llama";
+        QTest::newRow("qwen2_mixed") << "qwen2_mixed"
+                                     << "qwen2";
     }
     void loadsWithItsArchitectureAndTypes() {
         QFETCH(QString, model);
@@ -149,6 +152,29 @@ private Q_SLOTS:
             QVERIFY(r);
             QCOMPARE(r->token, id);
         }
+    }
+
+    // Every architecture's counters equal the closed form of its configuration (Qwen2's bias
+    // adds included), quantized weights counted as the logical 2*m*n*k products.
+    void countersEqualTheClosedForm_data() { addRows({"llama_mixed", "qwen2_mixed"}); }
+    void countersEqualTheClosedForm() {
+        QFETCH(QString, model);
+        QFETCH(int, mode);
+        const ModelPtr m = load(model);
+        QVERIFY(m);
+        GenerationSession session(m);
+        QVERIFY(
+            session.start(ids(expected_[model].toObject()["prompt"]), greedy(Mode(mode), 30)).ok());
+        int steps = 0;
+        while (const StepResultPtr r = session.step()) {
+            const FlopBreakdown predicted = r->prefill
+                                                ? forwardFlops(m->config, 0, r->position)
+                                                : stepFlops(m->config, r->position, Mode(mode));
+            for (const FlopComponent& c : kFlopComponents)
+                QCOMPARE(r->flops.*c.field, predicted.*c.field);
+            ++steps;
+        }
+        QCOMPARE(steps, 30);
     }
 
     // Quantized activations make a row's result independent of the batch it is computed in,
