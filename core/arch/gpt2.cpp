@@ -86,6 +86,7 @@ public:
     Gpt2(const ModelConfig& c, WeightStore& store, const std::function<void(int)>& layerDone)
         : c_(c) {
         bindWeights(c_, store, layerDone, w_);
+        passBytes_ = passWeightBytes();
     }
 
     const ModelConfig& config() const override { return c_; }
@@ -94,12 +95,28 @@ public:
     bool forward(InferenceState& state, std::span<const int> tokens, int start,
                  const ForwardHooks& hooks, FlopBreakdown& counted,
                  std::span<float> logits) const override;
+    BytesMoved bytesMoved(int start, int n) const override {
+        const std::int64_t rows = n - start;  // each reads a token and a position row
+        return {passBytes_ + rows * 2 * c_.nEmbd * std::int64_t(sizeof(float)), kvCacheBytes(c_, n),
+                kvCacheBytes(c_, rows)};
+    }
 
 private:
+    // Weights every pass reads whatever its rows: products with their biases, the norms.
+    std::int64_t passWeightBytes() const {
+        const std::int64_t f = sizeof(float), d = c_.nEmbd;
+        std::int64_t bytes = w_.lmHead.weightBytes() + 2 * d * f;
+        for (const Layer& l : w_.layers)
+            for (const Linear* p : {&l.attn, &l.proj, &l.fc, &l.mProj})
+                bytes += p->weightBytes() + std::int64_t(p->out) * f;
+        return bytes + std::int64_t(w_.layers.size()) * 4 * d * f;  // ln_1, ln_2: gain, bias
+    }
+
     void mlp(Gpt2State& s, const Layer& w, int start, int rows, FlopBreakdown& f) const;
 
     ModelConfig c_;
     Gpt2Weights w_;
+    std::int64_t passBytes_ = 0;
 };
 
 std::unique_ptr<InferenceState> Gpt2::newState() const {

@@ -82,6 +82,7 @@ public:
     Llama(const ModelConfig& c, WeightStore& store, const std::function<void(int)>& layerDone)
         : c_(c) {
         bindWeights(c_, store, layerDone, w_);
+        passBytes_ = passWeightBytes();
     }
 
     const ModelConfig& config() const override { return c_; }
@@ -90,14 +91,32 @@ public:
     bool forward(InferenceState& state, std::span<const int> tokens, int start,
                  const ForwardHooks& hooks, FlopBreakdown& counted,
                  std::span<float> logits) const override;
+    BytesMoved bytesMoved(int start, int n) const override {
+        const std::int64_t rows = n - start;
+        return {passBytes_ + rows * w_.embedding.weightBytes() / c_.vocabSize, kvCacheBytes(c_, n),
+                kvCacheBytes(c_, rows)};
+    }
 
 private:
+    // Weights every pass reads whatever its rows: the products, the norms, the biases.
+    std::int64_t passWeightBytes() const {
+        const std::int64_t f = sizeof(float), d = c_.nEmbd;
+        std::int64_t bytes = w_.classifier.weightBytes() + d * f;
+        for (const Layer& l : w_.layers) {
+            bytes += l.qkv.weightBytes() + l.out.weightBytes() + l.gateUp.weightBytes() +
+                     l.down.weightBytes() + 2 * d * f;
+            if (l.qkv.bias) bytes += std::int64_t(l.qkv.out) * f;
+        }
+        return bytes;
+    }
+
     bool attention(LlamaState& s, const Layer& w, int l, int start, int n,
                    const ForwardHooks& hooks, FlopBreakdown& f) const;
     void mlp(LlamaState& s, const Layer& w, int start, int rows, FlopBreakdown& f) const;
 
     ModelConfig c_;
     LlamaWeights w_;
+    std::int64_t passBytes_ = 0;
 };
 
 std::unique_ptr<InferenceState> Llama::newState() const {

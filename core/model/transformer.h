@@ -6,6 +6,7 @@
 // implementation of this interface; the session, the sampler and the FLOP accounting stay as they
 // are.
 
+#include "cost/bytes_moved.h"
 #include "cost/flops.h"
 #include "model/model_config.h"
 
@@ -53,6 +54,8 @@ public:
     virtual bool forward(InferenceState& state, std::span<const int> tokens, int start,
                          const ForwardHooks& hooks, FlopBreakdown& counted,
                          std::span<float> logits) const = 0;
+    // What forward(state, tokens of length n, start) moves (bytes_moved.h).
+    virtual BytesMoved bytesMoved(int start, int n) const = 0;
 };
 
 }  // namespace kvscope

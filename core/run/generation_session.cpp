@@ -124,6 +124,7 @@ StepResultPtr GenerationSession::step() {
     r->firstComputedRow = first;
     r->cumulative = cumulative_;
     r->kvCacheBytes = naive ? 0 : state_->kvCacheBytes(n);
+    r->bytes = model_->transformer->bytesMoved(first, n);
     stop_ = limitReached();
     r->stop = stop_;
     r->milliseconds = double(timer.nsecsElapsed()) / 1e6;

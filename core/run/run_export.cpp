@@ -47,6 +47,10 @@ QJsonObject stepToJson(const Model& m, const StepResult& s) {
                   {"cumulative_flops", flopsToJson(s.cumulative)},
                   {"ms", s.milliseconds},
                   {"kv_cache_bytes", double(s.kvCacheBytes)},
+                  {"bytes_moved", QJsonObject{{"weights", double(s.bytes.weights)},
+                                              {"kv_read", double(s.bytes.kvRead)},
+                                              {"kv_written", double(s.bytes.kvWritten)},
+                                              {"total", double(s.bytes.total())}}},
                   {"rows_computed", s.position - s.firstComputedRow}};
     if (s.recomputeMaxDiff >= 0) o.insert(QStringLiteral("recompute_max_diff"), s.recomputeMaxDiff);
     return o;
@@ -147,7 +151,9 @@ QJsonObject runToJson(const RunExport& e) {
 QByteArray runToCsv(const RunExport& e) {
     QByteArray out = "mode,step,position,prefill,token,text,prob,rank,entropy,";
     for (const FlopComponent& c : kFlopComponents) out += QByteArray("flops_") + c.key + ',';
-    out += "flops_total,cumulative_flops,kv_cache_bytes,ms\n";
+    out +=
+        "flops_total,cumulative_flops,kv_cache_bytes,ms,bytes_weights,bytes_kv_read,"
+        "bytes_kv_written\n";
     for (const RunRecord& run : e.runs) {
         for (const auto& p : run.steps) {
             const StepResult& s = *p;
@@ -165,6 +171,8 @@ QByteArray runToCsv(const RunExport& e) {
             for (std::int64_t v : {f.total(), s.cumulative.total(), s.kvCacheBytes})
                 row << QString::number(v);
             row << QString::number(s.milliseconds, 'f', 4);
+            for (std::int64_t v : {s.bytes.weights, s.bytes.kvRead, s.bytes.kvWritten})
+                row << QString::number(v);
             out += row.join(QLatin1Char(',')).toUtf8() + '\n';
         }
     }

@@ -4,6 +4,7 @@
 // are immutable shared blocks that the engine never writes again.
 
 #include "run/attention_capture.h"
+#include "cost/bytes_moved.h"
 #include "cost/flops.h"
 #include "run/sampler.h"
 
@@ -38,6 +39,7 @@ struct StepResult {
     float recomputeMaxDiff = -1;  // naive: largest change of a recomputed row; -1 when none
 
     FlopBreakdown flops;                 // counted while executing this step
+    BytesMoved bytes;                    // what the step's forward pass moved (bytes_moved.h)
     FlopBreakdown cumulative;            // this run so far, this step included
     double milliseconds = 0;             // wall time of the forward pass and sampling
     std::int64_t kvCacheBytes = 0;       // held after this step (0 in naive mode: nothing is kept)

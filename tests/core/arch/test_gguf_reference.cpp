@@ -11,6 +11,7 @@
 
 #include "model/model.h"
 #include "run/generation_session.h"
+#include "tensor/ggml_type.h"
 #include "tensor/quant_matvec.h"
 
 #include <QJsonArray>
@@ -175,6 +176,41 @@ private Q_SLOTS:
             ++steps;
         }
         QCOMPARE(steps, 30);
+    }
+
+    // A tied model's pass reads every weight it holds once (the embedding as the classifier) and
+    // one embedding row per computed row; K/V: every position read, the new rows written.
+    void bytesMovedAddUp_data() {
+        QTest::addColumn<QString>("model");
+        for (const char* name : {"llama_f32", "qwen2_mixed"}) QTest::newRow(name) << name;
+    }
+    void bytesMovedAddUp() {
+        QFETCH(QString, model);
+        const ModelPtr m = load(model);
+        QVERIFY(m);
+        const ModelConfig& c = m->config;
+        const QString embType =
+            expected_[model].toObject()["types"].toObject()["token_embd.weight"].toString();
+        const auto traits = [&] {
+            for (std::uint32_t id = 0; id < 64; ++id)
+                if (auto t = ggmlTypeTraits(id);
+                    t && QLatin1String(t->name.data(), qsizetype(t->name.size())) == embType)
+                    return *t;
+            return ggmlTypeTraits(GgmlType::F32);
+        }();
+        // F16/BF16 are held as float32.
+        const std::int64_t rowBytes =
+            traits.blockSize == 1 ? 4 * c.nEmbd : c.nEmbd / traits.blockSize * traits.blockBytes;
+        const std::int64_t kvRow = 2 * std::int64_t(c.nLayer) * c.kvDim() * 4;
+        for (int n : {1, 7, 64}) {
+            const BytesMoved cached = m->transformer->bytesMoved(n - 1, n);
+            QCOMPARE(cached.weights, m->weightBytes + rowBytes);
+            QCOMPARE(cached.kvRead, n * kvRow);
+            QCOMPARE(cached.kvWritten, kvRow);
+            const BytesMoved naive = m->transformer->bytesMoved(0, n);
+            QCOMPARE(naive.weights, m->weightBytes + n * rowBytes);
+            QCOMPARE(naive.kvWritten, n * kvRow);
+        }
     }
 
     // Quantized activations make a row's result independent of the batch it is computed in,

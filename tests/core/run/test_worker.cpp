@@ -28,6 +28,7 @@ public:
                  std::span<float>) const override {
         return false;
     }
+    BytesMoved bytesMoved(int, int) const override { return {}; }
 
 private:
     ModelConfig config_;
