@@ -149,9 +149,10 @@ void applyStored(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::R
         int partStart = 0;
         for (const StoredRows& p : l.stored) {
             const std::int64_t rowBytes = storedRowBytes(p.type, l.in);
+            const PreparedActivations::Kernel k = a.kernel(p.type);
             for (int o = std::max(begin, partStart); o < std::min(end, partStart + p.rows); ++o) {
                 const std::uint8_t* w = p.data + std::int64_t(o - partStart) * rowBytes;
-                for (int r = 0; r < rows; ++r) y(r, o) = a.dot(p.type, w, r);
+                for (int r = 0; r < rows; ++r) y(r, o) = k.dot(w, r);
             }
             partStart += p.rows;
         }

@@ -99,19 +99,43 @@ void PreparedActivations::prepare(const float* x, int rows, int in, std::int64_t
     }
 }
 
-float PreparedActivations::dot(GgmlType type, const std::uint8_t* w, int r) const {
-    const float* x = x_ + r * stride_;
+namespace {
+
+// The row kernels behind PreparedActivations::Kernel: one signature, the activation row as the
+// type the weight type takes (float, Q8_0 blocks or Q8_K blocks).
+float floatKernel(const std::uint8_t* w, const void* x, int in, GgmlType type) {
+    return floatDot(type, w, static_cast<const float*>(x), in);
+}
+float q8_0Fast(const std::uint8_t* w, const void* x, int in, GgmlType) {
+    return dotQ8_0Q8_0(w, static_cast<const BlockQ8_0*>(x), in);
+}
+float q8_0Reference(const std::uint8_t* w, const void* x, int in, GgmlType type) {
+    return float(*dotQ8_0Reference(type, w, static_cast<const BlockQ8_0*>(x), in));
+}
+float q4_KFast(const std::uint8_t* w, const void* x, int in, GgmlType) {
+    return dotQ4_KQ8_K(w, static_cast<const BlockQ8_K*>(x), in);
+}
+float q6_KFast(const std::uint8_t* w, const void* x, int in, GgmlType) {
+    return dotQ6_KQ8_K(w, static_cast<const BlockQ8_K*>(x), in);
+}
+float q8_KReference(const std::uint8_t* w, const void* x, int in, GgmlType type) {
+    return float(*dotQ8_KReference(type, w, static_cast<const BlockQ8_K*>(x), in));
+}
+
+}  // namespace
+
+PreparedActivations::Kernel PreparedActivations::kernel(GgmlType type) const {
     const auto act = activationTypeFor(type);
-    if (!quantized_ || !act) return floatDot(type, w, x, in_);
-    if (*act == GgmlType::Q8_0) {
-        const auto* a = reinterpret_cast<const BlockQ8_0*>(q8_0_ + r * q8_0Bytes(in_));
-        if (type == GgmlType::Q8_0) return dotQ8_0Q8_0(w, a, in_);
-        return float(*dotQ8_0Reference(type, w, a, in_));
-    }
-    const auto* a = reinterpret_cast<const BlockQ8_K*>(q8_K_ + r * q8_KBytes(in_));
-    if (type == GgmlType::Q4_K) return dotQ4_KQ8_K(w, a, in_);
-    if (type == GgmlType::Q6_K) return dotQ6_KQ8_K(w, a, in_);
-    return float(*dotQ8_KReference(type, w, a, in_));
+    if (!quantized_ || !act)
+        return {&floatKernel, reinterpret_cast<const std::uint8_t*>(x_),
+                stride_ * std::int64_t(sizeof(float)), in_, type};
+    if (*act == GgmlType::Q8_0)
+        return {type == GgmlType::Q8_0 ? &q8_0Fast : &q8_0Reference, q8_0_, q8_0Bytes(in_), in_,
+                type};
+    return {type == GgmlType::Q4_K   ? &q4_KFast
+            : type == GgmlType::Q6_K ? &q6_KFast
+                                     : &q8_KReference,
+            q8_K_, q8_KBytes(in_), in_, type};
 }
 
 }  // namespace kvscope

@@ -35,7 +35,22 @@ public:
     void prepare(const float* x, int rows, int in, std::int64_t stride,
                  std::span<const GgmlType> types);
     // Dot of one stored weight row (`in` values of `type`) with activation row `r`.
-    float dot(GgmlType type, const std::uint8_t* weightRow, int r) const;
+    float dot(GgmlType type, const std::uint8_t* weightRow, int r) const {
+        return kernel(type).dot(weightRow, r);
+    }
+
+    // The dot product for one weight type, chosen once for a whole block of rows.
+    struct Kernel {
+        float (*fn)(const std::uint8_t* row, const void* activation, int in, GgmlType type);
+        const std::uint8_t* activations;  // row r's at activations + r * stride
+        std::int64_t stride;
+        int in;
+        GgmlType type;
+        float dot(const std::uint8_t* row, int r) const {
+            return fn(row, activations + r * stride, in, type);
+        }
+    };
+    Kernel kernel(GgmlType type) const;
 
 private:
     const float* x_ = nullptr;
