@@ -568,16 +568,21 @@ public:
                                 parent)) {
         top_ = plot->axisRect();
         rate_ = charts::addRectBelow(plot, 1.0);
+        // Bytes per second: where a cached step's speed comes from (it streams every weight once).
+        bandwidth_ = charts::addRectBelow(plot, 1.0);
         charts::labelAxes(top_, QString(), QStringLiteral("time per step (ms, log)"), false);
         // Log: naive steps grow to hundreds of times a cached step, which a linear axis would
         // flatten onto zero.
         top_->axis(QCPAxis::atLeft)->setScaleType(QCPAxis::stLogarithmic);
         top_->axis(QCPAxis::atLeft)->setTicker(charts::plainLogTicker());
-        charts::labelAxes(rate_, kPositionAxis, QStringLiteral("achieved FLOP/s"), true);
+        charts::labelAxes(rate_, QString(), QStringLiteral("achieved FLOP/s"), true);
+        charts::labelAxes(bandwidth_, kPositionAxis,
+                          QStringLiteral("bytes moved per second (weights + K/V)"), true);
         for (Mode m : kModes) {
             const QColor c = theme::modeColor(m);
             ms_[idx(m)] = MedianSeries(top_, "time.ms." + name(m), name(m), c);
             rate_s_[idx(m)] = MedianSeries(rate_, "time.rate." + name(m), name(m), c);
+            bytes_s_[idx(m)] = MedianSeries(bandwidth_, "time.bytes." + name(m), name(m), c);
         }
         notes_ = charts::addSubtitle(plot, QStringLiteral("time.notes"));
         // Between naive at the top and cached at the bottom: the log axis leaves the middle free.
@@ -587,12 +592,14 @@ public:
                             .arg(2 * kMedianHalf + 1));
         select_[0] = selectionLine(top_, QStringLiteral("time.selected"));
         select_[1] = selectionLine(rate_, QStringLiteral("time.rate.selected"));
+        select_[2] = selectionLine(bandwidth_, QStringLiteral("time.bytes.selected"));
     }
 
     void reset(const Ctx&) override {
         for (int i = 0; i < 2; ++i) {
             ms_[i].clear();
             rate_s_[i].clear();
+            bytes_s_[i].clear();
         }
     }
 
@@ -600,28 +607,32 @@ public:
         const int i = idx(s.mode);
         ms_[i].add(s.position, s.milliseconds, s.prefill);
         // A step too fast for the clock has no meaningful rate.
-        if (s.milliseconds > 0)
+        if (s.milliseconds > 0) {
             rate_s_[i].add(s.position, double(s.flops.total()) / (s.milliseconds * 1e-3),
                            s.prefill);
+            bytes_s_[i].add(s.position, double(s.bytes.total()) / (s.milliseconds * 1e-3),
+                            s.prefill);
+        }
     }
 
     void update(const Ctx& c, std::optional<double> x) override {
         for (int i = 0; i < 2; ++i) {
             ms_[i].setShown(c.ran[i], true);
             rate_s_[i].setShown(c.ran[i], false);
+            bytes_s_[i].setShown(c.ran[i], false);
         }
         notes_->setVisible(c.config != nullptr);
-        for (QCPAxisRect* r : {top_, rate_}) charts::rescale(r);
-        rate_->axis(QCPAxis::atBottom)->setRange(top_->axis(QCPAxis::atBottom)->range());
-        placeSelection(select_[0], x);
-        placeSelection(select_[1], x);
+        for (QCPAxisRect* r : {top_, rate_, bandwidth_}) charts::rescale(r);
+        for (QCPAxisRect* r : {rate_, bandwidth_})
+            r->axis(QCPAxis::atBottom)->setRange(top_->axis(QCPAxis::atBottom)->range());
+        for (int i = 0; i < 3; ++i) placeSelection(select_[i], x);
     }
 
 private:
-    QCPAxisRect *top_, *rate_;
-    MedianSeries ms_[2], rate_s_[2];
+    QCPAxisRect *top_, *rate_, *bandwidth_;
+    MedianSeries ms_[2], rate_s_[2], bytes_s_[2];
     QCPTextElement* notes_;
-    VLine select_[2];
+    VLine select_[3];
 };
 
 // --- KV-cache memory against FLOPs saved ---------------------------------------------------------
@@ -647,6 +658,11 @@ public:
         mha_ = charts::addLine(top_, QStringLiteral("memory.kvBytes.mha"),
                                QStringLiteral("cached, one KV head per query head"),
                                theme::modeColor(Mode::Cached), true);
+        // What every decode step streams besides the cache: the weights at their stored size
+        // (a quantized model's line sits lower), against which the cache's growth is read.
+        weights_ = charts::addLine(top_, QStringLiteral("memory.weightsPerStep"),
+                                   QStringLiteral("weights read per decode step"),
+                                   theme::weightsColor(), true);
         const QColor c = theme::modeColor(Mode::Cached);
         savedLine_ = charts::addLine(saved_, QStringLiteral("memory.saved"),
                                      QStringLiteral("saved"), c, false);
@@ -662,7 +678,7 @@ public:
         select_[1] = selectionLine(saved_, QStringLiteral("memory.saved.selected"));
     }
     void reset(const Ctx&) override {
-        for (QCPGraph* g : {bytes_[0], bytes_[1], mha_, savedLine_, savedPredicted_})
+        for (QCPGraph* g : {bytes_[0], bytes_[1], mha_, weights_, savedLine_, savedPredicted_})
             g->data()->clear();
         rows_.clear();
     }
@@ -672,6 +688,7 @@ public:
     void add(const Ctx& c, const StepResult& s) override {
         bytes_[idx(s.mode)]->addData(s.position, double(s.kvCacheBytes));
         const bool measured = s.mode == Mode::Cached;
+        if (measured && !s.prefill) weights_->addData(s.position, double(s.bytes.weights));
         if (measured && grouped(c))
             mha_->addData(s.position, double(kvCacheBytes(mhaOf(*c.config), s.position)));
         if (!measured && c.ran[idx(Mode::Cached)]) return;
@@ -689,6 +706,7 @@ public:
     void update(const Ctx& c, std::optional<double> x) override {
         for (Mode m : kModes) charts::setShown(bytes_[idx(m)], c.ran[idx(m)]);
         charts::setShown(mha_, c.ran[idx(Mode::Cached)] && grouped(c));
+        charts::setShown(weights_, c.ran[idx(Mode::Cached)] && !weights_->data()->isEmpty());
         kvGroups_ = grouped(c) ? c.config->nHead / c.config->nKvHead : 1;
         // The lower rect's axis names what it shows; the legend is the upper rect's.
         charts::setShown(savedLine_, c.ran[idx(Mode::Cached)]);
@@ -733,7 +751,7 @@ private:
     static bool grouped(const Ctx& c) { return c.config && c.config->nKvHead < c.config->nHead; }
 
     QCPAxisRect *top_, *saved_;
-    QCPGraph *bytes_[2], *mha_, *savedLine_, *savedPredicted_;
+    QCPGraph *bytes_[2], *mha_, *weights_, *savedLine_, *savedPredicted_;
     int kvGroups_ = 1;  // query heads per K/V head
     std::vector<Row> rows_;
     QCPTextElement* note_;

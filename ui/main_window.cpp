@@ -8,6 +8,8 @@
 #include "token_strip.h"
 #include "units.h"
 
+#include "tensor/ggml_type.h"
+
 #include "qcustomplot_include.h"
 
 #include <QAction>
@@ -41,6 +43,24 @@ QString rateText(double perSecond) {
     return QString::number(perSecond, 'f', perSecond >= 10 ? 0 : 1);
 }
 
+// The weights line of the model card: each stored type's share of the parameters with its bits
+// per weight (a Q4_K_M file mixes Q4_K and Q6_K), and the bytes the model holds, which a cached
+// decode step streams once.
+QString weightsLine(const Model& m) {
+    QStringList parts;
+    std::int64_t total = 0;
+    for (const WeightTypeShare& s : m.weightTypes) total += s.parameters;
+    for (const WeightTypeShare& s : m.weightTypes) {
+        const GgmlTypeTraits t = ggmlTypeTraits(s.type);
+        parts << QObject::tr("%1 %2% (%3 bits)")
+                     .arg(QLatin1String(t.name.data(), qsizetype(t.name.size())))
+                     .arg(total ? 100.0 * double(s.parameters) / double(total) : 0.0, 0, 'f', 0)
+                     .arg(ggmlBitsPerWeight(s.type), 0, 'g', 3);
+    }
+    return QObject::tr("weights %1 · %2 in memory")
+        .arg(parts.join(QStringLiteral(" · ")), units::bytesText(double(m.weightBytes)));
+}
+
 // The model card: what the architecture is and what its KV cache costs per token, beside what
 // the same model would need with one K/V head per query head (the saving of GQA and MQA).
 QString modelSummary(const Model& m) {
@@ -58,7 +78,7 @@ QString modelSummary(const Model& m) {
                   .arg(c.nHead / c.nKvHead);
     return QObject::tr(
                "<b>%1</b><br>%2 · %3 parameters · %4 layers × %5 · head dim %6 · d = %7 · "
-               "context %8 · vocab %9<br>%10")
+               "context %8 · vocab %9<br>%10<br>%11")
         .arg(m.name.toHtmlEscaped(), c.modelType,
              units::siText(double(m.transformer->parameterCount()), QString()))
         .arg(c.nLayer)
@@ -67,7 +87,7 @@ QString modelSummary(const Model& m) {
         .arg(c.nEmbd)
         .arg(c.nPositions)
         .arg(c.vocabSize)
-        .arg(cache);
+        .arg(cache, weightsLine(m));
 }
 
 QDockWidget* dock(const QString& title, const QString& name, QWidget* w, QMainWindow* parent) {

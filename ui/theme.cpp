@@ -21,6 +21,10 @@ QColor modeColor(Mode m) {
     return m == Mode::Naive ? QColor(213, 94, 0) : QColor(0, 114, 178);
 }
 
+QColor weightsColor() {
+    return QColor(0x00, 0x9E, 0x73);  // Okabe-Ito bluish green
+}
+
 QColor promptChip(const QPalette& p) {
     return isDark(p) ? QColor(70, 74, 82) : QColor(226, 230, 236);
 }

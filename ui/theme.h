@@ -11,6 +11,7 @@
 namespace kvscope::theme {
 
 QColor modeColor(Mode m);  // naive: vermilion, cached: blue (colour-blind safe pair)
+QColor weightsColor();     // bytes of weights streamed: bluish green, apart from both modes
 QColor promptChip(const QPalette& p);
 QColor generatedChip(const QPalette& p);
 QColor selectionColor(const QPalette& p);

@@ -141,6 +141,7 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress,
         });
         model->weightBytes = weights.readBytes() + weights.convertedBytes() + weights.storedBytes();
         model->convertedBytes = weights.convertedBytes();
+        model->weightTypes = weights.typeShares();
         return ModelPtr(std::move(model));
     } catch (const LoadError& e) {
         return Error{e.message()};

@@ -6,6 +6,7 @@
 
 #include "model/model_config.h"
 #include "model/transformer.h"
+#include "model/weight_store.h"
 #include "tokenizer/tokenizer.h"
 #include "util/result.h"
 
@@ -27,6 +28,8 @@ struct Model {
     std::unique_ptr<const Transformer> transformer;
     std::int64_t weightBytes = 0;     // weights held in memory: float32, or as stored (quantized)
     std::int64_t convertedBytes = 0;  // of which converted from F16/BF16 at load
+    // The types the file stores the weights in (GGUF: quantized ones stay so in memory).
+    std::vector<WeightTypeShare> weightTypes;
 };
 
 using ModelPtr = std::shared_ptr<const Model>;

@@ -128,7 +128,25 @@ GgmlType WeightStore::storedType(const TensorInfo& t) {
     return GgmlType::F32;
 }
 
+void WeightStore::count(const TensorInfo& t) {
+    const GgmlType type = storedType(t);
+    auto it = std::find_if(shares_.begin(), shares_.end(),
+                           [&](const WeightTypeShare& s) { return s.type == type; });
+    if (it == shares_.end()) it = shares_.insert(shares_.end(), WeightTypeShare{type, 0, 0});
+    it->parameters += t.elementCount();
+    it->fileBytes += std::int64_t(t.end - t.begin);
+}
+
+std::vector<WeightTypeShare> WeightStore::typeShares() const {
+    std::vector<WeightTypeShare> out = shares_;
+    std::sort(out.begin(), out.end(), [](const WeightTypeShare& a, const WeightTypeShare& b) {
+        return a.parameters > b.parameters;
+    });
+    return out;
+}
+
 void WeightStore::readStored(const TensorInfo& t, std::uint8_t* dst) {
+    count(t);
     readRaw(t.begin, t.end - t.begin, dst);
     storedBytes_ += std::int64_t(t.end - t.begin);
 }
@@ -153,6 +171,7 @@ void WeightStore::readGgml(const TensorInfo& t, float* dst) {
 }
 
 void WeightStore::read(const TensorInfo& t, float* dst) {
+    count(t);
     if (t.ggml) {
         readGgml(t, dst);
         return;

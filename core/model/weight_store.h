@@ -20,6 +20,13 @@ class QFile;
 
 namespace kvscope {
 
+// How many of a model's parameters a file stores in one type, and in how many bytes.
+struct WeightTypeShare {
+    GgmlType type = GgmlType::F32;
+    std::int64_t parameters = 0;
+    std::int64_t fileBytes = 0;
+};
+
 class WeightStore {
 public:
     // Opens `path` and reads and validates its header; tensor bytes are read on demand.
@@ -55,12 +62,15 @@ public:
     std::int64_t convertedBytes() const { return convertedBytes_; }
     // Bytes kept as stored (quantized weights).
     std::int64_t storedBytes() const { return storedBytes_; }
+    // What was read, by the type the file stores it in, most parameters first.
+    std::vector<WeightTypeShare> typeShares() const;
 
 private:
     WeightStore(QString fileName, std::vector<TensorInfo> tensors);
     const TensorInfo* lookup(const QString& name) const;
     void readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst);
     void readGgml(const TensorInfo& tensor, float* dst);
+    void count(const TensorInfo& tensor);
 
     QString fileName_;
     std::vector<TensorInfo> tensors_;
@@ -71,6 +81,7 @@ private:
     std::int64_t readBytes_ = 0;
     std::int64_t convertedBytes_ = 0;
     std::int64_t storedBytes_ = 0;
+    std::vector<WeightTypeShare> shares_;
 };
 
 }  // namespace kvscope
