@@ -365,6 +365,14 @@ int runHeadless(int argc, char** argv) {
                      "Try kvscope --help.\n");
         return ExitUsage;
     }
+    if (o.tokenize && !o.modelPath.isEmpty()) {  // the tokenizer alone: no weights are read
+        auto tokenizer = loadTokenizer(o.modelPath, LoadOptions{o.tokenizerPath});
+        if (!tokenizer) {
+            std::fprintf(stderr, "kvscope: %s\n", qPrintable(tokenizer.errorMessage()));
+            return ExitModel;
+        }
+        return printTokens(*tokenizer.value(), *o.tokenize, o.addBos);
+    }
     auto model = o.modelPath.isEmpty()
                      ? loadEmbeddedModel()
                      : loadModel(o.modelPath, {}, LoadOptions{o.tokenizerPath, o.contextLength});

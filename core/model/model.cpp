@@ -232,6 +232,10 @@ Result<ModelPtr> loadGguf(const QString& path, const LoadOptions& options,
     auto header = GgufFile::readHeader(*file, name);
     if (!header) return header.error();
     const auto gguf = std::make_shared<const GgufFile>(header.take());
+    if (gguf->tensors().empty())
+        return Error{QStringLiteral("%1: a vocabulary-only GGUF (no tensors): it can tokenize "
+                                    "(--tokenize) but holds no model to run")
+                         .arg(name)};
     LoadSteps steps{
         name,
         info.absoluteFilePath(),
@@ -337,6 +341,28 @@ Result<ModelPtr> loadModel(const ModelSources& s, const LoadProgress& progress) 
                                           QStringLiteral("model.safetensors"));
         }};
     return assemble(steps, progress);
+}
+
+Result<TokenizerPtr> loadTokenizer(const QString& path, const LoadOptions& options) {
+    const QFileInfo info(path);
+    if (info.isFile()) {
+        auto sniffed = sniffPath(path);
+        if (!sniffed) return sniffed.error();
+        if (sniffed.value().kind == FileKind::Gguf) {
+            QFile file(path);
+            if (!file.open(QIODevice::ReadOnly))
+                return Error{QStringLiteral("%1: cannot open for reading: %2")
+                                 .arg(path, file.errorString())};
+            auto gguf = GgufFile::readHeader(file, info.fileName());
+            if (!gguf) return gguf.error();
+            auto vocab = ggufVocabulary(gguf.value());
+            if (!vocab) return vocab.error();
+            return tokenizerFromGguf(vocab.value(), info.fileName());
+        }
+    }
+    auto model = loadModel(path, {}, options);
+    if (!model) return model.error();
+    return model.value()->tokenizer;
 }
 
 }  // namespace kvscope

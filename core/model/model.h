@@ -69,4 +69,9 @@ Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress = {
                            const LoadOptions& options = {});
 Result<ModelPtr> loadModel(const ModelSources& sources, const LoadProgress& progress = {});
 
+// Only the tokenizer of the model at `path`: from a GGUF file's metadata without reading a
+// weight (a vocabulary-only GGUF, which has no tensors, opens this way); from any other model
+// by loading it.
+Result<TokenizerPtr> loadTokenizer(const QString& path, const LoadOptions& options = {});
+
 }  // namespace kvscope

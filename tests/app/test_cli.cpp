@@ -162,12 +162,11 @@ private Q_SLOTS:
         const QString dir = QStringLiteral(KVSCOPE_FIXTURES "/reference/llama");
         QFile ef(dir + "/expected.json");
         QVERIFY(ef.open(QIODevice::ReadOnly));
-        const QJsonObject greedy =
-            QJsonDocument::fromJson(ef.readAll())
-                .object()["models"]
-                .toObject()[model]
-                .toObject()["greedy"]
-                .toObject();
+        const QJsonObject greedy = QJsonDocument::fromJson(ef.readAll())
+                                       .object()["models"]
+                                       .toObject()[model]
+                                       .toObject()["greedy"]
+                                       .toObject();
         QTemporaryDir tmp;
         const QString json = tmp.filePath("out.json");
         const Run r =
@@ -190,12 +189,11 @@ private Q_SLOTS:
         const QString dir = QStringLiteral(KVSCOPE_FIXTURES "/reference/llama");
         QFile ef(dir + "/expected.json");
         QVERIFY(ef.open(QIODevice::ReadOnly));
-        const QJsonObject greedy =
-            QJsonDocument::fromJson(ef.readAll())
-                .object()["models"]
-                .toObject()["gqa"]
-                .toObject()["greedy"]
-                .toObject();
+        const QJsonObject greedy = QJsonDocument::fromJson(ef.readAll())
+                                       .object()["models"]
+                                       .toObject()["gqa"]
+                                       .toObject()["greedy"]
+                                       .toObject();
         const std::vector<int> withBos = ids(greedy["prompt_ids"]);
         for (const bool bos : {false, true}) {
             QStringList args{"--headless", "--model", dir + "/gqa.bin", "--tokenize",
@@ -223,6 +221,27 @@ private Q_SLOTS:
         const Run misuse = runCli({"--headless", "--add-bos", "--prompt", "x"});
         QCOMPARE(misuse.exitCode, 2);
         QVERIFY2(misuse.err.contains("--add-bos"), misuse.err.constData());
+    }
+
+    // A vocabulary-only GGUF (no tensors) tokenizes like the model it belongs to (the same
+    // vocabulary written with weights), and refuses to generate with a message saying why.
+    void vocabularyOnlyGgufTokenizes() {
+        const QString dir = QStringLiteral(KVSCOPE_FIXTURES "/reference/gguf");
+        const QString text = QStringLiteral("Once upon a time, \u00e9t\u00e9 \U0001F600 42");
+        QByteArray outputs[2];
+        int i = 0;
+        for (const char* file : {"llama_vocab_only.gguf", "llama_f32.gguf"}) {
+            const Run r = runCli(
+                {"--headless", "--model", dir + "/" + file, "--tokenize", text, "--add-bos"});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            outputs[i++] = r.out;
+        }
+        QCOMPARE(outputs[0], outputs[1]);
+        QCOMPARE(ids(QJsonDocument::fromJson(outputs[0]).object()["ids"]).front(), 1);  // <s>
+        const Run run = runCli({"--headless", "--model", dir + "/llama_vocab_only.gguf"});
+        QCOMPARE(run.exitCode, 3);
+        QVERIFY2(run.err.contains("no tensors") && run.err.contains("--tokenize"),
+                 run.err.constData());
     }
 
     void badModelExitsWith3() {

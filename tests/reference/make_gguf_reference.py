@@ -264,6 +264,14 @@ def write_gguf(path, s, raw, vocab):
     w.add(a + ".attention.layer_norm_rms_epsilon", T.FLOAT32, s["eps"])
     w.add(a + ".rope.freq_base", T.FLOAT32, s["theta"])
     w.add(a + ".rope.dimension_count", T.UINT32, s["dim"] // s["heads"])
+    add_vocabulary(w, vocab)
+    for name, (t, data) in raw.items():
+        dims = list(reversed(WEIGHTS_SHAPES[name]))  # ne0, the row length, first
+        w.add_tensor(name, GGML[t], dims, data)
+    w.write(path)
+
+
+def add_vocabulary(w, vocab):
     w.add("tokenizer.ggml.model", T.STRING, vocab["model"])
     if "pre" in vocab:
         w.add("tokenizer.ggml.pre", T.STRING, vocab["pre"])
@@ -277,10 +285,6 @@ def write_gguf(path, s, raw, vocab):
     w.add("tokenizer.ggml.eos_token_id", T.UINT32, vocab["eos"])
     if "add_bos" in vocab:
         w.add("tokenizer.ggml.add_bos_token", T.BOOL, vocab["add_bos"])
-    for name, (t, data) in raw.items():
-        dims = list(reversed(WEIGHTS_SHAPES[name]))  # ne0, the row length, first
-        w.add_tensor(name, GGML[t], dims, data)
-    w.write(path)
 
 
 WEIGHTS_SHAPES = {}
@@ -320,6 +324,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     out = {name: build(name, s, s["types"], OUT, vocabs[s["arch"]], sequence, prompt)
            for name, s in MODELS.items()}
+    # The vocabulary alone (no tensors), as llama.cpp ships its ggml-vocab-*.gguf files.
+    w = GgufWriter(version=3)
+    w.add("general.architecture", T.STRING, "llama")
+    add_vocabulary(w, vocabs["llama"])
+    w.write(os.path.join(OUT, "llama_vocab_only.gguf"))
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(out, f, separators=(",", ":"))
     print("wrote", os.path.join(OUT, "expected.json"))
