@@ -575,9 +575,8 @@ public:
         // flatten onto zero.
         top_->axis(QCPAxis::atLeft)->setScaleType(QCPAxis::stLogarithmic);
         top_->axis(QCPAxis::atLeft)->setTicker(charts::plainLogTicker());
-        charts::labelAxes(rate_, QString(), QStringLiteral("achieved FLOP/s"), true);
-        charts::labelAxes(bandwidth_, kPositionAxis,
-                          QStringLiteral("bytes moved per second (weights + K/V)"), true);
+        charts::labelAxes(rate_, QString(), QStringLiteral("FLOP/s"), true);
+        charts::labelAxes(bandwidth_, kPositionAxis, QStringLiteral("bytes/s moved"), true);
         for (Mode m : kModes) {
             const QColor c = theme::modeColor(m);
             ms_[idx(m)] = MedianSeries(top_, "time.ms." + name(m), name(m), c);
@@ -588,7 +587,8 @@ public:
         // Between naive at the top and cached at the bottom: the log axis leaves the middle free.
         top_->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
         notes_->setText(QStringLiteral("dots: each step as measured · lines: running median over "
-                                       "%1 steps · time axis logarithmic")
+                                       "%1 steps · time axis logarithmic · bytes/s: weights at "
+                                       "their stored size and K/V read and written, per second")
                             .arg(2 * kMedianHalf + 1));
         select_[0] = selectionLine(top_, QStringLiteral("time.selected"));
         select_[1] = selectionLine(rate_, QStringLiteral("time.rate.selected"));
@@ -645,18 +645,19 @@ public:
                                 parent)) {
         top_ = plot->axisRect();
         saved_ = charts::addRectBelow(plot, 1.0);
-        charts::labelAxes(top_, QString(), QStringLiteral("KV cache held (bytes)"), true);
+        charts::labelAxes(top_, QString(), QStringLiteral("bytes"), true);
         charts::labelAxes(saved_, kPositionAxis, QStringLiteral("FLOPs saved so far"), true);
         bytes_[0] = charts::addLine(top_, QStringLiteral("memory.kvBytes.naive"),
-                                    QStringLiteral("naive (keeps no cache)"),
+                                    QStringLiteral("KV cache: naive keeps none"),
                                     theme::modeColor(Mode::Naive), false);
         bytes_[1] =
-            charts::addLine(top_, QStringLiteral("memory.kvBytes.cached"), QStringLiteral("cached"),
+            charts::addLine(top_, QStringLiteral("memory.kvBytes.cached"),
+                            QStringLiteral("KV cache held (cached)"),
                             theme::modeColor(Mode::Cached), false);
         // With grouped- or multi-query attention: what the same model would hold with one K/V
         // head per query head, beside what it holds (closed form; hidden for MHA models).
         mha_ = charts::addLine(top_, QStringLiteral("memory.kvBytes.mha"),
-                               QStringLiteral("cached, one KV head per query head"),
+                               QStringLiteral("KV cache, one KV head per query head"),
                                theme::modeColor(Mode::Cached), true);
         // What every decode step streams besides the cache: the weights at their stored size
         // (a quantized model's line sits lower), against which the cache's growth is read.

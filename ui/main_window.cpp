@@ -52,9 +52,11 @@ QString weightsLine(const Model& m) {
     for (const WeightTypeShare& s : m.weightTypes) total += s.parameters;
     for (const WeightTypeShare& s : m.weightTypes) {
         const GgmlTypeTraits t = ggmlTypeTraits(s.type);
-        parts << QObject::tr("%1 %2% (%3 bits)")
-                     .arg(QLatin1String(t.name.data(), qsizetype(t.name.size())))
-                     .arg(total ? 100.0 * double(s.parameters) / double(total) : 0.0, 0, 'f', 0)
+        const double share = total ? 100.0 * double(s.parameters) / double(total) : 0.0;
+        parts << QObject::tr("%1 %2 (%3 bits)")
+                     .arg(QLatin1String(t.name.data(), qsizetype(t.name.size())),
+                          share < 1 ? QStringLiteral("&lt;1%")
+                                    : QString::number(share, 'f', 0) + QLatin1Char('%'))
                      .arg(ggmlBitsPerWeight(s.type), 0, 'g', 3);
     }
     return QObject::tr("weights %1 · %2 in memory")
