@@ -31,6 +31,7 @@ struct TensorInfo {
     // GGUF tensors: the ggml type the bytes are stored in (quantized ones stay so in memory);
     // `dtype` then means nothing.
     std::optional<GgmlType> ggml;
+    int file = 0;  // which of a sharded model's files holds it (WeightStore::overFiles)
     // Product of shape; parse() guarantees it neither overflows nor disagrees with end - begin.
     std::int64_t elementCount() const;
 };

@@ -6,13 +6,18 @@
 #include "model/architecture.h"
 #include "model/gguf_config.h"
 #include "model/gguf_model.h"
+#include "model/hf_llama_names.h"
 #include "model/weight_store.h"
 #include "tokenizer/byte_level_bpe.h"
+#include "tokenizer/hf_tokenizer_json.h"
 #include "tokenizer/tokenizer_bin.h"
 
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSet>
 
 namespace kvscope {
 namespace {
@@ -179,6 +184,137 @@ Result<ModelPtr> loadGpt2Folder(const QDir& dir, const QString& weights,
     return assemble(steps, progress, options);
 }
 
+// The tensor table of one safetensors file, its tensors marked as file `index` of a sharded
+// model and renamed to the canonical names.
+Result<std::vector<TensorInfo>> shardTensors(QFile& file, const QString& name, int index) {
+    const qint64 size = file.size();
+    QByteArray head = file.read(8);
+    if (head.size() == 8) {
+        const std::uint64_t need = SafetensorsFile::headerBytesNeeded(
+            reinterpret_cast<const std::uint8_t*>(head.constData()), std::uint64_t(size));
+        head += file.read(qint64(need) - 8);
+    }
+    auto table =
+        SafetensorsFile::parseHeader(reinterpret_cast<const std::uint8_t*>(head.constData()),
+                                     std::uint64_t(head.size()), std::uint64_t(size), name);
+    if (!table) return table.error();
+    std::vector<TensorInfo> out = table.value().tensors();
+    for (TensorInfo& t : out) {
+        t.file = index;
+        t.name = canonicalLlamaName(t.name);
+    }
+    return out;
+}
+
+// The shard files of a folder: model.safetensors alone, or those model.safetensors.index.json's
+// weight_map names (each tensor must be in the shard the map says, and every mapped one present).
+Result<std::unique_ptr<WeightStore>> openShards(const QDir& dir) {
+    const QString single = dir.filePath(QStringLiteral("model.safetensors"));
+    const QString indexPath = dir.filePath(QStringLiteral("model.safetensors.index.json"));
+    QStringList shards;
+    QHash<QString, QString> weightMap;  // Hugging Face tensor name -> shard
+    if (QFileInfo::exists(single)) {
+        shards << QStringLiteral("model.safetensors");
+    } else {
+        auto index = readSmallFile(indexPath);
+        if (!index) return index.error();
+        const QJsonObject map = QJsonDocument::fromJson(index.value())
+                                    .object()
+                                    .value(QLatin1String("weight_map"))
+                                    .toObject();
+        if (map.isEmpty())
+            return Error{QStringLiteral("%1: field \"weight_map\": expected an object naming each "
+                                        "tensor's file, found none")
+                             .arg(indexPath)};
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            const QString shard = it.value().toString();
+            if (shard.isEmpty() || shard.contains(QLatin1Char('/')) ||
+                shard.contains(QLatin1Char('\\')))
+                return Error{QStringLiteral("%1: weight_map[\"%2\"]: expected a file name in the "
+                                            "folder, found \"%3\"")
+                                 .arg(indexPath, it.key(), shard)};
+            weightMap.insert(canonicalLlamaName(it.key()), shard);
+            if (!shards.contains(shard)) shards << shard;
+        }
+    }
+    std::vector<std::unique_ptr<QFile>> files;
+    std::vector<TensorInfo> tensors;
+    QSet<QString> seen;
+    for (const QString& shard : shards) {
+        auto file = std::make_unique<QFile>(dir.filePath(shard));
+        if (!file->open(QIODevice::ReadOnly))
+            return Error{QStringLiteral("%1: cannot open for reading: %2")
+                             .arg(file->fileName(), file->errorString())};
+        auto part = shardTensors(*file, shard, int(files.size()));
+        if (!part) return part.error();
+        for (TensorInfo& t : part.value()) {
+            if (seen.contains(t.name))
+                return Error{QStringLiteral("%1: tensor \"%2\" is in more than one shard")
+                                 .arg(shard, t.name)};
+            if (!weightMap.isEmpty() && weightMap.value(t.name) != shard)
+                return Error{QStringLiteral("%1: tensor \"%2\": expected in \"%3\" by "
+                                            "model.safetensors.index.json, found in \"%1\"")
+                                 .arg(shard, t.name, weightMap.value(t.name))};
+            seen.insert(t.name);
+            tensors.push_back(std::move(t));
+        }
+        files.push_back(std::move(file));
+    }
+    for (auto it = weightMap.begin(); it != weightMap.end(); ++it)
+        if (!seen.contains(it.key()))
+            return Error{
+                QStringLiteral("%1: tensor \"%2\" is missing (model.safetensors.index.json "
+                               "puts it there)")
+                    .arg(it.value(), it.key())};
+    return WeightStore::overFiles(std::move(files), dir.dirName(), std::move(tensors));
+}
+
+// A Hugging Face Llama, Mistral or Qwen2 folder: config.json, model.safetensors or its shards
+// with their index, tokenizer.json.
+Result<ModelPtr> loadHfLlamaFolder(const QDir& dir, const QByteArray& json,
+                                   const LoadProgress& progress, const LoadOptions& options) {
+    const QString tokenizer = dir.filePath(QStringLiteral("tokenizer.json"));
+    if (!QFileInfo::exists(tokenizer))
+        return Error{QStringLiteral("%1: missing (a Hugging Face Llama-family folder needs "
+                                    "config.json, model.safetensors or its shards, and "
+                                    "tokenizer.json)")
+                         .arg(tokenizer)};
+    LoadSteps steps{
+        dir.dirName(),
+        dir.absolutePath(),
+        QStringLiteral("safetensors (Hugging Face)"),
+        QStringLiteral("config.json"),
+        QStringLiteral("tokenizer.json"),
+        QStringLiteral("the safetensors weights"),
+        [=] { return parseModelConfig(json, QStringLiteral("config.json")); },
+        [=](const ModelConfig& c) { return loadHfTokenizerJson(tokenizer, c.vocabSize); },
+        [=] { return openShards(dir); }};
+    return assemble(steps, progress, options);
+}
+
+QString modelType(const QByteArray& configJson) {
+    return QJsonDocument::fromJson(configJson)
+        .object()
+        .value(QLatin1String("model_type"))
+        .toString(QStringLiteral("gpt2"));
+}
+
+// A Hugging Face folder: its config.json says which family it is. `weights`: the safetensors
+// file a GPT-2 folder's weights are in (the one opened, whatever its name).
+Result<ModelPtr> loadHfFolder(const QDir& dir, const QString& weights, const LoadProgress& progress,
+                              const LoadOptions& options) {
+    auto configJson = readSmallFile(dir.filePath(QStringLiteral("config.json")));
+    if (!configJson) return configJson.error();
+    const QString type = modelType(configJson.value());
+    if (type == QLatin1String("gpt2")) return loadGpt2Folder(dir, weights, progress, options);
+    if (type == QLatin1String("llama") || type == QLatin1String("mistral") ||
+        type == QLatin1String("qwen2"))
+        return loadHfLlamaFolder(dir, configJson.value(), progress, options);
+    return Error{QStringLiteral("%1: field \"model_type\": expected \"gpt2\", \"llama\", "
+                                "\"mistral\" or \"qwen2\", found \"%2\"")
+                     .arg(dir.filePath(QStringLiteral("config.json")), type)};
+}
+
 // A llama2.c checkpoint whose header has been sniffed; its tokenizer.bin is given or beside it.
 Result<ModelPtr> loadLlama2c(const QString& path, const Sniffed& sniffed,
                              const LoadOptions& options, const LoadProgress& progress) {
@@ -268,7 +404,7 @@ Result<ModelPtr> loadFile(const QString& path, const LoadProgress& progress,
     const QFileInfo info(path);
     switch (s.kind) {
         case FileKind::Safetensors:
-            return loadGpt2Folder(info.absoluteDir(), info.absoluteFilePath(), progress, options);
+            return loadHfFolder(info.absoluteDir(), info.absoluteFilePath(), progress, options);
         case FileKind::Llama2c:
             return loadLlama2c(path, s, options, progress);
         case FileKind::Zip:
@@ -291,9 +427,10 @@ Result<ModelPtr> loadFile(const QString& path, const LoadProgress& progress,
 Result<ModelPtr> loadFolder(const QString& path, const LoadProgress& progress,
                             const LoadOptions& options) {
     const QDir dir(path);
-    if (dir.exists(QStringLiteral("model.safetensors")))
-        return loadGpt2Folder(dir, dir.filePath(QStringLiteral("model.safetensors")), progress,
-                              options);
+    if (dir.exists(QStringLiteral("model.safetensors")) ||
+        dir.exists(QStringLiteral("model.safetensors.index.json")))
+        return loadHfFolder(dir, dir.filePath(QStringLiteral("model.safetensors")), progress,
+                            options);
     // No safetensors: a llama2.c checkpoint, or a PyTorch checkpoint to refuse by its bytes.
     for (const QFileInfo& f : dir.entryInfoList(QDir::Files, QDir::Name)) {
         if (f.fileName() == QLatin1String("tokenizer.bin")) continue;

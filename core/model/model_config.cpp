@@ -4,6 +4,7 @@
 #include <QJsonObject>
 #include <QJsonParseError>
 
+#include <algorithm>
 #include <cmath>
 
 namespace kvscope {
@@ -81,6 +82,86 @@ ModelConfig parseGpt2(const QJsonObject& o, const QString& file) {
     return c;
 }
 
+// A float field in (lo, hi), checked as a double and again as float (see layer_norm_epsilon).
+float readFloat(const QJsonObject& o, const char* key, double lo, double hi, float fallback,
+                const QString& file) {
+    if (!o.contains(QLatin1String(key)) || o.value(QLatin1String(key)).isNull()) return fallback;
+    const QJsonValue v = o.value(QLatin1String(key));
+    const double d = v.toDouble();
+    if (!v.isDouble() || !(d > lo) || !(d < hi) || !(float(d) > lo) || !(float(d) < hi))
+        throw LoadError(QStringLiteral("%1: field \"%2\": expected a number in (%3, %4), found %5")
+                            .arg(file, QLatin1String(key))
+                            .arg(lo)
+                            .arg(hi)
+                            .arg(describe(v)));
+    return float(d);
+}
+
+bool readBool(const QJsonObject& o, const char* key, bool fallback, const QString& file) {
+    const QJsonValue v = o.value(QLatin1String(key));
+    if (v.isUndefined() || v.isNull()) return fallback;
+    if (!v.isBool())
+        throw LoadError(QStringLiteral("%1: field \"%2\": expected true or false, found %3")
+                            .arg(file, QLatin1String(key), describe(v)));
+    return v.toBool();
+}
+
+// Hugging Face Llama, Mistral and Qwen2 folders: RMSNorm, SwiGLU, rotary embeddings rotating
+// the first half of each head with the second (the conversion to Hugging Face permuted Q and K
+// for it), grouped-query attention; Qwen2 adds Q, K and V biases.
+ModelConfig parseLlamaFamily(const QJsonObject& o, const QString& type, const QString& file) {
+    ModelConfig c;
+    c.modelType = type == QLatin1String("qwen2") ? type : QStringLiteral("llama");
+    c.nLayer = readInt(o, {"num_hidden_layers"}, 1, kMaxLayers, file);
+    c.nHead = readInt(o, {"num_attention_heads"}, 1, kMaxEmbd, file);
+    c.nEmbd = readInt(o, {"hidden_size"}, 1, kMaxEmbd, file);
+    c.nKvHead = readInt(o, {"num_key_value_heads"}, 1, c.nHead, file, false, c.nHead);
+    c.nInner = readInt(o, {"intermediate_size"}, 1, 16 * kMaxEmbd, file);
+    c.nPositions = readInt(o, {"max_position_embeddings"}, 1, kMaxPositions, file);
+    c.vocabSize = readInt(o, {"vocab_size"}, 1, kMaxVocab, file);
+    if (c.nEmbd % c.nHead != 0 || c.nHead % c.nKvHead != 0)
+        throw LoadError(QStringLiteral("%1: fields \"hidden_size\" (%2), \"num_attention_heads\" "
+                                       "(%3), \"num_key_value_heads\" (%4): expected heads "
+                                       "dividing hidden_size and KV heads dividing the heads")
+                            .arg(file)
+                            .arg(c.nEmbd)
+                            .arg(c.nHead)
+                            .arg(c.nKvHead));
+    const int headDim = readInt(o, {"head_dim"}, 1, kMaxEmbd, file, false, c.nEmbd / c.nHead);
+    if (headDim != c.nEmbd / c.nHead)
+        throw LoadError(QStringLiteral("%1: field \"head_dim\": expected hidden_size / "
+                                       "num_attention_heads = %2, found %3")
+                            .arg(file)
+                            .arg(c.nEmbd / c.nHead)
+                            .arg(headDim));
+    c.normEps = readFloat(o, "rms_norm_eps", 0, 1, 1e-6f, file);
+    c.ropeTheta = readFloat(o, "rope_theta", 1, 1e12, 10000.0f, file);
+    c.tiedLmHead = readBool(o, "tie_word_embeddings", false, file);
+    c.norm = NormKind::RmsNorm;
+    c.activation = Activation::SwiGlu;
+    c.positions = PositionKind::Rotary;
+    c.ropePairing = RopePairing::Halves;
+    c.attnBias =
+        c.modelType == QLatin1String("qwen2") || readBool(o, "attention_bias", false, file);
+    c.projBias = false;
+    const QString act = o.value(QLatin1String("hidden_act")).toString(QStringLiteral("silu"));
+    if (act != QLatin1String("silu"))
+        throw LoadError(QStringLiteral("%1: field \"hidden_act\": expected \"silu\", found \"%2\"")
+                            .arg(file, act));
+    const QJsonValue scaling = o.value(QLatin1String("rope_scaling"));
+    if (!scaling.isUndefined() && !scaling.isNull())
+        throw LoadError(QStringLiteral("%1: field \"rope_scaling\": expected null (scaled rotary "
+                                       "embeddings are not supported), found %2")
+                            .arg(file, describe(scaling)));
+    // A sliding window as long as the context is no window at all; a shorter one is honoured by
+    // running no further than it (attention within the window is then exactly causal).
+    const bool slidingUsed =
+        type != QLatin1String("qwen2") || readBool(o, "use_sliding_window", false, file);
+    const int window = readInt(o, {"sliding_window"}, 1, kMaxPositions, file, false, 0);
+    if (slidingUsed && window > 0) c.nPositions = std::min(c.nPositions, window);
+    return c;
+}
+
 }  // namespace
 
 Result<ModelConfig> parseModelConfig(const QByteArray& json, const QString& fileName) {
@@ -95,12 +176,14 @@ Result<ModelConfig> parseModelConfig(const QByteArray& json, const QString& file
         return Error{QStringLiteral("%1: expected a JSON object at the top level").arg(fileName)};
     const QJsonObject o = doc.object();
     const QString type = o.value(QLatin1String("model_type")).toString(QStringLiteral("gpt2"));
-    if (type != QLatin1String("gpt2"))
-        return Error{QStringLiteral("%1: field \"model_type\": expected \"gpt2\" (model folders "
-                                    "are read as GPT-2; Llama models open from llama2.c "
-                                    "checkpoints), found \"%2\"")
+    const bool llama = type == QLatin1String("llama") || type == QLatin1String("mistral") ||
+                       type == QLatin1String("qwen2");
+    if (type != QLatin1String("gpt2") && !llama)
+        return Error{QStringLiteral("%1: field \"model_type\": expected \"gpt2\", \"llama\", "
+                                    "\"mistral\" or \"qwen2\", found \"%2\"")
                          .arg(fileName, type)};
     try {
+        if (llama) return parseLlamaFamily(o, type, fileName);
         return parseGpt2(o, fileName);
     } catch (const LoadError& e) {
         return Error{e.message()};

@@ -32,8 +32,8 @@ struct ModelConfig {
     Activation activation = Activation::GeluTanh;
     PositionKind positions = PositionKind::Learned;
     bool tiedLmHead = true;
-    bool attnBias = true;  // Q, K, V projections have biases (GPT-2, Qwen2)
-    bool projBias = true;  // output projection and MLP have biases (GPT-2)
+    bool attnBias = true;        // Q, K, V projections have biases (GPT-2, Qwen2)
+    bool projBias = true;        // output projection and MLP have biases (GPT-2)
     float ropeTheta = 10000.0f;  // base of the rotary frequencies: theta^(-2i/head_dim)
     RopePairing ropePairing = RopePairing::Adjacent;
 

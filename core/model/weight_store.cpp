@@ -33,7 +33,15 @@ WeightStore::WeightStore(QString fileName, std::vector<TensorInfo> tensors)
 std::unique_ptr<WeightStore> WeightStore::overFile(std::unique_ptr<QFile> file, const QString& name,
                                                    std::vector<TensorInfo> tensors) {
     std::unique_ptr<WeightStore> store(new WeightStore(name, std::move(tensors)));
-    store->file_ = std::move(file);
+    store->files_.push_back(std::move(file));
+    return store;
+}
+
+std::unique_ptr<WeightStore> WeightStore::overFiles(std::vector<std::unique_ptr<QFile>> files,
+                                                    const QString& name,
+                                                    std::vector<TensorInfo> tensors) {
+    std::unique_ptr<WeightStore> store(new WeightStore(name, std::move(tensors)));
+    store->files_ = std::move(files);
     return store;
 }
 
@@ -100,19 +108,21 @@ const TensorInfo& WeightStore::find(const QString& name, std::initializer_list<s
     return *t;
 }
 
-void WeightStore::readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst) {
+void WeightStore::readRaw(const TensorInfo& t, std::uint64_t offset, std::uint64_t size,
+                          std::uint8_t* dst) {
     if (memory_) {
         std::memcpy(dst, memory_ + offset, size);
         return;
     }
-    if (!file_->seek(qint64(offset)) ||
-        file_->read(reinterpret_cast<char*>(dst), qint64(size)) != qint64(size))
+    QFile* file = files_.at(std::size_t(t.file)).get();
+    if (!file->seek(qint64(offset)) ||
+        file->read(reinterpret_cast<char*>(dst), qint64(size)) != qint64(size))
         throw LoadError(QStringLiteral("%1: cannot read %2 bytes at offset %3 (the file changed "
                                        "or got shorter while loading?): %4")
                             .arg(fileName())
                             .arg(size)
                             .arg(offset)
-                            .arg(file_->errorString()));
+                            .arg(file->errorString()));
 }
 
 GgmlType WeightStore::storedType(const TensorInfo& t) {
@@ -147,7 +157,7 @@ std::vector<WeightTypeShare> WeightStore::typeShares() const {
 
 void WeightStore::readStored(const TensorInfo& t, std::uint8_t* dst) {
     count(t);
-    readRaw(t.begin, t.end - t.begin, dst);
+    readRaw(t, t.begin, t.end - t.begin, dst);
     storedBytes_ += std::int64_t(t.end - t.begin);
 }
 
@@ -161,7 +171,7 @@ void WeightStore::readGgml(const TensorInfo& t, float* dst) {
     chunk_.resize(std::size_t(std::min(rows, perChunk) * rowBytes));
     for (std::int64_t done = 0; done < rows; done += perChunk) {
         const std::int64_t n = std::min(perChunk, rows - done);
-        readRaw(t.begin + std::uint64_t(done * rowBytes), std::uint64_t(n * rowBytes),
+        readRaw(t, t.begin + std::uint64_t(done * rowBytes), std::uint64_t(n * rowBytes),
                 chunk_.data());
         for (std::int64_t r = 0; r < n; ++r)
             dequantizeRow(type, chunk_.data() + r * rowBytes, rowLength,
@@ -178,7 +188,7 @@ void WeightStore::read(const TensorInfo& t, float* dst) {
     }
     const std::uint64_t elementSize = dtypeSize(t.dtype);
     if (t.dtype == DType::F32 && std::endian::native == std::endian::little) {
-        readRaw(t.begin, t.end - t.begin, reinterpret_cast<std::uint8_t*>(dst));
+        readRaw(t, t.begin, t.end - t.begin, reinterpret_cast<std::uint8_t*>(dst));
         readBytes_ += std::int64_t(t.end - t.begin);
         return;
     }
@@ -187,7 +197,7 @@ void WeightStore::read(const TensorInfo& t, float* dst) {
     chunk_.resize(std::min(count, perChunk) * elementSize);
     for (std::uint64_t done = 0; done < count; done += perChunk) {
         const std::uint64_t n = std::min(perChunk, count - done);
-        readRaw(t.begin + done * elementSize, n * elementSize, chunk_.data());
+        readRaw(t, t.begin + done * elementSize, n * elementSize, chunk_.data());
         convertToFloat32(chunk_.data(), t.dtype, std::int64_t(n), dst + done);
     }
     (t.dtype == DType::F32 ? readBytes_ : convertedBytes_) += std::int64_t(count * 4);

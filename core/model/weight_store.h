@@ -38,6 +38,10 @@ public:
     // must be open for reading.
     static std::unique_ptr<WeightStore> overFile(std::unique_ptr<QFile> file, const QString& name,
                                                  std::vector<TensorInfo> tensors);
+    // A model sharded over several files: each tensor's `file` indexes `files`.
+    static std::unique_ptr<WeightStore> overFiles(std::vector<std::unique_ptr<QFile>> files,
+                                                  const QString& name,
+                                                  std::vector<TensorInfo> tensors);
     ~WeightStore();
 
     // The tensor `name` (also found under the "transformer." prefix) after checking that its
@@ -68,16 +72,16 @@ public:
 private:
     WeightStore(QString fileName, std::vector<TensorInfo> tensors);
     const TensorInfo* lookup(const QString& name) const;
-    void readRaw(std::uint64_t offset, std::uint64_t size, std::uint8_t* dst);
+    void readRaw(const TensorInfo& t, std::uint64_t offset, std::uint64_t size, std::uint8_t* dst);
     void readGgml(const TensorInfo& tensor, float* dst);
     void count(const TensorInfo& tensor);
 
     QString fileName_;
     std::vector<TensorInfo> tensors_;
     QHash<QString, std::size_t> index_;
-    std::unique_ptr<QFile> file_;           // set when reading from a file
-    const std::uint8_t* memory_ = nullptr;  // set when reading from memory
-    std::vector<std::uint8_t> chunk_;       // raw bytes of one chunk before conversion
+    std::vector<std::unique_ptr<QFile>> files_;  // set when reading from files
+    const std::uint8_t* memory_ = nullptr;       // set when reading from memory
+    std::vector<std::uint8_t> chunk_;            // raw bytes of one chunk before conversion
     std::int64_t readBytes_ = 0;
     std::int64_t convertedBytes_ = 0;
     std::int64_t storedBytes_ = 0;
