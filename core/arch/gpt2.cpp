@@ -35,50 +35,83 @@ struct Gpt2State final : InferenceState {
 // transposed once to (out, in), the layout the decode step's matrix-vector products want.
 struct Gpt2Weights {
     OwnedWeights owned;
-    const float* wte = nullptr;  // (vocab, d): already (out, in) for the tied lm_head
+    Linear wte;  // (vocab, d): already (out, in) for the tied lm_head; float32 or as stored
     const float* wpe = nullptr;  // (n_positions, d)
     std::vector<Layer> layers;
     NormWeights lnF;
     Linear lmHead;
 };
 
-Linear conv1d(WeightBinder& bind, const QString& prefix, int in, int out) {
-    return Linear{bind.transposed(prefix + QStringLiteral(".weight"), in, out),
-                  bind.copy(prefix + QStringLiteral(".bias"), {out}), out, in};
-}
-
 NormWeights layerNormWeights(WeightBinder& bind, const QString& prefix, int d) {
     return NormWeights{bind.copy(prefix + QStringLiteral(".weight"), {d}),
                        bind.copy(prefix + QStringLiteral(".bias"), {d})};
 }
 
-// Looks up every tensor by its Hugging Face GPT-2 name and checks its shape against the config.
+// The tensor names of the two layouts GPT-2 arrives in. Hugging Face's Conv1D matrices are
+// (in, out) and are transposed once at load; GGUF's converter already wrote them (out, in), and
+// GGUF may keep them quantized.
+struct Gpt2Names {
+    const char *wte, *wpe, *lnF, *layer, *ln1, *attn, *proj, *ln2, *fc, *mProj, *lmHead;
+    bool conv1d;
+};
+
+constexpr Gpt2Names kHuggingFace{"wte.weight", "wpe.weight",  "ln_f",        "h.%1.",
+                                 "ln_1",       "attn.c_attn", "attn.c_proj", "ln_2",
+                                 "mlp.c_fc",   "mlp.c_proj",  nullptr,       true};
+constexpr Gpt2Names kGguf{"token_embd.weight",
+                          "position_embd.weight",
+                          "output_norm",
+                          "blk.%1.",
+                          "attn_norm",
+                          "attn_qkv",
+                          "attn_output",
+                          "ffn_norm",
+                          "ffn_up",
+                          "ffn_down",
+                          "output.weight",
+                          false};
+
+QString name(const char* s) {
+    return QLatin1String(s);
+}
+
+Linear product(WeightBinder& bind, const Gpt2Names& n, const QString& prefix, int in, int out) {
+    const QString weight = prefix + QStringLiteral(".weight");
+    Linear l = n.conv1d ? Linear{bind.transposed(weight, in, out), nullptr, out, in}
+                        : bind.linear(weight, out, in);
+    l.bias = bind.copy(prefix + QStringLiteral(".bias"), {out});
+    return l;
+}
+
+// Looks up every tensor by its name in the file's layout and checks its shape against the config.
 void bindWeights(const ModelConfig& c, WeightStore& store, const std::function<void(int)>& done,
                  Gpt2Weights& w) {
     const int d = c.nEmbd, inner = c.nInner;
+    const Gpt2Names& n = store.has(name(kGguf.wte)) ? kGguf : kHuggingFace;
     WeightBinder bind(store, w.owned,
-                      QStringLiteral("config.json (n_embd=%1, n_inner=%2, vocab_size=%3, "
+                      QStringLiteral("the configuration (n_embd=%1, n_inner=%2, vocab_size=%3, "
                                      "n_positions=%4)")
                           .arg(c.nEmbd)
                           .arg(c.nInner)
                           .arg(c.vocabSize)
                           .arg(c.nPositions));
-    w.wte = bind.copy(QStringLiteral("wte.weight"), {c.vocabSize, d});
-    w.wpe = bind.copy(QStringLiteral("wpe.weight"), {c.nPositions, d});
+    w.wte = bind.linear(name(n.wte), c.vocabSize, d);
+    w.wpe = bind.copy(name(n.wpe), {c.nPositions, d});
     for (int i = 0; i < c.nLayer; ++i) {
-        const QString p = QStringLiteral("h.%1.").arg(i);
+        const QString p = QString(QLatin1String(n.layer)).arg(i);
         Layer layer;
-        layer.ln1 = layerNormWeights(bind, p + QStringLiteral("ln_1"), d);
-        layer.attn = conv1d(bind, p + QStringLiteral("attn.c_attn"), d, 3 * d);
-        layer.proj = conv1d(bind, p + QStringLiteral("attn.c_proj"), d, d);
-        layer.ln2 = layerNormWeights(bind, p + QStringLiteral("ln_2"), d);
-        layer.fc = conv1d(bind, p + QStringLiteral("mlp.c_fc"), d, inner);
-        layer.mProj = conv1d(bind, p + QStringLiteral("mlp.c_proj"), inner, d);
+        layer.ln1 = layerNormWeights(bind, p + name(n.ln1), d);
+        layer.attn = product(bind, n, p + name(n.attn), d, 3 * d);
+        layer.proj = product(bind, n, p + name(n.proj), d, d);
+        layer.ln2 = layerNormWeights(bind, p + name(n.ln2), d);
+        layer.fc = product(bind, n, p + name(n.fc), d, inner);
+        layer.mProj = product(bind, n, p + name(n.mProj), inner, d);
         w.layers.push_back(layer);
         if (done) done(i);
     }
-    w.lnF = layerNormWeights(bind, QStringLiteral("ln_f"), d);
-    w.lmHead = Linear{w.wte, nullptr, c.vocabSize, d};
+    w.lnF = layerNormWeights(bind, name(n.lnF), d);
+    w.lmHead =
+        n.lmHead && bind.has(name(n.lmHead)) ? bind.linear(name(n.lmHead), c.vocabSize, d) : w.wte;
 }
 
 class Gpt2 final : public Transformer {
@@ -97,8 +130,9 @@ public:
                  std::span<float> logits) const override;
     BytesMoved bytesMoved(int start, int n) const override {
         const std::int64_t rows = n - start;  // each reads a token and a position row
-        return {passBytes_ + rows * 2 * c_.nEmbd * std::int64_t(sizeof(float)), kvCacheBytes(c_, n),
-                kvCacheBytes(c_, rows)};
+        return {passBytes_ + rows * (w_.wte.weightBytes() / c_.vocabSize +
+                                     c_.nEmbd * std::int64_t(sizeof(float))),
+                kvCacheBytes(c_, n), kvCacheBytes(c_, rows)};
     }
 
 private:
@@ -153,9 +187,10 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
                    const ForwardHooks& hooks, FlopBreakdown& f, std::span<float> logits) const {
     auto& s = static_cast<Gpt2State&>(state);
     const int n = int(tokens.size()), rows = n - start, d = c_.nEmbd;
-    for (int i = start; i < n; ++i)
-        s.x.row(i) = ConstRowVector(w_.wte + std::int64_t(tokens[i]) * d, d) +
-                     ConstRowVector(w_.wpe + std::int64_t(i) * d, d);
+    for (int i = start; i < n; ++i) {
+        linearRow(w_.wte, tokens[i], s.x.row(i).data());
+        s.x.row(i) += ConstRowVector(w_.wpe + std::int64_t(i) * d, d);
+    }
     f.other += kAddFlopsPerElement * rows * d;
 
     for (int l = 0; l < c_.nLayer; ++l) {

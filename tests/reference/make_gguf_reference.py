@@ -14,6 +14,9 @@ Committed fixture (tests/reference/gguf/, see README.md there):
   qwen2_mixed.gguf  Qwen2: Q, K and V biases, rotation of the first half with the second half,
                     one KV head, tied classifier, rope base 1e6, byte-level BPE vocabulary with
                     tokenizer.ggml.pre = qwen2; matrices in Q4_K, Q6_K, Q8_0 and F16;
+  gpt2_mixed.gguf   GPT-2 as llama.cpp's converter writes it (attn_qkv (out, in), biases, learned
+                    positions, tied classifier, tokenizer.ggml.pre = gpt-2); Q8_0, Q5_K, Q4_0,
+                    F16 and Q6_K matrices;
   expected.json     per model: the sequence, the last position's logits after every prefix, greedy
                     ids from the prompt (float64 over the dequantized weights).
 --all-types DIR also writes the mixed Llama once per type (every matrix in that type) into DIR,
@@ -53,6 +56,9 @@ MODELS = {
     "qwen2_mixed": dict(arch="qwen2", dim=256, hidden=256, layers=1, heads=4, kv_heads=1,
                         tied=True, theta=1000000.0, eps=1e-6, seed=5,
                         types=["Q4_K", "Q6_K", "Q8_0", "F16"]),
+    "gpt2_mixed": dict(arch="gpt2", dim=256, hidden=512, layers=2, heads=4, kv_heads=4,
+                       tied=True, theta=None, eps=1e-5, seed=3,
+                       types=["Q8_0", "Q5_K", "Q4_0", "F16", "Q6_K"]),
 }
 
 
@@ -130,6 +136,8 @@ def byte_level_vocab(size=320):
 
 def tensor_shapes(s):
     """(name, rows, cols) of every weight matrix, and the vectors (name, length)."""
+    if s["arch"] == "gpt2":
+        return gpt2_shapes(s)
     d, h = s["dim"], s["hidden"]
     kv = d // s["heads"] * s["kv_heads"]
     mats, vecs = [("token_embd.weight", VOCAB, d)], []
@@ -148,6 +156,24 @@ def tensor_shapes(s):
     return mats, vecs
 
 
+def gpt2_shapes(s):
+    """GPT-2 in GGUF's names: Q, K and V as one (3d, d) product, every product and norm with a
+    bias, learned positions; matrices (out, in) as llama.cpp's converter writes them."""
+    d, h = s["dim"], s["hidden"]
+    mats = [("token_embd.weight", VOCAB, d), ("position_embd.weight", CONTEXT, d)]
+    vecs = []
+    for l in range(s["layers"]):
+        p = "blk.%d." % l
+        mats += [(p + "attn_qkv.weight", 3 * d, d), (p + "attn_output.weight", d, d),
+                 (p + "ffn_up.weight", h, d), (p + "ffn_down.weight", d, h)]
+        vecs += [(p + "attn_qkv.bias", 3 * d), (p + "attn_output.bias", d),
+                 (p + "ffn_up.bias", h), (p + "ffn_down.bias", d)]
+        for norm in ("attn_norm", "ffn_norm"):
+            vecs += [(p + norm + ".weight", d), (p + norm + ".bias", d)]
+    vecs += [("output_norm.weight", d), ("output_norm.bias", d)]
+    return mats, vecs
+
+
 def make_weights(s):
     rng = np.random.default_rng(s["seed"])
     mats, vecs = tensor_shapes(s)
@@ -157,19 +183,23 @@ def make_weights(s):
         # 1e-4 is float32's error and not a fraction of a huge logit.
         classifier = name == "output.weight" or (s["tied"] and name == "token_embd.weight")
         std = 3.0 / math.sqrt(cols) if classifier else \
+            0.3 if name == "position_embd.weight" else \
             ref.EMB_STD if name == "token_embd.weight" else ref.MATRIX_GAIN / math.sqrt(cols)
         w[name] = (rng.standard_normal((rows, cols)) * std).astype(np.float32)
     for name, n in vecs:
         if name.endswith(".bias"):
-            w[name] = (rng.standard_normal(n) * 0.5).astype(np.float32)
+            w[name] = (rng.standard_normal(n) * (0.1 if s["arch"] == "gpt2" else 0.5)).astype(
+                np.float32)
         else:
             w[name] = (1.0 + rng.standard_normal(n) * ref.NORM_STD).astype(np.float32)
     return w
 
 
 def assign_types(s, types):
-    """Matrix name -> type: cycling through `types` in file order."""
+    """Matrix name -> type: cycling through `types` in file order (GPT-2's position table stays
+    F32: llama.cpp keeps it so, and the engine reads it as float)."""
     mats, _ = tensor_shapes(s)
+    mats = [m for m in mats if m[0] != "position_embd.weight"]
     return {name: types[i % len(types)] for i, (name, _, _) in enumerate(mats)}
 
 
@@ -235,11 +265,40 @@ def forward(W, s, ids):
     return x @ W.get("output.weight", W["token_embd.weight"]).T
 
 
+def forward_gpt2(W, s, ids):
+    """GPT-2: LayerNorm, tanh GELU, learned positions, biases everywhere; float64."""
+    W = {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in W.items()}
+    d, nh, n = s["dim"], s["heads"], len(ids)
+    hd = d // nh
+
+    def ln(x, p):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + s["eps"]) * W[p + ".weight"] + W[p + ".bias"]
+
+    def lin(x, p):
+        return x @ W[p + ".weight"].T + W[p + ".bias"]
+
+    x = W["token_embd.weight"][torch.tensor(ids)] + W["position_embd.weight"][:n]
+    mask = torch.triu(torch.full((n, n), float("-inf"), dtype=torch.float64), 1)
+    for l in range(s["layers"]):
+        p = "blk.%d." % l
+        qkv = lin(ln(x, p + "attn_norm"), p + "attn_qkv")
+        q, k, v = (qkv[:, i * d:(i + 1) * d].view(n, nh, hd) for i in range(3))
+        att = torch.softmax(torch.einsum("thd,shd->hts", q, k) / math.sqrt(hd) + mask, dim=-1)
+        x = x + lin(torch.einsum("hts,shd->thd", att, v).reshape(n, d), p + "attn_output")
+        h = lin(ln(x, p + "ffn_norm"), p + "ffn_up")
+        h = 0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h ** 3)))
+        x = x + lin(h, p + "ffn_down")
+    return ln(x, "output_norm") @ W["token_embd.weight"].T
+
+
 def expectations(values, s, sequence, prompt):
-    logits = forward(values, s, sequence)
+    fwd = forward_gpt2 if s["arch"] == "gpt2" else forward
+    logits = fwd(values, s, sequence)
     gen, seq, margins = [], list(prompt), []
     for _ in range(N_GREEDY):
-        row = forward(values, s, seq)[-1]
+        row = fwd(values, s, seq)[-1]
         top = torch.topk(row, 2).values
         margins.append(float(top[0] - top[1]))
         gen.append(int(torch.argmax(row)))
@@ -261,9 +320,12 @@ def write_gguf(path, s, raw, vocab):
     w.add(a + ".feed_forward_length", T.UINT32, s["hidden"])
     w.add(a + ".attention.head_count", T.UINT32, s["heads"])
     w.add(a + ".attention.head_count_kv", T.UINT32, s["kv_heads"])
-    w.add(a + ".attention.layer_norm_rms_epsilon", T.FLOAT32, s["eps"])
-    w.add(a + ".rope.freq_base", T.FLOAT32, s["theta"])
-    w.add(a + ".rope.dimension_count", T.UINT32, s["dim"] // s["heads"])
+    if a == "gpt2":
+        w.add(a + ".attention.layer_norm_epsilon", T.FLOAT32, s["eps"])
+    else:
+        w.add(a + ".attention.layer_norm_rms_epsilon", T.FLOAT32, s["eps"])
+        w.add(a + ".rope.freq_base", T.FLOAT32, s["theta"])
+        w.add(a + ".rope.dimension_count", T.UINT32, s["dim"] // s["heads"])
     add_vocabulary(w, vocab)
     for name, (t, data) in raw.items():
         dims = list(reversed(WEIGHTS_SHAPES[name]))  # ne0, the row length, first
@@ -312,7 +374,8 @@ def main():
     sequence = [int(v) for v in rng.integers(3, VOCAB, SEQUENCE_LEN)]
     sequence[0] = 1  # <s> for the Llama vocabulary; an ordinary byte for Qwen2's
     prompt = sequence[:4]
-    vocabs = {"llama": llama_vocab(), "qwen2": byte_level_vocab(VOCAB)}
+    gpt2_vocab = dict(byte_level_vocab(VOCAB), pre="gpt-2")
+    vocabs = {"llama": llama_vocab(), "qwen2": byte_level_vocab(VOCAB), "gpt2": gpt2_vocab}
     if args.all_types:
         os.makedirs(args.all_types, exist_ok=True)
         s = MODELS["llama_mixed"]
