@@ -1,8 +1,8 @@
 // kvscope_bench: how fast cached and naive generation run, next to what this machine allows,
 // all measured in one run. Not a test (ctest does not run it): it prints figures.
 //
-//   kvscope_bench [--gpt2 DIR] [--llama FILE] [--threads 1,2] [--tokens 256,1024] [--repeats 3]
-//                 [--json FILE]
+//   kvscope_bench [--gpt2 DIR] [--llama FILE] [--gguf FILE,FILE...] [--threads 1,2]
+//                 [--tokens 256,1024] [--repeats 3] [--naive 0|1] [--json FILE]
 //   kvscope_bench --memory-run DIR [--threads N]
 //   kvscope_bench --probe-only 1 [--threads 1,2]
 //
@@ -10,7 +10,10 @@
 // two matrix-vector products, each over buffers far beyond the caches) bounds a cached decode
 // step, which streams every weight once; Eigen's float GEMM rate (2048^3, best of 3) bounds a
 // naive step, which is matrix-matrix products over the whole sequence. Both at the same thread
-// count. --llama takes a llama2.c checkpoint with its tokenizer.bin beside it.
+// count. --llama takes a llama2.c checkpoint with its tokenizer.bin beside it; --gguf GGUF files
+// (each named by its file), whose weights stay quantized: their decode reads the stored bytes.
+// Big models also get a prefill case: one forward pass over a 512-token prompt, as llama-bench
+// -p 512 measures it, reported in prompt tokens per second.
 
 #include "bandwidth_probe.h"
 #include "cost/flops.h"
@@ -23,6 +26,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -67,14 +71,11 @@ struct Case {
     double stepMs = 0;         // naive: median step at n = tokens
 };
 
-// Weight bytes a decode step must read: every parameter once, except the rows of the tables a
-// step looks up one row of (learned positions; the token embedding unless it is the classifier).
+// Weight bytes a decode step must read, at their stored size (a quantized model's fewer): every
+// matrix once, one row of the tables looked up (transformer.h's bytesMoved).
 std::int64_t weightBytesPerStep(const Model& m) {
-    const ModelConfig& c = m.config;
-    std::int64_t unread = 0;
-    if (c.positions == PositionKind::Learned) unread += std::int64_t(c.nPositions - 1) * c.nEmbd;
-    if (!c.tiedLmHead) unread += std::int64_t(c.vocabSize - 1) * c.nEmbd;
-    return 4 * (m.transformer->parameterCount() - unread);
+    const int n = m.config.nPositions / 2;
+    return m.transformer->bytesMoved(n - 1, n).weights;
 }
 
 // What one generation through GenerationSession, as the app runs it, did and took.
@@ -221,8 +222,18 @@ Case naiveSampled(const ModelPtr& m, const QString& name, int tokens, int thread
     return c;
 }
 
+// A 512-token prefill: the median of `repeats` forward passes over 512 positions from nothing
+// (a cached run's first step), in prompt tokens per second, beside its product GFLOP/s.
+Case prefill(const ModelPtr& m, const QString& name, int threads, double gemm, int repeats) {
+    Case c = naiveSampled(m, name, 512, threads, gemm, repeats);
+    c.mode = QStringLiteral("prefill");
+    c.tokensPerSecond = c.tokens / (c.stepMs / 1e3);
+    c.estimated = false;
+    return c;
+}
+
 void printCase(const Case& c) {
-    std::printf("%-10s %-18s %5d %3d  %9.1f%s  %8.1f  %8.2f  %8.2f  %6.1f%% %s\n",
+    std::printf("%-18s %-18s %5d %3d  %9.1f%s  %8.1f  %8.2f  %8.2f  %6.1f%% %s\n",
                 qPrintable(c.model), qPrintable(c.mode), c.tokens, c.threads, c.tokensPerSecond,
                 c.estimated ? "*" : " ", c.gflops, c.weightGBs, c.movedGBs, 100 * c.fraction,
                 c.mode.startsWith(QLatin1String("cached")) ? "of the probe" : "of GEMM rate");
@@ -312,10 +323,11 @@ std::vector<int> intList(const QString& text) {
 
 // Loads `path` into `models` under `name`, recording the load time; false (said) on failure.
 bool loadNamed(const QString& path, const QString& name,
-               std::vector<std::pair<QString, ModelPtr>>& models, QJsonObject& loads) {
+               std::vector<std::pair<QString, ModelPtr>>& models, QJsonObject& loads,
+               const LoadOptions& options = {}) {
     QElapsedTimer t;
     t.start();
-    auto m = loadModel(path);
+    auto m = loadModel(path, {}, options);
     if (!m) {
         std::fprintf(stderr, "%s\n", qPrintable(m.errorMessage()));
         return false;
@@ -345,6 +357,7 @@ QJsonObject probeLimits(const bench::BandwidthProbe& p, double gemm) {
 
 int main(int argc, char** argv) {
     QString gpt2Dir, llamaFile, jsonPath, memoryDir;
+    QStringList ggufFiles;
     std::vector<int> threadCounts = {1, 2}, tokenCounts = {256, 1024};
     int repeats = 3;
     bool probeOnly = false, naive = true;
@@ -355,6 +368,8 @@ int main(int argc, char** argv) {
             gpt2Dir = value;
         else if (key == QLatin1String("--llama"))
             llamaFile = value;
+        else if (key == QLatin1String("--gguf"))
+            ggufFiles = value.split(QLatin1Char(','), Qt::SkipEmptyParts);
         else if (key == QLatin1String("--probe-only"))
             probeOnly = value.toInt() != 0;
         else if (key == QLatin1String("--naive"))
@@ -388,10 +403,16 @@ int main(int argc, char** argv) {
         if (!llamaFile.isEmpty() &&
             !loadNamed(llamaFile, QStringLiteral("llama-110m"), models, loads))
             return 3;
+        // Named by the file (llama110m-Q4_K_M.gguf). A context of 1024 whatever the file says
+        // (llama.cpp's llama2.c converter writes 128), as llama-bench sets its own.
+        for (const QString& f : ggufFiles)
+            if (!loadNamed(f, QFileInfo(f).completeBaseName(), models, loads,
+                           LoadOptions{{}, 1024}))
+                return 3;
     }
 
     QJsonArray cases, limits;
-    std::printf("%-10s %-18s %5s %3s  %10s  %8s  %8s  %8s  %s\n", "model", "mode", "tok", "thr",
+    std::printf("%-18s %-18s %5s %3s  %10s  %8s  %8s  %8s  %s\n", "model", "mode", "tok", "thr",
                 "tokens/s", "GFLOP/s", "wGB/s", "allGB/s", "fraction of the limit");
     for (int threads : threadCounts) {
         const bench::BandwidthProbe probe = bench::measureBandwidth(threads);
@@ -423,6 +444,11 @@ int main(int argc, char** argv) {
             }
             if (!big) {  // what attention capture costs where it is relatively largest
                 const Case c = cached(model, name, tokenCounts.back(), threads, bandwidth, false);
+                printCase(c);
+                cases.append(toJson(c));
+            }
+            if (big) {
+                const Case c = prefill(model, name, threads, gemm, repeats);
                 printCase(c);
                 cases.append(toJson(c));
             }
