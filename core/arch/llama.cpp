@@ -50,7 +50,7 @@ void bindWeights(const ModelConfig& c, WeightStore& store, const std::function<v
                  LlamaWeights& w) {
     const int d = c.nEmbd, kv = c.kvDim(), inner = c.nInner;
     WeightBinder bind(store, w.owned,
-                      QStringLiteral("the header (dim=%1, n_kv_heads=%2, hidden_dim=%3, "
+                      QStringLiteral("the configuration (dim=%1, n_kv_heads=%2, hidden_dim=%3, "
                                      "vocab_size=%4)")
                           .arg(d)
                           .arg(c.nKvHead)

@@ -309,17 +309,21 @@ def expectations(values, s, sequence, prompt):
 
 # ----------------------------------------------------------------- writer ---
 
-def write_gguf(path, s, raw, vocab):
+def write_gguf(path, s, raw, vocab, damage=None):
     a = s["arch"]
     w = GgufWriter(version=3)
-    w.add("general.architecture", T.STRING, a)
+    w.add("general.architecture", T.STRING, "falcon" if damage == "unknown_architecture" else a)
     w.add("general.name", T.STRING, os.path.basename(path))
-    w.add(a + ".block_count", T.UINT32, s["layers"])
+    if damage != "no_block_count":
+        w.add(a + ".block_count", T.UINT32, s["layers"])
     w.add(a + ".context_length", T.UINT32, CONTEXT)
     w.add(a + ".embedding_length", T.UINT32, s["dim"])
     w.add(a + ".feed_forward_length", T.UINT32, s["hidden"])
     w.add(a + ".attention.head_count", T.UINT32, s["heads"])
-    w.add(a + ".attention.head_count_kv", T.UINT32, s["kv_heads"])
+    w.add(a + ".attention.head_count_kv", T.UINT32,
+          3 if damage == "kv_heads_not_dividing" else s["kv_heads"])
+    if damage == "rope_scaling":
+        w.add(a + ".rope.scaling.type", T.STRING, "yarn")
     if a == "gpt2":
         w.add(a + ".attention.layer_norm_epsilon", T.FLOAT32, s["eps"])
     else:
@@ -351,6 +355,52 @@ def add_vocabulary(w, vocab):
 
 WEIGHTS_SHAPES = {}
 VOCAB = 320
+
+
+# Damaged models for core.gguf_reference's battery: a tiny valid Llama (dim 16, one layer), each
+# file with one thing wrong that the GGUF reader itself accepts but the model loader must refuse,
+# naming the key or tensor (the reader's own battery is core.gguf).
+TINY = dict(arch="llama", dim=16, hidden=32, layers=1, heads=2, kv_heads=2, tied=True,
+            theta=10000.0, eps=1e-5, seed=2, types=["F32"])
+DAMAGES = {
+    "no_block_count": "drop llama.block_count",
+    "kv_heads_not_dividing": "llama.attention.head_count_kv = 3 with 2 heads",
+    "unknown_architecture": "general.architecture = falcon",
+    "missing_tensor": "drop blk.0.ffn_up.weight",
+    "wrong_shape": "blk.0.attn_q.weight of (16, 8)",
+    "rope_scaling": "llama.rope.scaling.type = yarn",
+    "unknown_tokenizer": "tokenizer.ggml.model = bert",
+    "bad_merge": "a gpt2 vocabulary whose merges name a token it lacks",
+}
+
+
+def write_damaged(vocabs):
+    out = os.path.join(OUT, "damaged")
+    os.makedirs(out, exist_ok=True)
+    s = TINY
+    w = make_weights(s)
+    WEIGHTS_SHAPES.update({k: v.shape for k, v in w.items()})
+    raw, _ = stored(w, assign_types(s, ["F32"]))
+    for name in DAMAGES:
+        spec, tensors, vocab = dict(s), dict(raw), dict(vocabs["llama"])
+        if name == "wrong_shape":
+            tensors["blk.0.attn_q.weight"] = ("F32", gq.quantize("F32", w["blk.0.attn_q.weight"][:8]))
+            WEIGHTS_SHAPES["blk.0.attn_q.weight"] = (8, 16)
+        if name == "missing_tensor":
+            del tensors["blk.0.ffn_up.weight"]
+        if name == "unknown_tokenizer":
+            vocab["model"] = "bert"
+        if name == "bad_merge":
+            vocab = dict(vocabs["gpt2"], merges=vocabs["gpt2"]["merges"][:5] + ["zzĠ qqĠ"])
+        path = os.path.join(out, name + ".gguf")
+        write_gguf(path, spec, tensors, vocab, damage=name)
+        WEIGHTS_SHAPES["blk.0.attn_q.weight"] = (16, 16)
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write("# Damaged GGUF models\n\nWritten by `../../make_gguf_reference.py`: a tiny valid "
+                "Llama (dim 16, one layer, F32) with one fault each, which core.gguf_reference's "
+                "damagedModelsAreRefused expects to be refused naming the key or tensor.\n\n")
+        for name, what in DAMAGES.items():
+            f.write("- `%s.gguf`: %s\n" % (name, what))
 
 
 def build(name, s, types, out_dir, vocab, sequence, prompt):
@@ -387,6 +437,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     out = {name: build(name, s, s["types"], OUT, vocabs[s["arch"]], sequence, prompt)
            for name, s in MODELS.items()}
+    write_damaged(vocabs)
     # The vocabulary alone (no tensors), as llama.cpp ships its ggml-vocab-*.gguf files.
     w = GgufWriter(version=3)
     w.add("general.architecture", T.STRING, "llama")

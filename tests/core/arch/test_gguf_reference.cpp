@@ -220,6 +220,36 @@ private Q_SLOTS:
         }
     }
 
+    // Files the GGUF reader accepts but the loader must refuse (tests/reference/gguf/damaged),
+    // each naming the key or tensor at fault; nothing crashes.
+    void damagedModelsAreRefused_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QStringList>("expected");
+        QTest::newRow("no block count") << "no_block_count" << QStringList{"llama.block_count"};
+        QTest::newRow("KV heads not dividing")
+            << "kv_heads_not_dividing" << QStringList{"head_count_kv", "found 3"};
+        QTest::newRow("unknown architecture")
+            << "unknown_architecture" << QStringList{"general.architecture", "falcon"};
+        QTest::newRow("missing tensor")
+            << "missing_tensor" << QStringList{"blk.0.ffn_up.weight", "missing"};
+        QTest::newRow("wrong shape")
+            << "wrong_shape" << QStringList{"blk.0.attn_q.weight", "[16, 16]", "[8, 16]"};
+        QTest::newRow("rope scaling") << "rope_scaling" << QStringList{"rope.scaling.type", "yarn"};
+        QTest::newRow("unknown tokenizer")
+            << "unknown_tokenizer" << QStringList{"tokenizer.ggml.model", "bert"};
+        QTest::newRow("merge naming an unknown token")
+            << "bad_merge" << QStringList{"tokenizer.ggml.merges[5]", "no such token"};
+    }
+    void damagedModelsAreRefused() {
+        QFETCH(QString, file);
+        QFETCH(QStringList, expected);
+        auto m = loadModel(kDir + "/damaged/" + file + ".gguf");
+        QVERIFY(!m.ok());
+        QVERIFY2(m.errorMessage().startsWith(file + ".gguf"), qPrintable(m.errorMessage()));
+        for (const QString& part : expected)
+            QVERIFY2(m.errorMessage().contains(part), qPrintable(m.errorMessage()));
+    }
+
     // Quantized activations make a row's result independent of the batch it is computed in,
     // so the two modes agree on every token.
     void naiveEqualsCachedWithQuantizedActivations_data() {
