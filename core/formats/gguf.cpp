@@ -149,12 +149,11 @@ std::optional<double> realFromBits(GgufType type, std::uint64_t bits) {
 }  // namespace
 
 QString ggufTypeName(GgufType type) {
-    static const char* const kNames[] = {"UINT8",   "INT8",  "UINT16", "INT16", "UINT32",
-                                         "INT32",   "FLOAT32", "BOOL", "STRING", "ARRAY",
-                                         "UINT64",  "INT64", "FLOAT64"};
+    static const char* const kNames[] = {"UINT8",  "INT8",    "UINT16", "INT16",  "UINT32",
+                                         "INT32",  "FLOAT32", "BOOL",   "STRING", "ARRAY",
+                                         "UINT64", "INT64",   "FLOAT64"};
     const auto id = static_cast<std::uint32_t>(type);
-    return id <= kLastType ? QString::fromLatin1(kNames[id])
-                           : QStringLiteral("type %1").arg(id);
+    return id <= kLastType ? QString::fromLatin1(kNames[id]) : QStringLiteral("type %1").arg(id);
 }
 
 std::string_view GgufStringArray::at(std::size_t i) const {
@@ -280,9 +279,10 @@ private:
         take(4, [] { return QStringLiteral("the magic"); });
         const std::uint32_t version = u32(QStringLiteral("the version"));
         if (version == 1)
-            fail(QStringLiteral("GGUF version 1 is not supported (it stored counts and lengths in "
-                                "32 bits); kvscope reads versions 2 and 3, which llama.cpp has "
-                                "written since 2023: convert the model again"));
+            fail(
+                QStringLiteral("GGUF version 1 is not supported (it stored counts and lengths in "
+                               "32 bits); kvscope reads versions 2 and 3, which llama.cpp has "
+                               "written since 2023: convert the model again"));
         // A big-endian writer stores the version byte-swapped: 3 reads as 0x03000000 here.
         const std::uint32_t swapped = (version >> 24) | ((version >> 8) & 0xFF00u) |
                                       ((version << 8) & 0xFF0000u) | (version << 24);
@@ -555,8 +555,8 @@ private:
                              const GgmlTypeTraits& traits) const {
         const QString typeName =
             QString::fromLatin1(traits.name.data(), qsizetype(traits.name.size()));
-        const QString prefix = QStringLiteral("tensor %1 (%2, dims %3)")
-                                   .arg(name, typeName, dimsText(dims));
+        const QString prefix =
+            QStringLiteral("tensor %1 (%2, dims %3)").arg(name, typeName, dimsText(dims));
         std::uint64_t elements = 1;
         for (std::size_t i = 0; i < dims.size(); ++i) {
             if (dims[i] == 0)
@@ -669,9 +669,9 @@ Result<GgufFile> GgufFile::readHeader(QIODevice& device, const QString& fileName
     for (;;) {
         const auto have = static_cast<std::uint64_t>(head.size());
         if (!device.seek(qint64(have)))
-            return Error{fileName + QStringLiteral(": cannot seek to byte %1: %2")
-                                        .arg(have)
-                                        .arg(device.errorString())};
+            return Error{
+                fileName +
+                QStringLiteral(": cannot seek to byte %1: %2").arg(have).arg(device.errorString())};
         const QByteArray more = device.read(qint64(want - have));
         head += more;
         if (std::uint64_t(head.size()) != want)
@@ -787,8 +787,7 @@ Result<std::int64_t> GgufFile::i64(const QString& key) const {
 }
 
 Result<float> GgufFile::f32(const QString& key) const {
-    return typed<float>(key, QStringLiteral("a FLOAT32 (or a FLOAT64 within its range)"),
-                        asFloat);
+    return typed<float>(key, QStringLiteral("a FLOAT32 (or a FLOAT64 within its range)"), asFloat);
 }
 
 Result<double> GgufFile::f64(const QString& key) const {
@@ -816,8 +815,8 @@ Result<std::vector<float>> GgufFile::f32s(const QString& key) const {
             if (!v.isArray() || v.elementType() != GgufType::Float32) return std::nullopt;
             std::vector<float> out(v.arraySize());
             for (std::size_t i = 0; i < out.size(); ++i)
-                out[i] = std::bit_cast<float>(
-                    static_cast<std::uint32_t>(loadLittleEndian(v.rawElements().data() + 4 * i, 4)));
+                out[i] = std::bit_cast<float>(static_cast<std::uint32_t>(
+                    loadLittleEndian(v.rawElements().data() + 4 * i, 4)));
             return out;
         });
 }

@@ -82,7 +82,7 @@ public:
     GgufType type() const { return type_; }
     bool isArray() const { return type_ == GgufType::Array; }
     GgufType elementType() const { return elementType_; }  // arrays only
-    std::uint64_t arraySize() const { return count_; }      // arrays only
+    std::uint64_t arraySize() const { return count_; }     // arrays only
 
     // Scalars. Integer accessors accept any of the eight integer types (or, for arrays, element
     // i) and return nullopt when the value does not fit T; floats accept FLOAT32 and FLOAT64.
@@ -107,11 +107,11 @@ private:
     GgufType type_ = GgufType::UInt8;
     GgufType elementType_ = GgufType::UInt8;
     std::uint64_t count_ = 0;
-    std::uint64_t bits_ = 0;           // numbers and BOOL: the value's bytes, zero-extended
-    std::string string_;               // STRING
-    std::vector<std::uint8_t> raw_;    // arrays of numbers or BOOL
-    GgufStringArray strings_;          // arrays of STRING
-    std::vector<GgufValue> items_;     // arrays of arrays
+    std::uint64_t bits_ = 0;         // numbers and BOOL: the value's bytes, zero-extended
+    std::string string_;             // STRING
+    std::vector<std::uint8_t> raw_;  // arrays of numbers or BOOL
+    GgufStringArray strings_;        // arrays of STRING
+    std::vector<GgufValue> items_;   // arrays of arrays
 };
 
 struct GgufKeyValue {
@@ -122,8 +122,8 @@ struct GgufKeyValue {
 struct GgufTensor {
     QString name;
     GgmlType type = GgmlType::F32;
-    std::vector<std::int64_t> dims;  // 1 to 4, ne0 (the contiguous row length) first, all > 0
-    std::uint64_t offset = 0;        // as stored: from the start of the data section
+    std::vector<std::int64_t> dims;    // 1 to 4, ne0 (the contiguous row length) first, all > 0
+    std::uint64_t offset = 0;          // as stored: from the start of the data section
     std::uint64_t begin = 0, end = 0;  // absolute byte range in the file
 
     std::int64_t elementCount() const;

@@ -37,8 +37,10 @@ void touchMetadata(const GgufFile& f) {
             FUZZ_CHECK(s.value().size() == kv.value.arraySize());
             for (std::size_t i = 0; i < s.value().size(); ++i) sink += s.value().at(i).size();
         }
-        if (const auto v = f.f32s(kv.key); v.ok()) FUZZ_CHECK(v.value().size() == kv.value.arraySize());
-        if (const auto v = f.i32s(kv.key); v.ok()) FUZZ_CHECK(v.value().size() == kv.value.arraySize());
+        if (const auto v = f.f32s(kv.key); v.ok())
+            FUZZ_CHECK(v.value().size() == kv.value.arraySize());
+        if (const auto v = f.i32s(kv.key); v.ok())
+            FUZZ_CHECK(v.value().size() == kv.value.arraySize());
         if (kv.value.isArray() && kv.value.elementType() == GgufType::Array)
             FUZZ_CHECK(kv.value.items().size() == kv.value.arraySize());
     }
@@ -75,7 +77,8 @@ void checkTensors(const GgufFile& f, const std::uint8_t* data, std::uint64_t siz
     }
     std::sort(sorted.begin(), sorted.end(),
               [](const GgufTensor* x, const GgufTensor* y) { return x->begin < y->begin; });
-    for (std::size_t i = 1; i < sorted.size(); ++i) FUZZ_CHECK(sorted[i - 1]->end <= sorted[i]->begin);
+    for (std::size_t i = 1; i < sorted.size(); ++i)
+        FUZZ_CHECK(sorted[i - 1]->end <= sorted[i]->begin);
     gSink = gSink + sum;
 }
 

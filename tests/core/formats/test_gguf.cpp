@@ -76,10 +76,10 @@ struct Builder {
     QByteArray magic = "GGUF";
     quint32 version = 3;
     std::optional<quint64> tensorCount, kvCount;  // the real counts when unset
-    std::vector<QByteArray> kvs;                   // each: key, type, value
-    std::vector<QByteArray> tensorInfos;           // each: name, n_dims, dims, type, offset
-    quint32 alignment = 32;                        // for the padding only
-    QByteArray data;                               // the data section
+    std::vector<QByteArray> kvs;                  // each: key, type, value
+    std::vector<QByteArray> tensorInfos;          // each: name, n_dims, dims, type, offset
+    quint32 alignment = 32;                       // for the padding only
+    QByteArray data;                              // the data section
 
     Builder& kv(const QByteArray& key, GgufType t, const QByteArray& value) {
         kvs.push_back(str(key) + type(t) + value);
@@ -137,9 +137,9 @@ void expectError(const QString& message, const QStringList& parts) {
 }
 
 // Parses `bytes` into `const GgufFile& name`, failing the test function with the message if not.
-#define PARSE_OK(name, bytes)                                                 \
-    const auto name##Parsed = parseBytes(bytes);                              \
-    QVERIFY2(name##Parsed.ok(), qPrintable(name##Parsed.errorMessage()));     \
+#define PARSE_OK(name, bytes)                                             \
+    const auto name##Parsed = parseBytes(bytes);                          \
+    QVERIFY2(name##Parsed.ok(), qPrintable(name##Parsed.errorMessage())); \
     const GgufFile& name = name##Parsed.value()
 
 // ---- the manifest written by gguf_writer.py ----
@@ -202,7 +202,8 @@ void compareScalar(const GgufValue& v, GgufType t, std::optional<std::uint64_t> 
         }
         case GgufType::Bool: {
             // Bool arrays are raw bytes, 0 or 1.
-            const bool got = i ? v.rawElements()[*i] != 0 : v.boolean().value_or(!expected.toBool());
+            const bool got =
+                i ? v.rawElements()[*i] != 0 : v.boolean().value_or(!expected.toBool());
             QVERIFY2(got == expected.toBool(), qPrintable(where));
             return;
         }
@@ -272,7 +273,8 @@ class TestGguf : public QObject {
 private Q_SLOTS:
     void fixtureMatchesManifest_data() {
         QTest::addColumn<QString>("fixture");
-        for (const char* f : {"all_types_v3.gguf", "default_alignment_v2.gguf", "vocab_only_v3.gguf"})
+        for (const char* f :
+             {"all_types_v3.gguf", "default_alignment_v2.gguf", "vocab_only_v3.gguf"})
             QTest::newRow(f) << QString::fromLatin1(f);
     }
 
@@ -323,7 +325,8 @@ private Q_SLOTS:
             QCOMPARE(qint64(t.begin), e.value("begin").toInteger());
             QCOMPARE(qint64(t.end), e.value("end").toInteger());
             const auto view = GgufFile::tensorBytes(t, data(bytes), std::uint64_t(bytes.size()));
-            const QByteArray got(reinterpret_cast<const char*>(view.data()), qsizetype(view.size()));
+            const QByteArray got(reinterpret_cast<const char*>(view.data()),
+                                 qsizetype(view.size()));
             QCOMPARE(got.toHex(), e.value("hex").toString().toLatin1());
         }
         QVERIFY(f.find(QStringLiteral("absent")) == nullptr);
@@ -445,8 +448,7 @@ private Q_SLOTS:
         // Metadata.
         row("key length beyond the file",
             [](Builder& b) { b.kvs[0] = u64(1000000000) + "general.architecture"; },
-            {"the key of metadata pair 0", "string length 1000000000",
-             "past the end of the file"});
+            {"the key of metadata pair 0", "string length 1000000000", "past the end of the file"});
         row("key longer than the spec allows",
             [](Builder& b) { b.kv(QByteArray(65536, 'k'), GgufType::UInt8, "\1"); },
             {"the key of metadata pair 2", "string length 65536", "limit of 65535"});
@@ -454,8 +456,7 @@ private Q_SLOTS:
             [](Builder& b) { b.kv("general.name", GgufType::String, u64(kU64Max) + "x"); },
             {"metadata key \"general.name\"", "string length 18446744073709551615",
              "past the end"});
-        row("value type that does not exist",
-            [](Builder& b) { b.kv("x", GgufType(13), u32(0)); },
+        row("value type that does not exist", [](Builder& b) { b.kv("x", GgufType(13), u32(0)); },
             {"\"x\"", "value type 13", "does not exist"});
         row("value type 2^31", [](Builder& b) { b.kv("x", GgufType(0x80000000u), u32(0)); },
             {"value type 2147483648", "does not exist"});
@@ -486,18 +487,20 @@ private Q_SLOTS:
             },
             {"\"deep\"", "nested more than 8 deep"});
         row("array of arrays beyond the file",
-            [](Builder& b) { b.kv("nested", GgufType::Array, array(GgufType::Array, 1ull << 40, {})); },
+            [](Builder& b) {
+                b.kv("nested", GgufType::Array, array(GgufType::Array, 1ull << 40, {}));
+            },
             {"array length 1099511627776", "12 bytes per ARRAY"});
         row("bool that is neither 0 nor 1",
             [](Builder& b) { b.kv("flag", GgufType::Bool, QByteArray(1, '\x02')); },
             {"\"flag\"", "BOOL value 2", "expected 0 or 1"});
         row("bool array element neither 0 nor 1",
             [](Builder& b) {
-                b.kv("flags", GgufType::Array,
-                     array(GgufType::Bool, 3, QByteArray("\1\0\xff", 3)));
+                b.kv("flags", GgufType::Array, array(GgufType::Bool, 3, QByteArray("\1\0\xff", 3)));
             },
             {"\"flags\"", "element 2 is BOOL value 255"});
-        row("duplicate key", [](Builder& b) { b.kv("llama.block_count", GgufType::UInt32, u32(3)); },
+        row("duplicate key",
+            [](Builder& b) { b.kv("llama.block_count", GgufType::UInt32, u32(3)); },
             {"\"llama.block_count\" appears twice", "pairs 1 and 2"});
         for (quint32 a : {0u, 48u, 1u << 21})
             row(qPrintable(QStringLiteral("alignment %1").arg(a)),
@@ -516,7 +519,9 @@ private Q_SLOTS:
             {"tensor \"b\" (34 bytes at offset 64", "runs past the end of the file",
              "holds 96 bytes"});
         row("tensor far larger than the file",
-            [](Builder& b) { b.tensorInfos[0] = tensorInfo("a", {4, 1000000}, kF32, 0); },
+            [](Builder& b) {
+                b.tensorInfos[0] = tensorInfo("a", {4, 1000000}, kF32, 0);
+            },
             {"tensor \"a\" (16000000 bytes"});
         row("data section one byte short", [](Builder& b) { b.data = QByteArray(65, '\0'); },
             {"tensor \"b\"", "holds 65 bytes"});
@@ -537,8 +542,7 @@ private Q_SLOTS:
             {"dims [4611686018427387904]", "byte size overflows 2^64"});
         row("zero dimension", secondTensor({32, 0}, kF32, 32),
             {"tensor \"b\" (F32, dims [32, 0])", "dimension 1 is 0"});
-        row("n_dims 0", secondTensor({}, kF32, 32),
-            {"tensor \"b\": n_dims is 0; expected 1 to 4"});
+        row("n_dims 0", secondTensor({}, kF32, 32), {"tensor \"b\": n_dims is 0; expected 1 to 4"});
         row("n_dims 5", secondTensor({1, 1, 1, 1, 1}, kF32, 32), {"n_dims is 5"});
         row("row not whole Q8_0 blocks", secondTensor({33}, kQ8_0, 32),
             {"tensor \"b\" (Q8_0, dims [33])", "row length ne0 = 33", "Q8_0's block size 32"});
@@ -623,7 +627,8 @@ private Q_SLOTS:
     // tensor's end; the header-only parse asks for more bytes exactly until the tensor infos end.
     void truncatedAtEveryByte_data() {
         QTest::addColumn<QString>("fixture");
-        for (const char* f : {"all_types_v3.gguf", "default_alignment_v2.gguf", "vocab_only_v3.gguf"})
+        for (const char* f :
+             {"all_types_v3.gguf", "default_alignment_v2.gguf", "vocab_only_v3.gguf"})
             QTest::newRow(f) << QString::fromLatin1(f);
     }
     void truncatedAtEveryByte() {
@@ -652,7 +657,8 @@ private Q_SLOTS:
             const QByteArray cut = bytes.left(qsizetype(k));
             const auto r = parseBytes(cut);
             if (dataEnd > 0 ? k >= dataEnd : headerEnd.has_value()) {
-                QVERIFY2(r.ok(), qPrintable(QStringLiteral("cut at %1: ").arg(k) + r.errorMessage()));
+                QVERIFY2(r.ok(),
+                         qPrintable(QStringLiteral("cut at %1: ").arg(k) + r.errorMessage()));
             } else {
                 QVERIFY2(!r.ok(), qPrintable(QStringLiteral("cut at %1 accepted").arg(k)));
                 expectError(r.errorMessage(), {});
