@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -66,11 +67,11 @@ void benchType(GgmlType type, const Options& o, std::mt19937& rng) {
     std::vector<std::vector<std::uint8_t>> mats;
     for (int c = 0; c < o.copies; ++c) mats.push_back(randomMatrix(type, o, rng));
     const std::size_t rowBytes = mats[0].size() / std::size_t(o.rows);
-    std::vector<float> x(std::size_t(o.cols)), y(std::size_t(o.rows));
+    std::vector<float> x(static_cast<std::size_t>(o.cols)), y(static_cast<std::size_t>(o.rows));
     std::normal_distribution<float> normal;
     for (float& v : x) v = normal(rng);
-    std::vector<BlockQ8_0> x0(std::size_t(o.cols / 32));
-    std::vector<BlockQ8_K> xk(std::size_t(o.cols / 256));
+    std::vector<BlockQ8_0> x0(static_cast<std::size_t>(o.cols / 32));
+    std::vector<BlockQ8_K> xk(static_cast<std::size_t>(o.cols / 256));
     quantizeRowQ8_0(x.data(), o.cols, x0.data());
     quantizeRowQ8_K(x.data(), o.cols, xk.data());
 

@@ -125,7 +125,7 @@ QByteArray randomRow(GgmlType type, int n, std::mt19937& rng) {
 
 std::vector<float> gaussian(int n, std::mt19937& rng, float sigma = 1.0f) {
     std::normal_distribution<float> normal(0.0f, sigma);
-    std::vector<float> x(std::size_t(n));
+    std::vector<float> x(static_cast<std::size_t>(n));
     for (float& v : x) v = normal(rng);
     return x;
 }
@@ -285,7 +285,7 @@ private Q_SLOTS:
             const int n = 1024 + (ggmlTypeTraits(type).blockSize == 1 ? 37 : 0);
             const QByteArray row = randomRow(type, n, rng);
             const std::vector<float> x = gaussian(n, rng);
-            std::vector<float> w(std::size_t(n));
+            std::vector<float> w(static_cast<std::size_t>(n));
             QVERIFY(dequantizeRow(type, test::bytesOf(row), n, w.data()));
             double expected = 0, magnitude = 0;
             for (int i = 0; i < n; ++i) {
@@ -309,7 +309,7 @@ private Q_SLOTS:
                 const bool q8k = activationTypeFor(type) == GgmlType::Q8_K;
                 const int block = q8k ? 256 : 32;
                 const QByteArray row = randomRow(type, n, rng);
-                std::vector<float> w(std::size_t(n));
+                std::vector<float> w(static_cast<std::size_t>(n));
                 QVERIFY(dequantizeRow(type, test::bytesOf(row), n, w.data()));
                 // sum_b e_b sum_{i in b} |w_i| (quantize_activation.h), plus the float32
                 // rounding of the block scales in the quantized dot itself.

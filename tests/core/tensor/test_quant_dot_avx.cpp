@@ -28,7 +28,7 @@ void putF16(std::vector<std::uint8_t>& row, std::size_t offset, float v) {
 // n values of `type` with random quant bits and scales of random sign (dmin positive).
 std::vector<std::uint8_t> randomRow(GgmlType type, int n, std::mt19937& rng) {
     const GgmlTypeTraits t = ggmlTypeTraits(type);
-    std::vector<std::uint8_t> row(std::size_t(n / t.blockSize * t.blockBytes));
+    std::vector<std::uint8_t> row(static_cast<std::size_t>(n / t.blockSize * t.blockBytes));
     std::uniform_int_distribution<int> byte(0, 255);
     for (auto& c : row) c = std::uint8_t(byte(rng));
     std::uniform_real_distribution<float> scale(0.005f, 0.05f);
@@ -93,20 +93,20 @@ private Q_SLOTS:
         std::normal_distribution<float> normal(0.0f, 1.0f);
         for (int trial = 0; trial < 20; ++trial) {
             const std::vector<std::uint8_t> row = randomRow(t, n, rng);
-            std::vector<float> x(std::size_t(n));
+            std::vector<float> x(static_cast<std::size_t>(n));
             for (float& v : x) v = normal(rng);
             if (trial % 4 == 3) x[std::size_t(trial) % x.size()] *= 50.0f;  // an outlier
             double fast = 0, ref = 0;
             std::vector<double> a;  // the quantized activation's values
             if (t == GgmlType::Q8_0) {
-                std::vector<BlockQ8_0> q(std::size_t(n / 32));
+                std::vector<BlockQ8_0> q(static_cast<std::size_t>(n / 32));
                 QVERIFY(quantizeRowQ8_0(x.data(), n, q.data()));
                 fast = dotQ8_0Q8_0(row.data(), q.data(), n);
                 ref = *dotQ8_0Reference(t, row.data(), q.data(), n);
                 for (const auto& b : q)
                     for (int i = 0; i < 32; ++i) a.push_back(b.qs[i] * double(halfToFloat(b.d)));
             } else {
-                std::vector<BlockQ8_K> q(std::size_t(n / 256));
+                std::vector<BlockQ8_K> q(static_cast<std::size_t>(n / 256));
                 QVERIFY(quantizeRowQ8_K(x.data(), n, q.data()));
                 fast = t == GgmlType::Q4_K ? dotQ4_KQ8_K(row.data(), q.data(), n)
                                            : dotQ6_KQ8_K(row.data(), q.data(), n);
