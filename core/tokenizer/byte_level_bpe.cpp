@@ -217,8 +217,8 @@ void ByteLevelBpe::encodeOrdinary(std::string_view text, std::vector<int>& out) 
     }
     for (std::string_view piece : kvscope::preTokenize(pre_, text)) {
         if (ignoreMerges_) {
-            if (const auto it = pieceIds_.find(std::string(piece)); it != pieceIds_.end()) {
-                out.push_back(it->second);
+            if (const int id = pieceIds_.find(idToBytes_, piece); id >= 0) {
+                out.push_back(id);
                 continue;
             }
         }
@@ -480,8 +480,8 @@ Result<ByteLevelBpe> ByteLevelBpe::fromVocabulary(const Vocabulary& v, const QSt
     tok.idToBytes_.resize(n);
     // Tokens as the merges spell them (the byte alphabet) to ids; a repeated text keeps its
     // last id, as llama.cpp's token_to_id does.
-    std::unordered_map<std::string_view, int> byText;
-    byText.reserve(n);
+    TextIndex byText(n);
+    std::vector<int> normalIds;  // for pieceIds_, once idToBytes_ is complete
     std::string bytes;
     for (std::size_t id = 0; id < n; ++id) {
         const std::int32_t type = v.types.empty() ? Normal : v.types[id];
@@ -493,7 +493,7 @@ Result<ByteLevelBpe> ByteLevelBpe::fromVocabulary(const Vocabulary& v, const QSt
         }
         const std::string& text = v.tokens[id];
         if (text.empty()) continue;
-        byText.insert_or_assign(std::string_view(text), static_cast<int>(id));
+        byText.insert(v.tokens, static_cast<int>(id));
         if (type == Control || type == UserDefined) {
             tok.idToBytes_[id] = text;
             tok.wholeTokens_[static_cast<unsigned char>(text[0])].push_back(static_cast<int>(id));
@@ -511,7 +511,7 @@ Result<ByteLevelBpe> ByteLevelBpe::fromVocabulary(const Vocabulary& v, const QSt
         if (bytes.size() == 1 && tok.byteIds_[static_cast<unsigned char>(bytes[0])] < 0) {
             tok.byteIds_[static_cast<unsigned char>(bytes[0])] = static_cast<int>(id);
         }
-        if (v.ignoreMerges) tok.pieceIds_.insert_or_assign(bytes, static_cast<int>(id));
+        if (v.ignoreMerges) normalIds.push_back(static_cast<int>(id));
         tok.idToBytes_[id] = std::move(bytes);
         bytes = std::string();
     }
@@ -557,8 +557,8 @@ Result<ByteLevelBpe> ByteLevelBpe::fromVocabulary(const Vocabulary& v, const QSt
         int ids[3];
         const std::string_view parts[3] = {left, right, joined};
         for (int k = 0; k < 3; ++k) {
-            const auto it = byText.find(parts[k]);
-            if (it == byText.end()) {
+            ids[k] = byText.find(v.tokens, parts[k]);
+            if (ids[k] < 0) {
                 return fail(QStringLiteral("%1: expected %2 %3 among the tokens, found no such "
                                            "token")
                                 .arg(field(),
@@ -566,13 +566,16 @@ Result<ByteLevelBpe> ByteLevelBpe::fromVocabulary(const Vocabulary& v, const QSt
                                            : QStringLiteral("the merged token"),
                                      quotedUtf8(parts[k])));
             }
-            ids[k] = it->second;
         }
         // A repeated pair takes its later rank, as in encoder.py and Hugging Face.
         tok.merges_.insert_or_assign(pairKey(ids[0], ids[1]),
                                      Merge{static_cast<int>(rank), ids[2]});
     }
 
+    if (v.ignoreMerges) {
+        tok.pieceIds_ = TextIndex(normalIds.size());
+        for (int id : normalIds) tok.pieceIds_.insert(tok.idToBytes_, id);
+    }
     tok.special_ = v.special;
     tok.pre_ = v.pre;
     tok.ignoreMerges_ = v.ignoreMerges;

@@ -5,6 +5,7 @@
 // between the families; merging is the same.
 
 #include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/text_index.h"
 #include "tokenizer/tokenizer.h"
 #include "util/result.h"
 
@@ -122,8 +123,8 @@ private:
     // Ids of the tokens matched whole in the text, by their first byte, longest first.
     std::array<std::vector<int>, 256> wholeTokens_;
     bool hasWholeTokens_ = false;
-    // Token bytes to id, for ignoreMerges only (empty otherwise).
-    std::unordered_map<std::string, int> pieceIds_;
+    // Normal tokens by their bytes (idToBytes_), for ignoreMerges only (empty otherwise).
+    TextIndex pieceIds_;
     SpecialTokens special_;
     PreTokenizer pre_ = PreTokenizer::Gpt2;
     bool ignoreMerges_ = false;

@@ -12,8 +12,6 @@ namespace kvscope {
 
 namespace {
 
-constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-
 QString quotedName(std::string_view s) {
     return QLatin1Char('"') + QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())) +
            QLatin1Char('"');
@@ -87,10 +85,7 @@ Result<TokenizerPtr> sentencePieceFromGguf(const GgufVocabulary& v, const QStrin
         }
         SentencePieceBpe::Piece& p = pieces[id];
         // The pieces hold spaces where sentencepiece writes U+2581 (as tokenizer.bin does).
-        p.text = v.tokens[id];
-        for (std::size_t at; (at = p.text.find(kSpaceMarker)) != std::string::npos;) {
-            p.text.replace(at, kSpaceMarker.size(), " ");
-        }
+        p.text = SentencePieceBpe::spacesForMarkers(v.tokens[id]);
         p.score = v.scores.empty() ? 0.0f : v.scores[id];
         p.type = pieceType(type);
     }

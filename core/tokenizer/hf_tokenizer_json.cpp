@@ -316,12 +316,12 @@ std::vector<std::string> readMerges(const Reader& r, const QJsonObject& model) {
     std::vector<std::string> merges;
     merges.reserve(static_cast<std::size_t>(list.size()));
     for (qsizetype i = 0; i < list.size(); ++i) {
-        const QString field = QStringLiteral("model.merges[%1]").arg(i);
         const QJsonValue v = list[i];
         if (v.isString()) {
             merges.push_back(utf8Of(v.toString()));
             continue;
         }
+        const QString field = QStringLiteral("model.merges[%1]").arg(i);
         const QJsonArray pair = v.toArray();
         if (!v.isArray() || pair.size() != 2 || !pair[0].isString() || !pair[1].isString()) {
             r.fail(field, QStringLiteral("\"a b\" or a pair [\"a\", \"b\"] of strings"), v);
@@ -348,8 +348,14 @@ std::vector<std::string> readTokens(const Reader& r, const QJsonObject& model,
     entries.reserve(static_cast<std::size_t>(vocab.size()));
     int maxId = -1;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-        const QString field = QStringLiteral("model.vocab \"%1\"").arg(it.key());
-        const int id = r.id(it.value(), field, vocabSize);
+        // The message is formatted only for a bad id: there are over a hundred thousand.
+        const QJsonValue value = it.value();
+        const double d = value.toDouble(-1);
+        const bool good = value.isDouble() && std::floor(d) == d && d >= 0 && d <= kMaxId &&
+                          (vocabSize <= 0 || d < vocabSize);
+        const int id = good ? static_cast<int>(d)
+                            : r.id(value, QStringLiteral("model.vocab \"%1\"").arg(it.key()),
+                                   vocabSize);
         entries.emplace_back(id, utf8Of(it.key()));
         maxId = std::max(maxId, id);
     }
@@ -585,12 +591,8 @@ TokenizerPtr buildSentencePiece(const Reader& r, const QJsonObject& model,
         } else if (t == unkText) {
             types[id] = Type::Unknown;
         }
-        texts[id] = t;
-        if (types[id] != Type::Control && types[id] != Type::UserDefined) {
-            for (std::size_t at; (at = texts[id].find(kSpaceMarker)) != std::string::npos;) {
-                texts[id].replace(at, kSpaceMarker.size(), " ");
-            }
-        }
+        const bool added = types[id] == Type::Control || types[id] == Type::UserDefined;
+        texts[id] = added ? t : SentencePieceBpe::spacesForMarkers(t);
     }
     // Merges are written with U+2581; the pieces compared with them too.
     std::vector<std::string> merges = readMerges(r, model);
@@ -637,6 +639,18 @@ TokenizerPtr buildByteLevel(const Reader& r, const QJsonObject& model,
     return std::make_shared<ByteLevelBpe>(made.take());
 }
 
+// Qt 6.4's JSON parser drops a U+FEFF that opens a string, key or value, and vocabularies hold
+// such tokens (Llama 2's piece 30143 is U+FEFF alone). As the escape \ufeff it is kept. After
+// a raw quote the three bytes can only open a string (or follow an escaped quote inside one,
+// where the escape means the same character), so the replacement changes nothing else.
+QByteArray escapeOpeningBoms(const QByteArray& json) {
+    static const QByteArray raw("\"\xEF\xBB\xBF");
+    if (!json.contains(raw)) return json;
+    QByteArray escaped = json;
+    escaped.replace(raw, QByteArray("\"\\ufeff"));
+    return escaped;
+}
+
 TokenizerPtr parse(const QByteArray& json, const QString& file, int vocabSize) {
     const Reader r(file);
     if (json.size() > kMaxTokenizerJsonBytes) {
@@ -644,7 +658,7 @@ TokenizerPtr parse(const QByteArray& json, const QString& file, int vocabSize) {
                QStringLiteral("%1 bytes").arg(json.size()));
     }
     QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
+    const QJsonDocument doc = QJsonDocument::fromJson(escapeOpeningBoms(json), &error);
     if (error.error != QJsonParseError::NoError) {
         throw LoadError(QStringLiteral("%1: invalid JSON at byte offset %2: %3")
                             .arg(file)

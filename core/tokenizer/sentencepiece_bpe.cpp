@@ -21,6 +21,19 @@ int SentencePieceBpe::byteOfPiece(std::string_view text) {
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
+std::string SentencePieceBpe::spacesForMarkers(std::string_view text) {
+    static constexpr std::string_view kMarker = "\xE2\x96\x81";  // U+2581
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t at; (at = text.find(kMarker)) != std::string_view::npos;) {
+        out.append(text.substr(0, at));
+        out.push_back(' ');
+        text.remove_prefix(at + kMarker.size());
+    }
+    out.append(text);
+    return out;
+}
+
 namespace {
 
 QString hexByte(int b) {

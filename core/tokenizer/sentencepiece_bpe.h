@@ -62,6 +62,9 @@ public:
 
     // The byte a "<0xNN>" piece stands for (upper-case hex, as sentencepiece writes them), or -1.
     static int byteOfPiece(std::string_view text);
+    // A piece as sentencepiece, GGUF and tokenizer.json write it, with U+2581 for a space, as
+    // the Piece text it stands for.
+    static std::string spacesForMarkers(std::string_view text);
 
     // id must be in [0, vocabSize()).
     const Piece& piece(int id) const { return pieces_[static_cast<std::size_t>(id)]; }
