@@ -7,6 +7,7 @@
 #include "tokenizer_fixtures.h"
 
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -167,6 +168,35 @@ private Q_SLOTS:
         const std::vector<int> ids = t.encode("<s>Hi");
         QCOMPARE(ids.front(), 1);
         QCOMPARE(ids, (std::vector<int>{1, 6324}));  // <s>, "▁Hi"
+    }
+
+    // The two SentencePiece-style layouts of the fuzz seeds (tests/fuzz/make_seeds.py): ids
+    // 3-258 are the byte pieces, then ▁ 259, a 260, b 261, ▁a 262, ab 263, ▁ab 264, and the
+    // merges rank ▁a before ab before ▁ab. The normalizer gives every part between added tokens
+    // the dummy prefix (Hugging Face's legacy Llama behaviour), Metaspace with "first" only the
+    // part at the start of the text.
+    void sentencePieceStyleParts() {
+        const auto load = [](const char* seed) {
+            QFile file(QStringLiteral(KVSCOPE_FIXTURES "/fuzz/corpus/fuzz_hf_tokenizer/") +
+                       QLatin1String(seed));
+            if (!file.open(QIODevice::ReadOnly)) qFatal("cannot read %s", seed);
+            auto parsed = parseHfTokenizerJson(file.readAll(), QLatin1String(seed));
+            if (!parsed) qFatal("%s", qPrintable(parsed.errorMessage()));
+            return parsed.take();
+        };
+        const TokenizerPtr every = load("sentencepiece_normalizer");
+        const TokenizerPtr first = load("sentencepiece_metaspace");
+        // " a" merges first (best rank), then "▁a" + "b".
+        QCOMPARE(every->encode("ab"), std::vector<int>{264});
+        QCOMPARE(every->encode("ab<s>ab"), (std::vector<int>{264, 1, 264}));
+        QCOMPARE(first->encode("ab<s>ab"), (std::vector<int>{264, 1, 263}));
+        QCOMPARE(first->encode("<s>ab"), (std::vector<int>{1, 263}));
+        // "q" is no piece: byte fallback, 0x71 at id 3 + 0x71.
+        QCOMPARE(every->encode("q"), (std::vector<int>{259, 3 + 0x71}));
+        QCOMPARE(every->special().bos, 1);
+        QCOMPARE(every->special().eos, 2);
+        QVERIFY(every->special().addBos);
+        QCOMPARE(every->decode(every->encode("ab qa")), std::string("ab qa"));
     }
 
     void specialTokensAreMatchedWhole() {
