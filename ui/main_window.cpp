@@ -43,10 +43,13 @@ QString rateText(double perSecond) {
     return QString::number(perSecond, 'f', perSecond >= 10 ? 0 : 1);
 }
 
-// The weights line of the model card: each stored type's share of the parameters with its bits
-// per weight (a Q4_K_M file mixes Q4_K and Q6_K), and the bytes the model holds, which a cached
-// decode step streams once.
-QString weightsLine(const Model& m) {
+// The weights on the model card: each stored type's share of the parameters with its bits per
+// weight (a Q4_K_M file mixes Q4_K and Q6_K), and the bytes the model holds, which a cached
+// decode step streams once. A float32 model says so in a few words after the KV cache (the card
+// must not make the controls scroll at 720 px); anything else gets a line of its own.
+QString weightsText(const Model& m) {
+    if (m.weightTypes.size() == 1 && m.weightTypes.front().type == GgmlType::F32)
+        return QObject::tr(" · weights F32, %1").arg(units::bytesText(double(m.weightBytes)));
     QStringList parts;
     std::int64_t total = 0;
     for (const WeightTypeShare& s : m.weightTypes) total += s.parameters;
@@ -59,7 +62,7 @@ QString weightsLine(const Model& m) {
                                     : QString::number(share, 'f', 0) + QLatin1Char('%'))
                      .arg(ggmlBitsPerWeight(s.type), 0, 'g', 3);
     }
-    return QObject::tr("weights %1 · %2 in memory")
+    return QObject::tr("<br>weights %1 · %2 in memory")
         .arg(parts.join(QStringLiteral(" · ")), units::bytesText(double(m.weightBytes)));
 }
 
@@ -80,7 +83,7 @@ QString modelSummary(const Model& m) {
                   .arg(c.nHead / c.nKvHead);
     return QObject::tr(
                "<b>%1</b><br>%2 · %3 parameters · %4 layers × %5 · head dim %6 · d = %7 · "
-               "context %8 · vocab %9<br>%10<br>%11")
+               "context %8 · vocab %9<br>%10%11")
         .arg(m.name.toHtmlEscaped(), c.modelType,
              units::siText(double(m.transformer->parameterCount()), QString()))
         .arg(c.nLayer)
@@ -89,7 +92,7 @@ QString modelSummary(const Model& m) {
         .arg(c.nEmbd)
         .arg(c.nPositions)
         .arg(c.vocabSize)
-        .arg(cache, weightsLine(m));
+        .arg(cache, weightsText(m));
 }
 
 QDockWidget* dock(const QString& title, const QString& name, QWidget* w, QMainWindow* parent) {

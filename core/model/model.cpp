@@ -438,12 +438,14 @@ Result<ModelPtr> loadFolder(const QString& path, const LoadProgress& progress,
         if (!s) continue;
         if (s.value().kind == FileKind::Llama2c)
             return loadLlama2c(f.filePath(), s.value(), options, progress);
+        if (s.value().kind == FileKind::Gguf) return loadGguf(f.filePath(), options, progress);
         if (s.value().kind == FileKind::Zip || s.value().kind == FileKind::Pickle)
             return pickleRefusal(f.filePath(), s.value().kind);
     }
     const QStringList files = dir.entryList(QDir::Files);
-    return Error{QStringLiteral("%1: no model here: expected model.safetensors with config.json, "
-                                "vocab.json and merges.txt, or a llama2.c checkpoint, found %2")
+    return Error{QStringLiteral("%1: no model here: expected model.safetensors (or its shards) with "
+                                "config.json and its tokenizer files, a GGUF file, or a llama2.c "
+                                "checkpoint, found %2")
                      .arg(path, files.isEmpty() ? QStringLiteral("no files")
                                                 : files.mid(0, 8).join(QStringLiteral(", ")))};
 }

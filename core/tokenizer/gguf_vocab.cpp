@@ -27,8 +27,9 @@ QString checkSpecialIds(const GgufVocabulary& v, const QString& file) {
         {"bos", v.bos}, {"eos", v.eos}, {"eot", v.eot}};
     for (const auto& [name, id] : ids) {
         if (id && (*id < 0 || *id >= static_cast<std::int64_t>(v.tokens.size()))) {
-            return QStringLiteral("%1: tokenizer.ggml.%2_token_id: expected an id below %3, "
-                                  "found %4")
+            return QStringLiteral(
+                       "%1: tokenizer.ggml.%2_token_id: expected an id below %3, "
+                       "found %4")
                 .arg(file, QLatin1String(name))
                 .arg(v.tokens.size())
                 .arg(*id);

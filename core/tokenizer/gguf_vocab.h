@@ -21,12 +21,12 @@
 namespace kvscope {
 
 struct GgufVocabulary {
-    std::string model;                 // tokenizer.ggml.model
-    std::optional<std::string> pre;    // tokenizer.ggml.pre (gpt2 only; absent means "default")
-    std::vector<std::string> tokens;   // tokenizer.ggml.tokens (n_vocab)
-    std::vector<float> scores;         // tokenizer.ggml.scores (n_vocab, or empty: all 0)
-    std::vector<std::int32_t> types;   // tokenizer.ggml.token_type (n_vocab, or empty: normal)
-    std::vector<std::string> merges;   // tokenizer.ggml.merges (gpt2)
+    std::string model;                // tokenizer.ggml.model
+    std::optional<std::string> pre;   // tokenizer.ggml.pre (gpt2 only; absent means "default")
+    std::vector<std::string> tokens;  // tokenizer.ggml.tokens (n_vocab)
+    std::vector<float> scores;        // tokenizer.ggml.scores (n_vocab, or empty: all 0)
+    std::vector<std::int32_t> types;  // tokenizer.ggml.token_type (n_vocab, or empty: normal)
+    std::vector<std::string> merges;  // tokenizer.ggml.merges (gpt2)
     // tokenizer.ggml.bos_token_id, eos_token_id, eot_token_id; absent: llama.cpp's defaults
     // (llama: BOS 1, EOS 2; gpt2: none here, since llama.cpp's 11 is a guess that names a
     // wrong token in most vocabularies).

@@ -146,9 +146,9 @@ bool isType(const QJsonObject& o, const char* type) {
 }
 
 QString compact(const QJsonValue& v) {
-    QString s = QString::fromUtf8(
-        (v.isObject() ? QJsonDocument(v.toObject()) : QJsonDocument(v.toArray()))
-            .toJson(QJsonDocument::Compact));
+    QString s =
+        QString::fromUtf8((v.isObject() ? QJsonDocument(v.toObject()) : QJsonDocument(v.toArray()))
+                              .toJson(QJsonDocument::Compact));
     return s.size() > 200 ? s.left(200) + QStringLiteral("...") : s;
 }
 
@@ -270,7 +270,8 @@ Shape readShape(const Reader& r, const QJsonObject& root, bool byteFallback) {
     }
     if (!byteFallback) {
         r.fail(QStringLiteral("model.byte_fallback"),
-               QStringLiteral("true for a SentencePiece-style vocabulary"), QStringLiteral("false"));
+               QStringLiteral("true for a SentencePiece-style vocabulary"),
+               QStringLiteral("false"));
     }
     return shape;
 }
@@ -286,19 +287,20 @@ std::vector<AddedToken> readAddedTokens(const Reader& r, const QJsonObject& root
         const QJsonObject t = r.object(tokens[i], field);
         AddedToken a;
         a.id = r.id(t.value(QLatin1String("id")), field + QStringLiteral(".id"), vocabSize);
-        a.content = utf8Of(r.string(t.value(QLatin1String("content")), field + QStringLiteral(".content")));
+        a.content =
+            utf8Of(r.string(t.value(QLatin1String("content")), field + QStringLiteral(".content")));
         if (a.content.empty()) {
             r.fail(field + QStringLiteral(".content"), QStringLiteral("a non-empty string"),
                    QStringLiteral("\"\""));
         }
-        a.special = r.boolean(t.value(QLatin1String("special")), field + QStringLiteral(".special"),
-                              false);
+        a.special =
+            r.boolean(t.value(QLatin1String("special")), field + QStringLiteral(".special"), false);
         // Matching with stripped spaces or on word boundaries is not implemented: refused
         // rather than matched differently. `normalized` only matters for contents that the
         // normalizer changes, which the supported vocabularies' added tokens are not.
         for (const char* flag : {"lstrip", "rstrip", "single_word"}) {
-            if (r.boolean(t.value(QLatin1String(flag)), field + QLatin1Char('.') + QLatin1String(flag),
-                          false)) {
+            if (r.boolean(t.value(QLatin1String(flag)),
+                          field + QLatin1Char('.') + QLatin1String(flag), false)) {
                 r.fail(field + QLatin1Char('.') + QLatin1String(flag), QStringLiteral("false"),
                        QStringLiteral("true"));
             }
@@ -312,7 +314,8 @@ std::vector<AddedToken> readAddedTokens(const Reader& r, const QJsonObject& root
 
 // Merges as "left right" strings, from either spelling: "a b" or ["a", "b"].
 std::vector<std::string> readMerges(const Reader& r, const QJsonObject& model) {
-    const QJsonArray list = r.array(model.value(QLatin1String("merges")), QStringLiteral("model.merges"));
+    const QJsonArray list =
+        r.array(model.value(QLatin1String("merges")), QStringLiteral("model.merges"));
     std::vector<std::string> merges;
     merges.reserve(static_cast<std::size_t>(list.size()));
     for (qsizetype i = 0; i < list.size(); ++i) {
@@ -327,7 +330,8 @@ std::vector<std::string> readMerges(const Reader& r, const QJsonObject& model) {
             r.fail(field, QStringLiteral("\"a b\" or a pair [\"a\", \"b\"] of strings"), v);
         }
         const QString a = pair[0].toString(), b = pair[1].toString();
-        if (a.isEmpty() || b.isEmpty() || a.contains(QLatin1Char(' ')) || b.contains(QLatin1Char(' '))) {
+        if (a.isEmpty() || b.isEmpty() || a.contains(QLatin1Char(' ')) ||
+            b.contains(QLatin1Char(' '))) {
             r.fail(field, QStringLiteral("two non-empty tokens without spaces"), v);
         }
         merges.push_back(utf8Of(a + QLatin1Char(' ') + b));
@@ -340,7 +344,8 @@ std::vector<std::string> readMerges(const Reader& r, const QJsonObject& model) {
 // stray large id sizes the table: at most twice the entries, plus slack.
 std::vector<std::string> readTokens(const Reader& r, const QJsonObject& model,
                                     const std::vector<AddedToken>& added, int vocabSize) {
-    const QJsonObject vocab = r.object(model.value(QLatin1String("vocab")), QStringLiteral("model.vocab"));
+    const QJsonObject vocab =
+        r.object(model.value(QLatin1String("vocab")), QStringLiteral("model.vocab"));
     if (vocab.isEmpty()) {
         r.fail(QStringLiteral("model.vocab"), QStringLiteral("tokens"), QStringLiteral("none"));
     }
@@ -353,9 +358,9 @@ std::vector<std::string> readTokens(const Reader& r, const QJsonObject& model,
         const double d = value.toDouble(-1);
         const bool good = value.isDouble() && std::floor(d) == d && d >= 0 && d <= kMaxId &&
                           (vocabSize <= 0 || d < vocabSize);
-        const int id = good ? static_cast<int>(d)
-                            : r.id(value, QStringLiteral("model.vocab \"%1\"").arg(it.key()),
-                                   vocabSize);
+        const int id =
+            good ? static_cast<int>(d)
+                 : r.id(value, QStringLiteral("model.vocab \"%1\"").arg(it.key()), vocabSize);
         entries.emplace_back(id, utf8Of(it.key()));
         maxId = std::max(maxId, id);
     }
@@ -372,7 +377,9 @@ std::vector<std::string> readTokens(const Reader& r, const QJsonObject& model,
         if (!slot.empty()) {
             r.fail(QStringLiteral("model.vocab \"%1\"").arg(QString::fromStdString(text)),
                    QStringLiteral("a unique id"),
-                   QStringLiteral("%1, which \"%2\" also has").arg(id).arg(QString::fromStdString(slot)));
+                   QStringLiteral("%1, which \"%2\" also has")
+                       .arg(id)
+                       .arg(QString::fromStdString(slot)));
         }
         slot = std::move(text);
     }
@@ -401,8 +408,8 @@ int templateBos(const Reader& r, const QJsonObject& root) {
                    QStringLiteral("ByteLevel, TemplateProcessing or a Sequence of them"),
                    compact(step));
         }
-        const QJsonArray single = r.array(step.value(QLatin1String("single")),
-                                          QStringLiteral("post_processor.single"));
+        const QJsonArray single =
+            r.array(step.value(QLatin1String("single")), QStringLiteral("post_processor.single"));
         if (single.isEmpty()) continue;
         const QJsonObject first = r.object(single[0], QStringLiteral("post_processor.single[0]"));
         if (!first.contains(QLatin1String("SpecialToken"))) continue;
@@ -415,12 +422,14 @@ int templateBos(const Reader& r, const QJsonObject& root) {
             r.fail(QStringLiteral("post_processor.special_tokens \"%1\".ids").arg(name),
                    QStringLiteral("one id"), QStringLiteral("%1").arg(ids.size()));
         }
-        return r.id(ids[0], QStringLiteral("post_processor.special_tokens \"%1\".ids[0]").arg(name), 0);
+        return r.id(ids[0], QStringLiteral("post_processor.special_tokens \"%1\".ids[0]").arg(name),
+                    0);
     }
     return -1;
 }
 
-int idOfFirst(const std::vector<std::string>& tokens, std::initializer_list<std::string_view> names) {
+int idOfFirst(const std::vector<std::string>& tokens,
+              std::initializer_list<std::string_view> names) {
     for (std::string_view name : names) {
         const auto it = std::find(tokens.begin(), tokens.end(), name);
         if (it != tokens.end()) return static_cast<int>(it - tokens.begin());
@@ -431,8 +440,9 @@ int idOfFirst(const std::vector<std::string>& tokens, std::initializer_list<std:
 // SentencePieceBpe over an HF vocabulary, with the added tokens matched whole first.
 class HfSentencePiece final : public Tokenizer {
 public:
-    HfSentencePiece(SentencePieceBpe inner, std::vector<AddedToken> added, bool prefixEveryPart)
-        : inner_(std::move(inner)), prefixEveryPart_(prefixEveryPart) {
+    HfSentencePiece(SentencePieceBpe inner, std::vector<AddedToken> added, bool prefixEveryPart,
+                    SpecialTokens special)
+        : special_(special), inner_(std::move(inner)), prefixEveryPart_(prefixEveryPart) {
         std::sort(added.begin(), added.end(), [](const AddedToken& a, const AddedToken& b) {
             return a.content.size() > b.content.size();
         });
@@ -498,9 +508,8 @@ public:
         return inner_.tokenDisplay(id);
     }
 
-    SpecialTokens special_;
-
 private:
+    SpecialTokens special_;
     SentencePieceBpe inner_;
     bool prefixEveryPart_;
     std::array<std::vector<AddedToken>, 256> byFirstByte_;  // longest first
@@ -570,8 +579,8 @@ std::vector<float> scoresFromMerges(const Reader& r, const std::vector<std::stri
 }
 
 TokenizerPtr buildSentencePiece(const Reader& r, const QJsonObject& model,
-                                std::vector<std::string> tokens,
-                                std::vector<AddedToken> added, const Shape& shape, int bos) {
+                                std::vector<std::string> tokens, std::vector<AddedToken> added,
+                                const Shape& shape, int bos) {
     using Type = SentencePieceBpe::Type;
     const QJsonValue unk = model.value(QLatin1String("unk_token"));
     const std::string unkText = unk.isString() ? utf8Of(unk.toString()) : std::string();
@@ -579,7 +588,7 @@ TokenizerPtr buildSentencePiece(const Reader& r, const QJsonObject& model,
     for (const AddedToken& a : added) addedSpecial[a.id] = a.special;
 
     std::vector<Type> types(tokens.size(), Type::Normal);  // (n_vocab)
-    std::vector<std::string> texts(tokens.size());          // (n_vocab) with spaces for U+2581
+    std::vector<std::string> texts(tokens.size());         // (n_vocab) with spaces for U+2581
     for (std::size_t id = 0; id < tokens.size(); ++id) {
         const std::string& t = tokens[id];
         if (const auto it = addedSpecial.find(static_cast<int>(id)); it != addedSpecial.end()) {
@@ -607,9 +616,8 @@ TokenizerPtr buildSentencePiece(const Reader& r, const QJsonObject& model,
     const int eos = idOfFirst(tokens, {"</s>", "<|end_of_text|>"});
     auto made = SentencePieceBpe::fromPieces(std::move(pieces), bos, eos, r.file(), bos >= 0);
     if (!made) throw LoadError(made.errorMessage());
-    auto tok = std::make_shared<HfSentencePiece>(made.take(), std::move(added), shape.prefixEveryPart);
-    tok->special_ = SpecialTokens{bos, eos, -1, bos >= 0};
-    return tok;
+    return std::make_shared<HfSentencePiece>(made.take(), std::move(added), shape.prefixEveryPart,
+                                             SpecialTokens{bos, eos, -1, bos >= 0});
 }
 
 TokenizerPtr buildByteLevel(const Reader& r, const QJsonObject& model,
@@ -654,7 +662,8 @@ QByteArray escapeOpeningBoms(const QByteArray& json) {
 TokenizerPtr parse(const QByteArray& json, const QString& file, int vocabSize) {
     const Reader r(file);
     if (json.size() > kMaxTokenizerJsonBytes) {
-        r.fail(QStringLiteral("size"), QStringLiteral("at most %1 bytes").arg(kMaxTokenizerJsonBytes),
+        r.fail(QStringLiteral("size"),
+               QStringLiteral("at most %1 bytes").arg(kMaxTokenizerJsonBytes),
                QStringLiteral("%1 bytes").arg(json.size()));
     }
     QJsonParseError error;
@@ -682,8 +691,9 @@ TokenizerPtr parse(const QByteArray& json, const QString& file, int vocabSize) {
     }
     r.absentOr(model, "dropout", QStringLiteral("model.dropout"), QJsonValue(),
                QStringLiteral("null (BPE dropout samples tokenizations)"));
-    r.absentOr(model, "continuing_subword_prefix", QStringLiteral("model.continuing_subword_prefix"),
-               QJsonValue(QString()), QStringLiteral("null or \"\""));
+    r.absentOr(model, "continuing_subword_prefix",
+               QStringLiteral("model.continuing_subword_prefix"), QJsonValue(QString()),
+               QStringLiteral("null or \"\""));
     r.absentOr(model, "end_of_word_suffix", QStringLiteral("model.end_of_word_suffix"),
                QJsonValue(QString()), QStringLiteral("null or \"\""));
     const bool byteFallback = r.boolean(model.value(QLatin1String("byte_fallback")),
@@ -693,7 +703,8 @@ TokenizerPtr parse(const QByteArray& json, const QString& file, int vocabSize) {
     std::vector<std::string> tokens = readTokens(r, model, added, vocabSize);
     const int bos = templateBos(r, root);
     if (bos >= static_cast<int>(tokens.size())) {
-        r.fail(QStringLiteral("post_processor"), QStringLiteral("a BOS id below %1").arg(tokens.size()),
+        r.fail(QStringLiteral("post_processor"),
+               QStringLiteral("a BOS id below %1").arg(tokens.size()),
                QStringLiteral("%1").arg(bos));
     }
     if (shape.byteLevel) return buildByteLevel(r, model, std::move(tokens), added, shape, bos);
@@ -714,7 +725,8 @@ Result<TokenizerPtr> parseHfTokenizerJson(const QByteArray& json, const QString&
 Result<TokenizerPtr> loadHfTokenizerJson(const QString& path, int vocabSize) {
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly)) {
-        return Error{QStringLiteral("%1: cannot read the tokenizer: %2").arg(path, file.errorString())};
+        return Error{
+            QStringLiteral("%1: cannot read the tokenizer: %2").arg(path, file.errorString())};
     }
     if (file.size() > kMaxTokenizerJsonBytes) {
         return Error{QStringLiteral("%1: size: expected at most %2 bytes, found %3 bytes")

@@ -59,7 +59,8 @@ std::vector<Scanned> scan(std::string_view s) {
 
 // A run of characters [b, e) of the scanned text; each stage appends the ends of its pieces.
 using Chars = std::vector<Scanned>;
-using Stage = std::function<void(const Chars&, std::size_t, std::size_t, std::vector<std::size_t>&)>;
+using Stage =
+    std::function<void(const Chars&, std::size_t, std::size_t, std::vector<std::size_t>&)>;
 
 std::size_t runEnd(const Chars& c, std::size_t k, std::size_t e, CharClass cls) {
     while (k < e && c[k].cls == cls) ++k;
@@ -204,8 +205,9 @@ std::vector<Stage> stagesOf(PreTokenizer kind) {
             }};
         }
         case PreTokenizer::SmolLm:
-            return {[isNumber](const Chars& c, std::size_t b, std::size_t e,
-                               auto& ends) { isolate(c, b, e, isNumber, 1, ends); },
+            return {[isNumber](const Chars& c, std::size_t b, std::size_t e, auto& ends) {
+                        isolate(c, b, e, isNumber, 1, ends);
+                    },
                     gpt2Stage};
         case PreTokenizer::Default:
             return {[](const Chars& c, std::size_t b, std::size_t e, auto& ends) {

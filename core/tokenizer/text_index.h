@@ -35,7 +35,7 @@ private:
     // The slot holding text, or the empty slot where it would go.
     std::size_t slotOf(const std::vector<std::string>& texts, std::string_view text) const {
         const std::size_t mask = slots_.size() - 1;
-        for (std::size_t slot = std::hash<std::string_view>{}(text) & mask;;
+        for (std::size_t slot = std::hash<std::string_view>{}(text)&mask;;
              slot = (slot + 1) & mask) {
             const int id = slots_[slot];
             if (id < 0 || texts[static_cast<std::size_t>(id)] == text) return slot;

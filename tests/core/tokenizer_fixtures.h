@@ -68,8 +68,8 @@ inline QString mismatch(const std::string& text, const std::vector<int>& ours,
     std::size_t at = 0;
     while (at < ours.size() && at < theirs.size() && ours[at] == theirs[at]) ++at;
     return QStringLiteral("text %1: first mismatch at position %2\n  ours: %3\n  peer: %4")
-        .arg(QString::fromUtf8(QJsonDocument(QJsonArray{QString::fromStdString(text)})
-                                   .toJson(QJsonDocument::Compact)))
+        .arg(QString::fromUtf8(
+            QJsonDocument(QJsonArray{QString::fromStdString(text)}).toJson(QJsonDocument::Compact)))
         .arg(at)
         .arg(idList(ours), idList(theirs));
 }

@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             FUZZ_CHECK(tok.decode(tok.encode(probe)) == probe);
         }
     }
-    const std::vector<int> odd = {-1, tok.vocabSize(), tok.vocabSize() - 1, 0, INT32_MIN, INT32_MAX};
+    const std::vector<int> odd = {-1, tok.vocabSize(), tok.vocabSize() - 1,
+                                  0,  INT32_MIN,       INT32_MAX};
     for (int id : odd) {
         (void)tok.tokenBytes(id);
         (void)tok.tokenDisplay(id);

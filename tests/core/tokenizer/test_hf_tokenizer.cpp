@@ -7,6 +7,7 @@
 #include "tokenizer_fixtures.h"
 
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -70,10 +71,15 @@ QJsonObject byteLevelDoc(const QStringList& extra, const QJsonArray& merges) {
     QJsonObject vocab;
     for (int b = 0; b < 256; ++b) vocab.insert(byteSymbol(b), b);
     for (int i = 0; i < extra.size(); ++i) vocab.insert(extra[i], 256 + i);
-    QJsonObject model{{"type", "BPE"}, {"vocab", vocab}, {"merges", merges},
-                      {"byte_fallback", false}, {"dropout", QJsonValue()}};
+    QJsonObject model{{"type", "BPE"},
+                      {"vocab", vocab},
+                      {"merges", merges},
+                      {"byte_fallback", false},
+                      {"dropout", QJsonValue()}};
     QJsonObject pre{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
-    return QJsonObject{{"model", model}, {"pre_tokenizer", pre}, {"normalizer", QJsonValue()},
+    return QJsonObject{{"model", model},
+                       {"pre_tokenizer", pre},
+                       {"normalizer", QJsonValue()},
                        {"added_tokens", QJsonArray{}}};
 }
 
@@ -100,8 +106,9 @@ private:
         const QString message = result.errorMessage();
         QVERIFY2(message.startsWith(QStringLiteral("bad/tokenizer.json: ")), qPrintable(message));
         for (const QString& needle : mustMention) {
-            QVERIFY2(message.contains(needle),
-                     qPrintable(QStringLiteral("\"%1\" does not mention \"%2\"").arg(message, needle)));
+            QVERIFY2(
+                message.contains(needle),
+                qPrintable(QStringLiteral("\"%1\" does not mention \"%2\"").arg(message, needle)));
         }
     }
 
@@ -109,22 +116,26 @@ private Q_SLOTS:
     void llama3MatchesPeer_data() { peerData(QStringLiteral("llama3_peer_ids.json")); }
     void llama3MatchesPeer() {
         QFETCH(int, index);
-        static const std::vector<PeerEntry> entries = readPeerIds(QStringLiteral("llama3_peer_ids.json"));
+        static const std::vector<PeerEntry> entries =
+            readPeerIds(QStringLiteral("llama3_peer_ids.json"));
         const PeerEntry& e = entries[static_cast<std::size_t>(index)];
         const Tokenizer& tok = *load(QStringLiteral("llama3")).tok;
         const std::vector<int> ids = tok.encode(e.text);
-        if (const QString why = mismatch(e.text, ids, e.ids); !why.isEmpty()) QFAIL(qPrintable(why));
+        if (const QString why = mismatch(e.text, ids, e.ids); !why.isEmpty())
+            QFAIL(qPrintable(why));
         QCOMPARE(tok.decode(ids), e.text);
     }
 
     void qwen3MatchesPeer_data() { peerData(QStringLiteral("qwen3_peer_ids.json")); }
     void qwen3MatchesPeer() {
         QFETCH(int, index);
-        static const std::vector<PeerEntry> entries = readPeerIds(QStringLiteral("qwen3_peer_ids.json"));
+        static const std::vector<PeerEntry> entries =
+            readPeerIds(QStringLiteral("qwen3_peer_ids.json"));
         const PeerEntry& e = entries[static_cast<std::size_t>(index)];
         const Tokenizer& tok = *load(QStringLiteral("qwen3")).tok;
         const std::vector<int> ids = tok.encode(e.text);
-        if (const QString why = mismatch(e.text, ids, e.ids); !why.isEmpty()) QFAIL(qPrintable(why));
+        if (const QString why = mismatch(e.text, ids, e.ids); !why.isEmpty())
+            QFAIL(qPrintable(why));
         // Qwen's normalizer is NFC: the text comes back composed.
         QCOMPARE(tok.decode(ids), nfc(e.text));
     }
@@ -140,12 +151,14 @@ private Q_SLOTS:
         QVERIFY(tok.special().addBos);
         int compared = 0;
         for (const PeerEntry& e : readPeerIds(QStringLiteral("llama2_sp_ids.json"))) {
-            if (e.text.find("<s>") != std::string::npos || e.text.find("</s>") != std::string::npos ||
+            if (e.text.find("<s>") != std::string::npos ||
+                e.text.find("</s>") != std::string::npos ||
                 e.text.find("<unk>") != std::string::npos) {
                 continue;
             }
             const std::vector<int> ids = tok.encode(e.text);
-            if (const QString why = mismatch(e.text, ids, e.ids); !why.isEmpty()) QFAIL(qPrintable(why));
+            if (const QString why = mismatch(e.text, ids, e.ids); !why.isEmpty())
+                QFAIL(qPrintable(why));
             QCOMPARE(tok.decode(ids), e.text);
             ++compared;
         }
@@ -157,12 +170,41 @@ private Q_SLOTS:
         QCOMPARE(ids, (std::vector<int>{1, 6324}));  // <s>, "▁Hi"
     }
 
+    // The two SentencePiece-style layouts of the fuzz seeds (tests/fuzz/make_seeds.py): ids
+    // 3-258 are the byte pieces, then ▁ 259, a 260, b 261, ▁a 262, ab 263, ▁ab 264, and the
+    // merges rank ▁a before ab before ▁ab. The normalizer gives every part between added tokens
+    // the dummy prefix (Hugging Face's legacy Llama behaviour), Metaspace with "first" only the
+    // part at the start of the text.
+    void sentencePieceStyleParts() {
+        const auto load = [](const char* seed) {
+            QFile file(QStringLiteral(KVSCOPE_FIXTURES "/fuzz/corpus/fuzz_hf_tokenizer/") +
+                       QLatin1String(seed));
+            if (!file.open(QIODevice::ReadOnly)) qFatal("cannot read %s", seed);
+            auto parsed = parseHfTokenizerJson(file.readAll(), QLatin1String(seed));
+            if (!parsed) qFatal("%s", qPrintable(parsed.errorMessage()));
+            return parsed.take();
+        };
+        const TokenizerPtr every = load("sentencepiece_normalizer");
+        const TokenizerPtr first = load("sentencepiece_metaspace");
+        // " a" merges first (best rank), then "▁a" + "b".
+        QCOMPARE(every->encode("ab"), std::vector<int>{264});
+        QCOMPARE(every->encode("ab<s>ab"), (std::vector<int>{264, 1, 264}));
+        QCOMPARE(first->encode("ab<s>ab"), (std::vector<int>{264, 1, 263}));
+        QCOMPARE(first->encode("<s>ab"), (std::vector<int>{1, 263}));
+        // "q" is no piece: byte fallback, 0x71 at id 3 + 0x71.
+        QCOMPARE(every->encode("q"), (std::vector<int>{259, 3 + 0x71}));
+        QCOMPARE(every->special().bos, 1);
+        QCOMPARE(every->special().eos, 2);
+        QVERIFY(every->special().addBos);
+        QCOMPARE(every->decode(every->encode("ab qa")), std::string("ab qa"));
+    }
+
     void specialTokensAreMatchedWhole() {
         const Tokenizer& llama3 = *load(QStringLiteral("llama3")).tok;
         QCOMPARE(llama3.encode("<|begin_of_text|>"), std::vector<int>{128000});
         QCOMPARE(llama3.tokenBytes(128000), std::string("<|begin_of_text|>"));
-        QCOMPARE(llama3.special().eos, 128001);   // <|end_of_text|>
-        QCOMPARE(llama3.special().eot, 128009);   // <|eot_id|>
+        QCOMPARE(llama3.special().eos, 128001);  // <|end_of_text|>
+        QCOMPARE(llama3.special().eot, 128009);  // <|eot_id|>
         // This copy's post-processor is ByteLevel, not a template: no BOS is added.
         QCOMPARE(llama3.special().bos, -1);
         QVERIFY(!llama3.special().addBos);
@@ -176,20 +218,23 @@ private Q_SLOTS:
     }
 
     void templateGivesBos() {
-        QJsonObject doc = QJsonDocument::fromJson(
-                              readZlibFixture(QStringLiteral("llama3/tokenizer.json.zlib")))
-                              .object();
-        doc.insert(QStringLiteral("post_processor"),
-                   QJsonObject{{"type", "Sequence"},
-                               {"processors",
-                                QJsonArray{QJsonObject{{"type", "ByteLevel"}},
-                                           QJsonObject{{"type", "TemplateProcessing"},
-                                                       {"single", QJsonArray{QJsonObject{
-                                                                      {"SpecialToken",
-                                                                       QJsonObject{{"id", "<|begin_of_text|>"}}}}}},
-                                                       {"special_tokens",
-                                                        QJsonObject{{"<|begin_of_text|>",
-                                                                     QJsonObject{{"ids", QJsonArray{128000}}}}}}}}}});
+        QJsonObject doc =
+            QJsonDocument::fromJson(readZlibFixture(QStringLiteral("llama3/tokenizer.json.zlib")))
+                .object();
+        doc.insert(
+            QStringLiteral("post_processor"),
+            QJsonObject{
+                {"type", "Sequence"},
+                {"processors",
+                 QJsonArray{
+                     QJsonObject{{"type", "ByteLevel"}},
+                     QJsonObject{{"type", "TemplateProcessing"},
+                                 {"single",
+                                  QJsonArray{QJsonObject{
+                                      {"SpecialToken", QJsonObject{{"id", "<|begin_of_text|>"}}}}}},
+                                 {"special_tokens",
+                                  QJsonObject{{"<|begin_of_text|>",
+                                               QJsonObject{{"ids", QJsonArray{128000}}}}}}}}}});
         const auto parsed = parseHfTokenizerJson(bytes(doc), QStringLiteral("t.json"));
         QVERIFY2(parsed.ok(), qPrintable(parsed.errorMessage()));
         QCOMPARE(parsed.value()->special().bos, 128000);
@@ -258,8 +303,8 @@ private Q_SLOTS:
     void handMadeByteLevel() {
         // "a b" and ["a", "b"] merges are the same.
         const QJsonObject strings = byteLevelDoc({"ab", "abc"}, QJsonArray{"a b", "ab c"});
-        const QJsonObject pairs = byteLevelDoc({"ab", "abc"},
-                                               QJsonArray{QJsonArray{"a", "b"}, QJsonArray{"ab", "c"}});
+        const QJsonObject pairs =
+            byteLevelDoc({"ab", "abc"}, QJsonArray{QJsonArray{"a", "b"}, QJsonArray{"ab", "c"}});
         for (const QJsonObject& doc : {strings, pairs}) {
             const auto parsed = parseHfTokenizerJson(bytes(doc), QStringLiteral("t.json"));
             QVERIFY2(parsed.ok(), qPrintable(parsed.errorMessage()));
@@ -292,10 +337,13 @@ private Q_SLOTS:
         expectRefused(withModel("type", "WordPiece"), {"model.type", "\"BPE\"", "WordPiece"});
         expectRefused(withModel("type", "Unigram"), {"model.type", "Unigram"});
         expectRefused(withModel("dropout", 0.1), {"model.dropout", "0.1"});
-        expectRefused(withModel("end_of_word_suffix", "</w>"), {"model.end_of_word_suffix", "</w>"});
-        expectRefused(withModel("merges", QJsonArray{"a q"}), {"model.merges[0]", "\"aq\"", "no such token"});
+        expectRefused(withModel("end_of_word_suffix", "</w>"),
+                      {"model.end_of_word_suffix", "</w>"});
+        expectRefused(withModel("merges", QJsonArray{"a q"}),
+                      {"model.merges[0]", "\"aq\"", "no such token"});
         expectRefused(withModel("merges", QJsonArray{"ab"}), {"model.merges[0]", "one space"});
-        expectRefused(withModel("merges", QJsonArray{QJsonArray{"a", 3}}), {"model.merges[0]", "pair"});
+        expectRefused(withModel("merges", QJsonArray{QJsonArray{"a", 3}}),
+                      {"model.merges[0]", "pair"});
         expectRefused(withModel("merges", "a b"), {"model.merges", "an array"});
         expectRefused(withModel("byte_fallback", true), {"model.byte_fallback", "false"});
         expectRefused(withModel("ignore_merges", "yes"), {"model.ignore_merges", "true or false"});
@@ -320,32 +368,42 @@ private Q_SLOTS:
         };
         expectRefused(withRoot("pre_tokenizer", QJsonObject{{"type", "Whitespace"}}),
                       {"pre_tokenizer", "Whitespace"});
-        expectRefused(withRoot("pre_tokenizer",
-                               QJsonObject{{"type", "Sequence"},
-                                           {"pretokenizers",
-                                            QJsonArray{QJsonObject{{"type", "Split"},
-                                                                   {"pattern", QJsonObject{{"Regex", "\\w+"}}},
-                                                                   {"behavior", "Isolated"}},
-                                                       QJsonObject{{"type", "ByteLevel"}, {"use_regex", false}}}}}),
-                      {"pre_tokenizer", "Split"});
-        expectRefused(withRoot("normalizer", QJsonObject{{"type", "NFKC"}}), {"normalizer", "NFKC"});
+        expectRefused(
+            withRoot("pre_tokenizer",
+                     QJsonObject{
+                         {"type", "Sequence"},
+                         {"pretokenizers",
+                          QJsonArray{QJsonObject{{"type", "Split"},
+                                                 {"pattern", QJsonObject{{"Regex", "\\w+"}}},
+                                                 {"behavior", "Isolated"}},
+                                     QJsonObject{{"type", "ByteLevel"}, {"use_regex", false}}}}}),
+            {"pre_tokenizer", "Split"});
+        expectRefused(withRoot("normalizer", QJsonObject{{"type", "NFKC"}}),
+                      {"normalizer", "NFKC"});
         expectRefused(withRoot("pre_tokenizer", QJsonValue()), {"normalizer", "Prepend"});
         expectRefused(withRoot("post_processor", QJsonObject{{"type", "BertProcessing"}}),
                       {"post_processor", "BertProcessing"});
-        expectRefused(withRoot("added_tokens", QJsonArray{QJsonObject{{"id", 300}, {"content", "<x>"}, {"lstrip", true}}}),
-                      {"added_tokens[0].lstrip", "true"});
-        expectRefused(withRoot("added_tokens", QJsonArray{QJsonObject{{"id", "7"}, {"content", "<x>"}}}),
-                      {"added_tokens[0].id", "the string \"7\""});
-        expectRefused(withRoot("added_tokens", QJsonArray{QJsonObject{{"id", 300}, {"content", ""}}}),
-                      {"added_tokens[0].content", "non-empty"});
+        expectRefused(
+            withRoot("added_tokens",
+                     QJsonArray{QJsonObject{{"id", 300}, {"content", "<x>"}, {"lstrip", true}}}),
+            {"added_tokens[0].lstrip", "true"});
+        expectRefused(
+            withRoot("added_tokens", QJsonArray{QJsonObject{{"id", "7"}, {"content", "<x>"}}}),
+            {"added_tokens[0].id", "the string \"7\""});
+        expectRefused(
+            withRoot("added_tokens", QJsonArray{QJsonObject{{"id", 300}, {"content", ""}}}),
+            {"added_tokens[0].content", "non-empty"});
         expectRefused(withRoot("added_tokens", QJsonObject{}), {"added_tokens", "an array"});
 
         // The model's vocab_size bounds every id.
-        const auto bounded = parseHfTokenizerJson(bytes(good), QStringLiteral("bad/tokenizer.json"), 257);
+        const auto bounded =
+            parseHfTokenizerJson(bytes(good), QStringLiteral("bad/tokenizer.json"), 257);
         QVERIFY(bounded.ok());
-        const auto over = parseHfTokenizerJson(bytes(good), QStringLiteral("bad/tokenizer.json"), 256);
+        const auto over =
+            parseHfTokenizerJson(bytes(good), QStringLiteral("bad/tokenizer.json"), 256);
         QVERIFY(!over.ok());
-        QVERIFY2(over.errorMessage().contains(QStringLiteral("vocab_size=256")), qPrintable(over.errorMessage()));
+        QVERIFY2(over.errorMessage().contains(QStringLiteral("vocab_size=256")),
+                 qPrintable(over.errorMessage()));
     }
 
     void fileSizeIsCapped() {
@@ -357,8 +415,10 @@ private Q_SLOTS:
         file.close();
         const auto loaded = kvscope::loadHfTokenizerJson(path);
         QVERIFY(!loaded.ok());
-        QVERIFY2(loaded.errorMessage().contains(QStringLiteral("at most")), qPrintable(loaded.errorMessage()));
-        const auto missing = kvscope::loadHfTokenizerJson(dir.filePath(QStringLiteral("none.json")));
+        QVERIFY2(loaded.errorMessage().contains(QStringLiteral("at most")),
+                 qPrintable(loaded.errorMessage()));
+        const auto missing =
+            kvscope::loadHfTokenizerJson(dir.filePath(QStringLiteral("none.json")));
         QVERIFY(!missing.ok());
         QVERIFY(missing.errorMessage().contains(QStringLiteral("none.json")));
     }

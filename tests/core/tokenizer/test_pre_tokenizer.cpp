@@ -8,8 +8,8 @@
 
 #include <random>
 
-using kvscope::PreTokenizer;
 using kvscope::preTokenize;
+using kvscope::PreTokenizer;
 using V = std::vector<std::string_view>;
 
 class TestPreTokenizer : public QObject {
@@ -61,8 +61,9 @@ private Q_SLOTS:
         // A byte that is not UTF-8 counts as punctuation, so it may lead a word.
         QCOMPARE(cut("ab\x80"
                      "cd"),
-                 (V{"ab", "\x80"
-                          "cd"}));
+                 (V{"ab",
+                    "\x80"
+                    "cd"}));
     }
 
     void qwen2() {
