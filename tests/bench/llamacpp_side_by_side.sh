@@ -8,14 +8,19 @@
 # of it). Decode: `llama-bench -p 0 -n 128 -t THREADS` against kvscope's cached run of 127 new
 # tokens after BOS (the context holds 128 with the files llama.cpp's llama2.c converter writes;
 # --ctx-size 1024 lifts it) with attention capture off, its own "tokens/s" (time of the steps).
-# Prefill: `llama-bench -p 512 -n 0` against kvscope_bench's prefill case (see kvscope_bench.cpp)
-# when KVSCOPE_BENCH is set to its path.
+# Prefill: `llama-bench -p 512 -n 0` against kvscope's cached run of one token after a 512-token
+# prompt (BOS and " the" 510 times, 512 ids with the Llama vocabulary: the script checks it with
+# --tokenize), whose one step is the prefill; prompt tokens per second. PREFILL=0 skips it.
 set -euo pipefail
 bench="$1" kvscope="$2" runs="$3" threads="$4"
 shift 4
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 printf '%-28s %-8s %12s %12s %8s\n' file test llama.cpp kvscope ratio
+prompt=$(printf ' the%.0s' $(seq 1 510))
 for model in "$@"; do
+  ids=$("$kvscope" --headless --model "$model" --tokenize "$prompt" --add-bos | grep -o '"ids":\[[^]]*\]' |
+    tr ',' '\n' | wc -l)
+  [ "$ids" = 512 ] || echo "note: $(basename "$model"): the prefill prompt is $ids tokens, not 512"
   lc_tg=() kv_tg=() lc_pp=() kv_pp=()
   for _ in $(seq 1 "$runs"); do
     lc_tg+=("$("$bench" -m "$model" -p 0 -n 128 -t "$threads" -r 1 -o csv 2>/dev/null |
@@ -23,11 +28,13 @@ for model in "$@"; do
     kv_tg+=("$("$kvscope" --headless --model "$model" --ctx-size 1024 --prompt "" \
       --max-tokens 127 --mode cached --temperature 0 --threads "$threads" --no-attention 2>&1 |
       sed -n 's/.*cached: [0-9]* tokens in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p')")
-    if [ -n "${KVSCOPE_BENCH:-}" ]; then
+    if [ "${PREFILL:-1}" != 0 ]; then
       lc_pp+=("$("$bench" -m "$model" -p 512 -n 0 -t "$threads" -r 1 -o csv 2>/dev/null |
         awk -F, 'NR>1 {gsub(/"/,""); print $(NF-1)}' | tail -1)")
-      kv_pp+=("$("$KVSCOPE_BENCH" --gguf "$model" --threads "$threads" --tokens 256 --naive 0 \
-        --repeats 1 2>/dev/null | awk '$2 == "prefill" {print $5}' | tr -d '*')")
+      secs=$("$kvscope" --headless --model "$model" --ctx-size 1024 --prompt "$prompt" \
+        --max-tokens 1 --mode cached --temperature 0 --threads "$threads" --no-attention 2>&1 |
+        sed -n 's/.*cached: 1 tokens in \([0-9.]*\) s.*/\1/p')
+      kv_pp+=("$(echo "512 / $secs" | bc -l)")
     fi
   done
   a=$(printf '%s\n' "${lc_tg[@]}" | median) b=$(printf '%s\n' "${kv_tg[@]}" | median)
