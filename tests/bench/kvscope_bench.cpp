@@ -12,7 +12,7 @@
 // naive step, which is matrix-matrix products over the whole sequence. Both at the same thread
 // count. --llama takes a llama2.c checkpoint with its tokenizer.bin beside it.
 
-#include "bandwidth_probe.h"
+#include "cost/bandwidth_probe.h"
 #include "cost/flops.h"
 #include "model/embedded_model.h"
 #include "model/model.h"

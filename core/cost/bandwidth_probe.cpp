@@ -1,4 +1,4 @@
-#include "bandwidth_probe.h"
+#include "cost/bandwidth_probe.h"
 
 #include "nn/linear.h"
 #include "util/compute_threads.h"
