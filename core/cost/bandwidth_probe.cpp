@@ -219,4 +219,24 @@ BandwidthProbe measureBandwidth(int threads) {
     return p;
 }
 
+double quickReadBandwidth(int threads, std::int64_t bytes, int passes) {
+#ifndef _OPENMP
+    threads = 1;  // one part: threadIndex() is 0 for every "thread"
+#endif
+    threads = std::max(1, threads);
+    const std::int64_t part = bytes / 4 / threads / 128 * 128;  // floats per thread
+    const AlignedFloats a = filled(part * threads, threads, 1);
+    float sink = 0;
+    double best = 0;
+    for (int i = 0; i < passes; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+        total += sumRange(a.get() + std::int64_t(threadIndex()) * part, part);
+        sink += total;
+        best = std::max(best, 4.0 * part * threads / secondsSince(t0) / 1e9);
+    }
+    return sink == -1 ? 0 : best;
+}
+
 }  // namespace kvscope::bench
