@@ -1,6 +1,7 @@
 #include "gui.h"
 
 #include "main_window.h"
+#include "what_if_panel.h"
 #include "model/embedded_model.h"
 
 #include <QApplication>
@@ -45,6 +46,7 @@ int runGui(int argc, char** argv) {
         window.statusBar()->showMessage(embedded.errorMessage());
     }
     window.show();
+    window.whatIf()->measureRoofsIfUnknown();  // in the background, once per machine
     return app.exec();
 }
 

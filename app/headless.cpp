@@ -1,6 +1,7 @@
 #include "headless.h"
 
 #include "main_window.h"
+#include "what_if_cli.h"
 #include "model/embedded_model.h"
 #include "model/model.h"
 #include "run/lockstep.h"
@@ -105,6 +106,7 @@ void addOptions(QCommandLineParser& p) {
                         "the window's File > Export All does; needs no display."),
          QStringLiteral("DIR")},
     });
+    addWhatIfOptions(p);
 }
 
 template <typename T>
@@ -337,6 +339,7 @@ int runHeadless(int argc, char** argv) {
                      qPrintable(parser.positionalArguments().first()));
         return ExitUsage;
     }
+    if (parser.isSet(QStringLiteral("what-if"))) return runWhatIf(parser);
     auto options = parseOptions(parser);
     if (!options) {
         std::fprintf(stderr, "kvscope: %s\nTry kvscope --help.\n",
