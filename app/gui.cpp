@@ -1,8 +1,8 @@
 #include "gui.h"
 
 #include "main_window.h"
-#include "what_if_panel.h"
 #include "model/embedded_model.h"
+#include "what_if_panel.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

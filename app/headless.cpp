@@ -1,11 +1,11 @@
 #include "headless.h"
 
 #include "main_window.h"
-#include "what_if_cli.h"
 #include "model/embedded_model.h"
 #include "model/model.h"
 #include "run/lockstep.h"
 #include "run/run_export.h"
+#include "what_if_cli.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

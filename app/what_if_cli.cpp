@@ -126,8 +126,9 @@ Result<whatif::Query> buildQuery(const QCommandLineParser& p, int& exitCode) {
         q.source = QString::fromLatin1(found->source);
     } else {
         const QString path = p.value(QStringLiteral("model"));
-        auto model = path.isEmpty() ? loadEmbeddedModel()
-                                    : loadModel(path, {}, LoadOptions{p.value(QStringLiteral("tokenizer"))});
+        auto model = path.isEmpty()
+                         ? loadEmbeddedModel()
+                         : loadModel(path, {}, LoadOptions{p.value(QStringLiteral("tokenizer"))});
         if (!model) {
             exitCode = ExitModel;
             return model.error();
@@ -178,8 +179,9 @@ Result<bool> addRoofs(const QCommandLineParser& p, whatif::Query& q) {
         const double b = p.value(QStringLiteral("bandwidth")).toDouble(&ok1);
         const double g = p.value(QStringLiteral("gemm")).toDouble(&ok2);
         if (!ok1 || !ok2 || !(b > 0) || !(g > 0) || !std::isfinite(b) || !std::isfinite(g))
-            return Error{QStringLiteral("--bandwidth, --gemm: expected positive numbers (GB/s, "
-                                        "GFLOP/s)")};
+            return Error{
+                QStringLiteral("--bandwidth, --gemm: expected positive numbers (GB/s, "
+                               "GFLOP/s)")};
         q.roofs = whatif::Roofs{b, g};
         q.roofsSource = QStringLiteral("given on the command line");
     } else if (p.isSet(QStringLiteral("probe"))) {
@@ -207,8 +209,7 @@ void addWhatIfOptions(QCommandLineParser& p) {
                         "configuration is --preset, else --model (default: the embedded "
                         "model), changed by the dimension options.")},
         {QStringLiteral("preset"),
-         QStringLiteral("With --what-if: a published configuration, one of: %1.")
-             .arg(presetList()),
+         QStringLiteral("With --what-if: a published configuration, one of: %1.").arg(presetList()),
          QStringLiteral("NAME")},
         {QStringLiteral("length"),
          QStringLiteral("With --what-if: the sequence length of the last step, 1 to 1000000 "

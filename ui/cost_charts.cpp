@@ -263,12 +263,13 @@ public:
             beyondAttention_[i]->setPen(QPen(c, 1.0, Qt::DashLine));
         }
         for (int k = 0; k < 3; ++k) {
-            reference_[k] = charts::addLine(top_, QStringLiteral("cumulative.reference.%1").arg(k + 1),
-                                            QStringLiteral("slope %1").arg(k + 1),
-                                            QColor(150, 150, 150), false);
+            reference_[k] = charts::addLine(
+                top_, QStringLiteral("cumulative.reference.%1").arg(k + 1),
+                QStringLiteral("slope %1").arg(k + 1), QColor(150, 150, 150), false);
             reference_[k]->setPen(QPen(QColor(150, 150, 150), 1.0));
             referenceLabel_[k] = new QCPItemText(plot);
-            referenceLabel_[k]->setObjectName(QStringLiteral("cumulative.reference.%1.label").arg(k + 1));
+            referenceLabel_[k]->setObjectName(
+                QStringLiteral("cumulative.reference.%1.label").arg(k + 1));
             referenceLabel_[k]->setClipAxisRect(top_);
             referenceLabel_[k]->position->setAxes(top_->axis(QCPAxis::atBottom),
                                                   top_->axis(QCPAxis::atLeft));
@@ -347,8 +348,7 @@ public:
     }
 
 private:
-    void append(Mode m, double position, double generated, const FlopBreakdown& f,
-                bool predicted) {
+    void append(Mode m, double position, double generated, const FlopBreakdown& f, bool predicted) {
         CumulativeSeries& s = series_[idx(m)];
         s.position.push_back(position);
         s.generated.push_back(generated);
@@ -357,7 +357,7 @@ private:
         s.predicted = predicted;
         (predicted ? predicted_ : measured_)[idx(m)]->addData(position, double(f.total()));
         (predicted ? attentionPredicted_ : attention_)[idx(m)]->addData(position,
-                                                                         double(f.attention()));
+                                                                        double(f.attention()));
     }
 
     // Past the run's last step, the closed form continues each curve dashed to the length the
@@ -371,7 +371,8 @@ private:
             const bool shown = c.config && !pos.empty() && extendTo_ > std::int64_t(pos.back());
             charts::setShown(beyond_[i], shown);
             charts::setShown(beyondAttention_[i], shown && showAttention_);
-            if (i == 1) beyond_[i]->removeFromLegend();  // one entry says what dashes past the run mean
+            if (i == 1)
+                beyond_[i]->removeFromLegend();  // one entry says what dashes past the run mean
             beyondAttention_[i]->removeFromLegend();
             if (!shown) continue;
             for (std::int64_t n : logSteps(std::int64_t(pos.back()), extendTo_, 120)) {
@@ -386,8 +387,8 @@ private:
     // down to the lowest value the curves reach (no further: they would stretch the axis).
     void updateReferences() {
         double xEnd = 0, yEnd = 0, yMin = 0;
-        for (QCPGraph* g : {measured_[0], measured_[1], predicted_[0], predicted_[1], beyond_[0],
-                            beyond_[1]}) {
+        for (QCPGraph* g :
+             {measured_[0], measured_[1], predicted_[0], predicted_[1], beyond_[0], beyond_[1]}) {
             if (!g->visible() || g->data()->isEmpty()) continue;
             const auto last = g->data()->constEnd() - 1;
             if (last->key > xEnd || (last->key == xEnd && last->value > yEnd))
@@ -435,10 +436,12 @@ private:
         const QString share = QStringLiteral("attention is %1% and %2% of the FLOPs so far")
                                   .arg(100 * naive.attention / naive.total(), 0, 'f', 0)
                                   .arg(100 * cached.attention / cached.total(), 0, 'f', 0);
-        if (sn > 2.9 && sc > 1.9) return head + QStringLiteral("near 3 and 2: ") + share + QLatin1Char('.');
+        if (sn > 2.9 && sc > 1.9)
+            return head + QStringLiteral("near 3 and 2: ") + share + QLatin1Char('.');
         return head + QStringLiteral("not 3 and 2: ") + share +
-               QStringLiteral("; the totals steepen towards its 3 and 2 once it dominates a run "
-                              "(n\u00a0≈\u00a0%1 and %2).")
+               QStringLiteral(
+                   "; the totals steepen towards its 3 and 2 once it dominates a run "
+                   "(n\u00a0≈\u00a0%1 and %2).")
                    .arg(at(whatif::cumulativeCrossover(c, Mode::Naive)),
                         at(whatif::cumulativeCrossover(c, Mode::Cached)));
     }
@@ -511,7 +514,7 @@ private:
     QCPGraph *measured_[2], *predicted_[2], *ratio_;
     QCPGraph *attention_[2], *attentionPredicted_[2];  // attention FLOPs alone
     QCPGraph *beyond_[2], *beyondAttention_[2];        // closed form past the run's last step
-    QCPGraph* reference_[3];                            // slopes 1, 2, 3 (log-log only)
+    QCPGraph* reference_[3];                           // slopes 1, 2, 3 (log-log only)
     QCPItemText* referenceLabel_[3];
     bool log_ = false, showAttention_ = false;
     std::int64_t extendTo_ = 0;  // 0: the curves end with the run
@@ -770,7 +773,8 @@ public:
     // The time axis is always logarithmic (naive steps take hundreds of times a cached one);
     // log-log adds the length axis and the rate.
     void setLog(bool on) override {
-        for (QCPAxisRect* r : {top_, rate_}) charts::setLogAxis(r->axis(QCPAxis::atBottom), on, false);
+        for (QCPAxisRect* r : {top_, rate_})
+            charts::setLogAxis(r->axis(QCPAxis::atBottom), on, false);
         charts::setLogAxis(rate_->axis(QCPAxis::atLeft), on, true);
     }
 

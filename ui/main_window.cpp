@@ -514,8 +514,8 @@ void MainWindow::updateStatus() {
 QList<QPair<QString, QCustomPlot*>> MainWindow::charts() const {
     QList<QPair<QString, QCustomPlot*>> out{{QStringLiteral("distribution"), distribution_->plot()},
                                             {QStringLiteral("attention"), heatmap_->plot()}};
-    return out + costs_->namedPlots() + QList<QPair<QString, QCustomPlot*>>{
-                                            {QStringLiteral("what_if"), whatIf_->plot()}};
+    return out + costs_->namedPlots() +
+           QList<QPair<QString, QCustomPlot*>>{{QStringLiteral("what_if"), whatIf_->plot()}};
 }
 
 Result<QStringList> MainWindow::exportAll(const QString& dir) {

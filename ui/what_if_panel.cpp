@@ -43,6 +43,9 @@ QString seconds(double v) {
 QString bytes(double v) {
     return units::bytesText(v);
 }
+QString mode(Mode m) {
+    return QString::fromLatin1(modeName(m));
+}
 QString count(std::int64_t n) {
     return QLocale(QLocale::English).toString(qlonglong(n));
 }
@@ -51,7 +54,8 @@ QString count(std::int64_t n) {
 std::vector<std::int64_t> logSpaced(std::int64_t n) {
     std::vector<std::int64_t> out;
     for (int i = 0; i < kChartPoints; ++i) {
-        const auto x = std::int64_t(std::llround(std::pow(double(n), double(i) / (kChartPoints - 1))));
+        const auto x =
+            std::int64_t(std::llround(std::pow(double(n), double(i) / (kChartPoints - 1))));
         if (out.empty() || x > out.back()) out.push_back(x);
     }
     if (out.back() != n) out.push_back(n);
@@ -100,8 +104,14 @@ WhatIfPanel::WhatIfPanel(QWidget* parent) : QWidget(parent), d_(std::make_unique
     buildForm();
     buildChart();
     d_->roofs = rememberedRoofs(QSettings());
-    // Before any model is loaded: GPT-2 small, the model most lectures start from.
+    {
+        const QSignalBlocker quiet(d_->length);
+        d_->length->setValue(100000);
+    }
+    // Before any model is loaded: GPT-2 small, the model most lectures start from; a model
+    // loaded later replaces it, a preset the user picks stays.
     selectPreset(QStringLiteral("gpt2-small"));
+    d_->userChose = false;
     updateRoofsLine();
 }
 
@@ -116,6 +126,7 @@ WhatIfPanel::~WhatIfPanel() {
 void WhatIfPanel::buildForm() {
     Impl& d = *d_;
     d.model = new QComboBox;
+    d.model->setObjectName(QStringLiteral("whatIf.model"));
     d.model->addItem(tr("the loaded model"), QString());
     for (const ModelPreset& p : modelPresets()) {
         d.model->addItem(QString::fromUtf8(p.label), QString::fromLatin1(p.key));
@@ -128,13 +139,15 @@ void WhatIfPanel::buildForm() {
     d.arch = new QComboBox;
     d.arch->addItem(tr("GPT-2 style"));
     d.arch->addItem(tr("Llama style"));
-    d.arch->setToolTip(tr("GPT-2: LayerNorm, GELU, learned positions, biases. Llama: RMSNorm, "
-                          "SwiGLU, rotary positions, no biases."));
+    d.arch->setToolTip(
+        tr("GPT-2: LayerNorm, GELU, learned positions, biases. Llama: RMSNorm, "
+           "SwiGLU, rotary positions, no biases."));
     d.layers = spin(1, kMaxLayers, tr("Layers"));
     d.width = spin(1, kMaxEmbd, tr("Model width d"));
     d.heads = spin(1, kMaxEmbd, tr("Query heads"));
-    d.kvHeads = spin(1, kMaxEmbd, tr("K/V heads: fewer than the query heads is grouped-query "
-                                     "attention, 1 is multi-query"));
+    d.kvHeads = spin(1, kMaxEmbd,
+                     tr("K/V heads: fewer than the query heads is grouped-query "
+                        "attention, 1 is multi-query"));
     d.ffn = spin(1, 4 * kMaxEmbd, tr("MLP width"));
     d.vocab = spin(1, kMaxVocab, tr("Vocabulary size"));
     d.context = spin(1, kMaxPositions, tr("The model's context (the chart marks it)"));
@@ -152,8 +165,9 @@ void WhatIfPanel::buildForm() {
     d.roofsLine = new QLabel;
     d.roofsLine->setWordWrap(true);
     d.measure = new QPushButton(tr("Measure"));
-    d.measure->setToolTip(tr("Measure this machine's read bandwidth and GEMM rate now (about a "
-                             "second, in the background; best while nothing else runs)."));
+    d.measure->setToolTip(
+        tr("Measure this machine's read bandwidth and GEMM rate now (about a "
+           "second, in the background; best while nothing else runs)."));
     d.source = new QLabel;
     d.source->setWordWrap(true);
     d.report = new QLabel;
@@ -219,7 +233,6 @@ void WhatIfPanel::buildForm() {
     for (QComboBox* c : {d.weightType, d.kvType})
         connect(c, &QComboBox::currentIndexChanged, this, &WhatIfPanel::recompute);
     connect(d.measure, &QPushButton::clicked, this, &WhatIfPanel::measureRoofs);
-    d.length->setValue(100000);
 }
 
 void WhatIfPanel::buildChart() {
@@ -247,16 +260,17 @@ void WhatIfPanel::buildChart() {
             const int i = m == Mode::Naive ? 0 : 1;
             const QColor c = theme::modeColor(m);
             for (int k = 0; k < 3; ++k) {
-                QCPGraph* g = charts::addLine(
-                    d.rects[r],
-                    QStringLiteral("whatIf.%1.%2.%3").arg(rectName[r], modeName(m), kKinds[k]),
-                    QStringLiteral("%1 %2").arg(modeName(m), kindLabel[k]), c, k == 1);
+                QCPGraph* g =
+                    charts::addLine(d.rects[r],
+                                    QStringLiteral("whatIf.%1.%2.%3")
+                                        .arg(rectName[r], mode(m), QString::fromLatin1(kKinds[k])),
+                                    QStringLiteral("%1 %2").arg(mode(m), kindLabel[k]), c, k == 1);
                 if (k == 2) g->setPen(QPen(c, 1.5, Qt::DotLine));
                 if (r == 1) g->removeFromLegend();
                 d.graphs[r][i][k] = g;
             }
             d.crossover[r][i] = charts::addVLine(
-                d.rects[r], QStringLiteral("whatIf.%1.crossover.%2").arg(rectName[r], modeName(m)),
+                d.rects[r], QStringLiteral("whatIf.%1.crossover.%2").arg(rectName[r], mode(m)),
                 QPen(c, 1.0, Qt::DashDotLine), true);
         }
         d.context_[r] =
@@ -319,8 +333,8 @@ void WhatIfPanel::onModelPicked(int index) {
 
 void WhatIfPanel::fillFields(const ModelConfig& c) {
     Impl& d = *d_;
-    const QList<QObject*> fields = {d.layers, d.width, d.heads, d.kvHeads, d.ffn,  d.vocab,
-                                    d.context, d.tied,  d.qkvBias, d.arch};
+    const QList<QObject*> fields = {d.layers, d.width,   d.heads, d.kvHeads, d.ffn,
+                                    d.vocab,  d.context, d.tied,  d.qkvBias, d.arch};
     std::vector<std::unique_ptr<QSignalBlocker>> quiet;
     for (QObject* f : fields) quiet.push_back(std::make_unique<QSignalBlocker>(f));
     d.layers->setValue(c.nLayer);
@@ -375,8 +389,8 @@ std::optional<whatif::Query> WhatIfPanel::query() const {
     whatif::Query q;
     q.config = c;
     const QString key = d.model->currentData().toString();
-    q.name = key == kCustom ? tr("typed in")
-                            : (key.isEmpty() ? d.loadedName : d.model->currentText());
+    q.name =
+        key == kCustom ? tr("typed in") : (key.isEmpty() ? d.loadedName : d.model->currentText());
     q.source = d.typedSource;
     q.length = d.length->value();
     q.prompt = 1;
@@ -440,10 +454,10 @@ void WhatIfPanel::updateChart(const whatif::Query& q) {
             const int i = m == Mode::Naive ? 0 : 1;
             const auto x = r == 0 ? whatif::cumulativeCrossover(c, m) : whatif::stepCrossover(c, m);
             if (x && *x <= q.length)
-                d.crossover[r][i].place(double(*x),
-                                        r == 0 ? QStringLiteral("%1: n = %2").arg(modeName(m)).arg(*x)
-                                               : QString(),
-                                        i == 0 ? 0.02 : 0.12);
+                d.crossover[r][i].place(
+                    double(*x),
+                    r == 0 ? QStringLiteral("%1: n = %2").arg(mode(m), count(*x)) : QString(),
+                    i == 0 ? 0.02 : 0.12);
             else
                 d.crossover[r][i].hide();
         }
@@ -481,8 +495,9 @@ void WhatIfPanel::updateReport(const whatif::Query& q) {
                  .arg(count(n))
                  .arg(c.nPositions);
     auto row = [](const QString& label, const whatif::FlopSplit& s) {
-        return QStringLiteral("<tr><td>%1</td><td align=right>%2</td><td align=right>%3</td>"
-                              "<td align=right>%4</td><td align=right><b>%5</b></td></tr>")
+        return QStringLiteral(
+                   "<tr><td>%1</td><td align=right>%2</td><td align=right>%3</td>"
+                   "<td align=right>%4</td><td align=right><b>%5</b></td></tr>")
             .arg(label, flops(s.attention), flops(s.weights), flops(s.other), flops(s.total()));
     };
     h += tr("<p><b>FLOPs at n = %1</b><table cellspacing=4><tr><th></th><th>attention</th>"
@@ -504,13 +519,15 @@ void WhatIfPanel::updateReport(const whatif::Query& q) {
                   at(whatif::cumulativeCrossover(c, Mode::Naive)),
                   at(whatif::cumulativeCrossover(c, Mode::Cached)));
 
-    h += tr("<p><b>Log-log slope per decade</b> (the power of n the cost grows with there)"
-            "<table cellspacing=4><tr><th>n</th><th>naive run</th><th>cached run</th>"
-            "<th>attention alone</th><th>naive step</th><th>cached step</th></tr>");
+    h +=
+        tr("<p><b>Log-log slope per decade</b> (the power of n the cost grows with there)"
+           "<table cellspacing=4><tr><th>n</th><th>naive run</th><th>cached run</th>"
+           "<th>attention alone</th><th>naive step</th><th>cached step</th></tr>");
     for (const whatif::DecadeSlope& s : whatif::decadeSlopes(c, n))
-        h += QStringLiteral("<tr><td>%1–%2</td><td align=right>%3</td><td align=right>%4</td>"
-                            "<td align=right>%5 / %6</td><td align=right>%7</td>"
-                            "<td align=right>%8</td></tr>")
+        h += QStringLiteral(
+                 "<tr><td>%1–%2</td><td align=right>%3</td><td align=right>%4</td>"
+                 "<td align=right>%5 / %6</td><td align=right>%7</td>"
+                 "<td align=right>%8</td></tr>")
                  .arg(count(s.from), count(s.to))
                  .arg(s.naiveCumulative, 0, 'f', 2)
                  .arg(s.cachedCumulative, 0, 'f', 2)
@@ -521,7 +538,8 @@ void WhatIfPanel::updateReport(const whatif::Query& q) {
     h += tr("</table>A run's slope tends to 3 (naive) and 2 (cached) once attention dominates.");
 
     h += tr("<p><b>K/V cache at n = %1</b><table cellspacing=4><tr><th></th>").arg(count(n));
-    for (GgmlType t : whatif::kvTypes()) h += QStringLiteral("<th>%1</th>").arg(whatif::typeName(t));
+    for (GgmlType t : whatif::kvTypes())
+        h += QStringLiteral("<th>%1</th>").arg(whatif::typeName(t));
     h += QStringLiteral("</tr>");
     const std::pair<QString, int> variants[3] = {{tr("MHA, %1 heads").arg(c.nHead), c.nHead},
                                                  {tr("this model, %1").arg(c.nKvHead), c.nKvHead},
@@ -537,21 +555,19 @@ void WhatIfPanel::updateReport(const whatif::Query& q) {
 
     QStringList w;
     for (GgmlType t : whatif::weightTypes())
-        w << QStringLiteral("%1 %2").arg(whatif::typeName(t), bytes(double(whatif::weightBytes(c, t))));
+        w << QStringLiteral("%1 %2").arg(whatif::typeName(t),
+                                         bytes(double(whatif::weightBytes(c, t))));
     h += tr("<p><b>Weights</b> (norms and biases F32): %1").arg(w.join(QStringLiteral(" · ")));
 
     if (q.roofs && q.roofs->valid()) {
         h += tr("<p><b>One step at n = %1 on this machine</b> (weights %2, K/V %3):")
                  .arg(count(n), whatif::typeName(q.weightType), whatif::typeName(q.kvType));
         for (Mode m : kModes) {
-            const whatif::StepTime t =
-                whatif::stepTime(c, n, m, q.weightType, q.kvType, *q.roofs);
+            const whatif::StepTime t = whatif::stepTime(c, n, m, q.weightType, q.kvType, *q.roofs);
             h += tr("<br>%1: <b>%2</b>, bound by the %3 (%4 moved: %5; %6 computed: %7)")
-                     .arg(QString::fromLatin1(modeName(m)),
-                          seconds(t.seconds()),
-                          t.memoryBound() ? tr("read bandwidth") : tr("GEMM rate"),
-                          bytes(t.bytes), seconds(t.memorySeconds), flops(t.flops),
-                          seconds(t.computeSeconds));
+                     .arg(mode(m), seconds(t.seconds()),
+                          t.memoryBound() ? tr("read bandwidth") : tr("GEMM rate"), bytes(t.bytes),
+                          seconds(t.memorySeconds), flops(t.flops), seconds(t.computeSeconds));
         }
         h += tr("<br><small>%1.</small>").arg(QString::fromLatin1(whatif::kTimeRule));
     } else {

@@ -1,5 +1,6 @@
 #include "cost/what_if.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -71,8 +72,8 @@ WideBreakdown apply(const Coefficients& k, const Work& w) {
     WideBreakdown b;
     for (int i = 0; i < kFlopComponentCount; ++i) {
         const auto m = kFlopComponents[i].field;
-        b.parts[i] = Wide(k.perRow.*m) * w.rows + Wide(k.perKey.*m) * w.keys +
-                     Wide(k.perPass.*m) * w.passes;
+        b.parts[i] =
+            Wide(k.perRow.*m) * w.rows + Wide(k.perKey.*m) * w.keys + Wide(k.perPass.*m) * w.passes;
     }
     // Sorted into the three groups by the same member accessors FlopBreakdown uses.
     FlopBreakdown probe;
@@ -187,9 +188,9 @@ TensorShapes tensorShapes(const ModelConfig& c) {
     // The token embedding is read one row per step unless it is also the classifier.
     t.matrices.push_back({c.vocabSize, d, 1, !c.tiedLmHead});
     if (c.positions == PositionKind::Learned) t.matrices.push_back({c.nPositions, d, 1, true});
-    t.matrices.push_back({q, d, L});       // Q    (q, d)
-    t.matrices.push_back({kv, d, 2 * L});  // K, V (kv, d)
-    t.matrices.push_back({d, q, L});       // output projection (d, q)
+    t.matrices.push_back({q, d, L});                     // Q    (q, d)
+    t.matrices.push_back({kv, d, 2 * L});                // K, V (kv, d)
+    t.matrices.push_back({d, q, L});                     // output projection (d, q)
     t.matrices.push_back({inner, d, gelu ? L : 2 * L});  // up (and SwiGLU's gate) (inner, d)
     t.matrices.push_back({d, inner, L});                 // down (d, inner)
     if (!c.tiedLmHead) t.matrices.push_back({c.vocabSize, d, 1});

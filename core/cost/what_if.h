@@ -75,7 +75,7 @@ std::vector<DecadeSlope> decadeSlopes(const ModelConfig& c, std::int64_t length)
 struct TensorShapes {
     struct Matrix {
         std::int64_t rows = 0, cols = 0, count = 0;  // `count` tensors of (rows, cols)
-        bool lookupTable = false;  // an embedding a step reads one row of
+        bool lookupTable = false;                    // an embedding a step reads one row of
     };
     std::vector<Matrix> matrices;
     std::int64_t vectorValues = 0;
@@ -109,7 +109,9 @@ struct Roofs {
 struct StepTime {
     double flops = 0, bytes = 0;
     double memorySeconds = 0, computeSeconds = 0;
-    double seconds() const { return memorySeconds > computeSeconds ? memorySeconds : computeSeconds; }
+    double seconds() const {
+        return memorySeconds > computeSeconds ? memorySeconds : computeSeconds;
+    }
     bool memoryBound() const { return memorySeconds >= computeSeconds; }
 };
 StepTime stepTime(const ModelConfig& c, std::int64_t n, Mode mode, GgmlType weightType,

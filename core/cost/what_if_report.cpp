@@ -52,8 +52,7 @@ QJsonValue lengthOrNull(std::optional<std::int64_t> n) {
 
 QJsonObject kvRow(const Query& q, int kvHeads) {
     QJsonObject row{{"kv_heads", kvHeads}};
-    for (GgmlType t : kvTypes())
-        row[typeName(t)] = double(kvBytes(q.config, q.length, kvHeads, t));
+    for (GgmlType t : kvTypes()) row[typeName(t)] = double(kvBytes(q.config, q.length, kvHeads, t));
     return row;
 }
 
@@ -103,14 +102,12 @@ QJsonObject toJson(const Query& q) {
         QJsonObject{{"naive", splitJson(cumulativeSplit(c, q.prompt, q.length, Mode::Naive))},
                     {"cached", splitJson(cumulativeSplit(c, q.prompt, q.length, Mode::Cached))}};
     out["crossover"] = QJsonObject{
-        {"step",
-         QJsonObject{{"naive", lengthOrNull(stepCrossover(c, Mode::Naive))},
-                     {"cached", lengthOrNull(stepCrossover(c, Mode::Cached))},
-                     {"definition", kStepCrossoverDefinition}}},
-        {"cumulative",
-         QJsonObject{{"naive", lengthOrNull(cumulativeCrossover(c, Mode::Naive))},
-                     {"cached", lengthOrNull(cumulativeCrossover(c, Mode::Cached))},
-                     {"definition", kCumulativeCrossoverDefinition}}}};
+        {"step", QJsonObject{{"naive", lengthOrNull(stepCrossover(c, Mode::Naive))},
+                             {"cached", lengthOrNull(stepCrossover(c, Mode::Cached))},
+                             {"definition", kStepCrossoverDefinition}}},
+        {"cumulative", QJsonObject{{"naive", lengthOrNull(cumulativeCrossover(c, Mode::Naive))},
+                                   {"cached", lengthOrNull(cumulativeCrossover(c, Mode::Cached))},
+                                   {"definition", kCumulativeCrossoverDefinition}}}};
     QJsonArray slopes;
     for (const DecadeSlope& s : decadeSlopes(c, q.length))
         slopes.append(QJsonObject{{"from", double(s.from)},
@@ -122,9 +119,8 @@ QJsonObject toJson(const Query& q) {
                                   {"naive_attention_cumulative", s.naiveAttentionCumulative},
                                   {"cached_attention_cumulative", s.cachedAttentionCumulative}});
     out["log_log_slopes"] = slopes;
-    out["kv_cache_bytes"] = QJsonObject{{"mha", kvRow(q, c.nHead)},
-                                        {"model", kvRow(q, c.nKvHead)},
-                                        {"mqa", kvRow(q, 1)}};
+    out["kv_cache_bytes"] = QJsonObject{
+        {"mha", kvRow(q, c.nHead)}, {"model", kvRow(q, c.nKvHead)}, {"mqa", kvRow(q, 1)}};
     QJsonObject weights;
     for (GgmlType t : weightTypes()) weights[typeName(t)] = double(weightBytes(c, t));
     out["weight_bytes"] = weights;
@@ -137,10 +133,10 @@ QJsonObject toJson(const Query& q) {
             {"rule", kTimeRule},
             {"weight_type", typeName(q.weightType)},
             {"kv_type", typeName(q.kvType)},
-            {"naive", timeJson(stepTime(c, q.length, Mode::Naive, q.weightType, q.kvType,
-                                        *q.roofs))},
-            {"cached", timeJson(stepTime(c, q.length, Mode::Cached, q.weightType, q.kvType,
-                                         *q.roofs))}};
+            {"naive",
+             timeJson(stepTime(c, q.length, Mode::Naive, q.weightType, q.kvType, *q.roofs))},
+            {"cached",
+             timeJson(stepTime(c, q.length, Mode::Cached, q.weightType, q.kvType, *q.roofs))}};
     } else {
         out["roofs"] = QJsonValue();
         out["step_time"] = QJsonValue();

@@ -14,8 +14,8 @@ namespace kvscope::whatif {
 
 struct Query {
     ModelConfig config;
-    QString name;    // preset key, model name, or "custom"
-    QString source;  // where the configuration comes from
+    QString name;                // preset key, model name, or "custom"
+    QString source;              // where the configuration comes from
     std::int64_t length = 1024;  // the last step sees this many tokens
     std::int64_t prompt = 1;     // the run starts with a prefill of this many
     GgmlType weightType = GgmlType::F16;

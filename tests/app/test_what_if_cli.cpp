@@ -63,8 +63,7 @@ private Q_SLOTS:
         const Run r = runCli({"--help"});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.out.contains("--what-if"));
-        for (const ModelPreset& p : modelPresets())
-            QVERIFY2(r.out.contains(p.key), p.key);
+        for (const ModelPreset& p : modelPresets()) QVERIFY2(r.out.contains(p.key), p.key);
     }
 
     // GPT-2 small at a million tokens: totals against cumulativeFlops (a sum over steps) where
@@ -105,10 +104,10 @@ private Q_SLOTS:
 
     // A typed configuration equals the same shape built in the test; its totals equal the sums.
     void typedConfiguration() {
-        const QJsonObject o =
-            whatIf({"--arch", "llama", "--layers", "2", "--d-model", "32", "--heads", "8",
-                    "--kv-heads", "2", "--ffn", "48", "--vocab", "257", "--context", "320",
-                    "--tied", "no", "--length", "300", "--prompt-length", "5"});
+        const QJsonObject o = whatIf(
+            {"--arch",     "llama", "--layers", "2",   "--d-model",       "32",  "--heads",   "8",
+             "--kv-heads", "2",     "--ffn",    "48",  "--vocab",         "257", "--context", "320",
+             "--tied",     "no",    "--length", "300", "--prompt-length", "5"});
         ModelConfig c;
         c.nLayer = 2, c.nHead = 8, c.nKvHead = 2, c.nEmbd = 32, c.nInner = 48, c.vocabSize = 257;
         c.nPositions = 320, c.norm = NormKind::RmsNorm, c.activation = Activation::SwiGlu;
@@ -117,8 +116,9 @@ private Q_SLOTS:
         QCOMPARE(at(o, "model.parameters"), double(whatif::parameterCount(c)));
         for (Mode m : {Mode::Naive, Mode::Cached}) {
             const FlopBreakdown f = cumulativeFlops(c, 5, 296, m);  // steps at n = 5..300
-            QCOMPARE(at(o, QStringLiteral("cumulative.%1.total").arg(modeName(m))),
-                     double(f.total()));
+            QCOMPARE(
+                at(o, QStringLiteral("cumulative.%1.total").arg(QString::fromLatin1(modeName(m)))),
+                double(f.total()));
         }
         QCOMPARE(at(o, "kv_cache_bytes.model.F32"), double(kvCacheBytes(c, 300)));
         QCOMPARE(at(o, "kv_cache_bytes.mha.F32"), double(kvCacheBytes(mhaOf(c), 300)));

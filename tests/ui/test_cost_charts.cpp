@@ -581,7 +581,8 @@ private Q_SLOTS:
         }
         // Why the fitted slopes are not 3 and 2 yet, in one line under the title.
         const auto* notes = find<QCPTextElement>(w, QStringLiteral("cumulative.notes"));
-        QVERIFY2(notes->text().contains(QStringLiteral("expect slopes")), qPrintable(notes->text()));
+        QVERIFY2(notes->text().contains(QStringLiteral("expect slopes")),
+                 qPrintable(notes->text()));
         QVERIFY(notes->text().contains(QStringLiteral("3 and 2")));
         w.setLogScale(false);
         QVERIFY(!find(w, QStringLiteral("cumulative.reference.3"))->visible());
@@ -606,7 +607,8 @@ private Q_SLOTS:
         const ModelConfig& c = narrow_->config;
         const double at1e5 = (beyond->data()->constEnd() - 1)->value;
         QCOMPARE(at1e5, whatif::cumulativeSplit(c, last.promptLength, 100000, Mode::Naive).total());
-        const double at1e4 = whatif::cumulativeSplit(c, last.promptLength, 10000, Mode::Naive).total();
+        const double at1e4 =
+            whatif::cumulativeSplit(c, last.promptLength, 10000, Mode::Naive).total();
         QVERIFY(std::log10(at1e5 / at1e4) > 2.9);  // width 4: attention dominates early
         // The x axis reaches the extension; "stop" takes it away again.
         QVERIFY(plotNamed(w, QStringLiteral("cumulative"))->xAxis->range().upper >= 100000);

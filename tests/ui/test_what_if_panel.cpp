@@ -4,12 +4,12 @@
 // others. No check depends on font metrics.
 
 #include "chart_export.h"
+#include "chart_style.h"
 #include "cost/what_if.h"
 #include "main_window.h"
 #include "model/embedded_model.h"
 #include "model/model_presets.h"
 #include "qcustomplot_include.h"
-#include "chart_style.h"
 #include "what_if_panel.h"
 
 #include <QComboBox>
@@ -17,6 +17,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QStandardPaths>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -66,7 +67,7 @@ private Q_SLOTS:
             QCOMPARE(q->config.nKvHead, preset.config.nKvHead);
             QCOMPARE(q->config.vocabSize, preset.config.vocabSize);
             QCOMPARE(q->source, QString::fromUtf8(preset.source));
-            auto* combo = p.findChild<QComboBox*>();
+            auto* combo = p.findChild<QComboBox*>(QStringLiteral("whatIf.model"));
             QCOMPARE(combo->toolTip(), QString::fromUtf8(preset.source));
             QCOMPARE(combo->itemData(combo->currentIndex(), Qt::ToolTipRole).toString(),
                      QString::fromUtf8(preset.source));
@@ -98,14 +99,15 @@ private Q_SLOTS:
         // Beyond the context (8192) the context line shows.
         p.setLength(1000000);
         QCOMPARE(lastKey(graph(p, "whatIf.cumulative.naive.total")), 1e6);
-        QVERIFY(p.plot()->findChild<QCPItemLine*>(QStringLiteral("whatIf.cumulative.context"))
+        QVERIFY(p.plot()
+                    ->findChild<QCPItemLine*>(QStringLiteral("whatIf.cumulative.context"))
                     ->visible());
         QVERIFY(p.reportText().contains(QStringLiteral("beyond the model's context")));
         // The crossover marks: where a whole cached run turns attention-dominated.
         const auto x = whatif::cumulativeCrossover(c, Mode::Cached);
         QVERIFY(x);
-        auto* line = p.plot()->findChild<QCPItemLine*>(
-            QStringLiteral("whatIf.cumulative.crossover.cached"));
+        auto* line =
+            p.plot()->findChild<QCPItemLine*>(QStringLiteral("whatIf.cumulative.crossover.cached"));
         QVERIFY(line->visible());
         QCOMPARE(line->start->coords().x(), double(*x));
     }
@@ -153,8 +155,8 @@ private Q_SLOTS:
                  qPrintable(text));
         QVERIFY(text.contains(QStringLiteral("bound by the GEMM rate")));
         const ModelConfig c = findPreset(QStringLiteral("llama3-8b"))->config;
-        const whatif::StepTime t = whatif::stepTime(c, 8192, Mode::Cached, GgmlType::F16,
-                                                    GgmlType::F16, r.roofs());
+        const whatif::StepTime t =
+            whatif::stepTime(c, 8192, Mode::Cached, GgmlType::F16, GgmlType::F16, r.roofs());
         QVERIFY(text.contains(charts::siValue(t.seconds(), QStringLiteral("s"))));
     }
 

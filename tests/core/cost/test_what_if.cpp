@@ -129,10 +129,12 @@ private Q_SLOTS:
                 std::optional<std::int64_t> step, total;
                 FlopSplit sum;
                 for (std::int64_t n = 1; n <= 200000 && !(step && total); ++n) {
-                    const FlopBreakdown f = n == 1 ? stepFlops(c, 1, Mode::Naive) : stepFlops(c, n, m);
+                    const FlopBreakdown f =
+                        n == 1 ? stepFlops(c, 1, Mode::Naive) : stepFlops(c, n, m);
                     sum.attention += double(f.attention());
                     sum.weights += double(f.weightProducts());
-                    if (!step && stepFlops(c, n, m).attention() >= stepFlops(c, n, m).weightProducts())
+                    if (!step &&
+                        stepFlops(c, n, m).attention() >= stepFlops(c, n, m).weightProducts())
                         step = n;
                     if (!total && sum.attention >= sum.weights) total = n;
                 }
@@ -260,8 +262,7 @@ private Q_SLOTS:
         QCOMPARE(weightBytes(c, GgmlType::Q8_0), (params - vectors) / 32 * 34 + 4 * vectors);
         QCOMPARE(weightBytes(c, GgmlType::Q4_K), (params - vectors) / 256 * 144 + 4 * vectors);
         // A step reads one row of the (untied) token embedding, all of everything else.
-        QCOMPARE(weightBytesPerStep(c, GgmlType::F32),
-                 4 * (params - std::int64_t(31999) * 4096));
+        QCOMPARE(weightBytesPerStep(c, GgmlType::F32), 4 * (params - std::int64_t(31999) * 4096));
         // GPT-2 small: a step reads one row of the positions; the tied embedding in full.
         const ModelConfig g = preset("gpt2-small");
         QCOMPARE(weightBytesPerStep(g, GgmlType::F32),
@@ -272,9 +273,10 @@ private Q_SLOTS:
     void stepTimeIsTheSlowerRoof() {
         const ModelConfig c = preset("gpt2-small");
         const Roofs roofs{20, 200};
-        const StepTime cached = stepTime(c, 1000, Mode::Cached, GgmlType::F32, GgmlType::F16, roofs);
-        const double bytes = double(weightBytesPerStep(c, GgmlType::F32)) +
-                             double(2 * 12 * 1000 * 768 * 2);
+        const StepTime cached =
+            stepTime(c, 1000, Mode::Cached, GgmlType::F32, GgmlType::F16, roofs);
+        const double bytes =
+            double(weightBytesPerStep(c, GgmlType::F32)) + double(2 * 12 * 1000 * 768 * 2);
         QCOMPARE(cached.bytes, bytes);
         QCOMPARE(cached.flops, double(stepFlops(c, 1000, Mode::Cached).total()));
         QCOMPARE(cached.memorySeconds, bytes / 20e9);
