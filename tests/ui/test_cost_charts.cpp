@@ -834,6 +834,17 @@ private Q_SLOTS:
             tabs->setCurrentIndex(1);
             shownPlot(tabs->widget(1))->replot();
             w.grab().save(QDir(keep).filePath(QStringLiteral("tab_1_cumulative_log.png")));
+            // Issue 13: attention alone, slope references and the closed form past the run.
+            w.setView(viewOf(narrowCompare_, 30));
+            w.refresh();
+            w.setShowAttention(true);
+            w.setExtension(100000);
+            shownPlot(tabs->widget(1))->replot();
+            w.grab().save(QDir(keep).filePath(QStringLiteral("tab_1_cumulative_beyond.png")));
+            w.setShowAttention(false);
+            w.setExtension(0);
+            w.setView(viewOf(compare_, 30));
+            w.refresh();
             QVERIFY(exportChart(w.plots().at(2), QDir(keep).filePath("export_breakdown.png"),
                                 chartCaption(viewOf(compare_)), 2.0, QSize(640, 400)));
             // A smaller panel, and a run that crosses over, for a second look.

@@ -211,6 +211,39 @@ private Q_SLOTS:
         w.setModel(m.value());
         QCOMPARE(w.whatIf()->query()->config.nLayer, 28);
     }
+
+    // With KVSCOPE_GRAB_DIR set: the dock in a 1280x720 window and the panel alone, for a human
+    // to look at (run under Xvfb with QT_QPA_PLATFORM=xcb to see the real window system).
+    void screenshotsWhenAsked() {
+        const QString keep = qEnvironmentVariable("KVSCOPE_GRAB_DIR");
+        if (keep.isEmpty()) QSKIP("KVSCOPE_GRAB_DIR not set");
+        MainWindow w;
+        w.resize(1280, 680);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto m = loadEmbeddedModel();
+        QVERIFY(m);
+        w.setModel(m.value());
+        w.findChild<QDockWidget*>(QStringLiteral("whatIf"))->raise();
+        w.whatIf()->selectPreset(QStringLiteral("llama3-70b"));
+        w.whatIf()->setLength(1000000);
+        MachineRoofs r;
+        r.bandwidthGBs = 30, r.gemmGflops = 120, r.threads = 2;
+        w.whatIf()->setRoofs(r);
+        QTest::qWait(200);
+        w.grab().save(QDir(keep).filePath(QStringLiteral("whatif_window_1280x680.png")));
+        WhatIfPanel p;
+        p.resize(1200, 700);
+        p.selectPreset(QStringLiteral("gpt2-small"));
+        p.setLength(1000000);
+        p.setRoofs(r);
+        p.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&p));
+        QTest::qWait(200);
+        p.grab().save(QDir(keep).filePath(QStringLiteral("whatif_panel_1200x700.png")));
+        QVERIFY(exportChart(p.plot(), QDir(keep).filePath(QStringLiteral("what_if_export.png")),
+                            QStringLiteral("what-if caption"), 1.0, QSize(1200, 750)));
+    }
 };
 
 QTEST_MAIN(TestWhatIfPanel)
