@@ -191,14 +191,17 @@ std::vector<std::int64_t> logSteps(std::int64_t from, std::int64_t to, int point
     return out;
 }
 
-// The local power of n a run's cumulative FLOPs grow with at length n (from a one-token prompt):
-// the log-log slope over [n / 1.2, 1.2 n].
-double localSlope(const ModelConfig& c, std::int64_t n, Mode m) {
-    const std::int64_t a = std::max<std::int64_t>(1, std::llround(double(n) / 1.2));
-    const std::int64_t b = std::max<std::int64_t>(a + 1, std::llround(double(n) * 1.2));
-    return std::log(whatif::cumulativeSplit(c, 1, b, m).total() /
-                    whatif::cumulativeSplit(c, 1, a, m).total()) /
-           std::log(double(b) / double(a));
+// The local power law of a run's cumulative FLOPs against the tokens it generated, as the
+// chart's slopes are fitted: the log-log slope over [T / 1.2, 1.2 T] at T = n - prompt + 1, for
+// a run from `prompt` tokens.
+double localSlope(const ModelConfig& c, std::int64_t prompt, std::int64_t n, Mode m) {
+    const std::int64_t t = std::max<std::int64_t>(1, n - prompt + 1);
+    const std::int64_t a = std::max<std::int64_t>(1, std::llround(double(t) / 1.2));
+    const std::int64_t b = std::max<std::int64_t>(a + 1, std::llround(double(t) * 1.2));
+    auto total = [&](std::int64_t k) {
+        return whatif::cumulativeSplit(c, prompt, prompt + k - 1, m).total();
+    };
+    return std::log(total(b) / total(a)) / std::log(double(b) / double(a));
 }
 
 struct SlopeFit {
@@ -273,7 +276,7 @@ public:
             referenceLabel_[k]->setClipAxisRect(top_);
             referenceLabel_[k]->position->setAxes(top_->axis(QCPAxis::atBottom),
                                                   top_->axis(QCPAxis::atLeft));
-            referenceLabel_[k]->setPositionAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            referenceLabel_[k]->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
             referenceLabel_[k]->setColor(QColor(120, 120, 120));
             referenceLabel_[k]->setText(QStringLiteral("slope %1").arg(k + 1));
             referenceLabel_[k]->setVisible(false);
@@ -422,12 +425,13 @@ private:
         for (const auto& s : series_)
             if (!s.position.empty()) n = std::max(n, std::int64_t(s.position.back()));
         n = std::max(n, extendTo_);
-        const whatif::FlopSplit naive = whatif::cumulativeSplit(c, 1, n, Mode::Naive);
-        const whatif::FlopSplit cached = whatif::cumulativeSplit(c, 1, n, Mode::Cached);
+        const whatif::FlopSplit naive = whatif::cumulativeSplit(c, prompt_, n, Mode::Naive);
+        const whatif::FlopSplit cached = whatif::cumulativeSplit(c, prompt_, n, Mode::Cached);
         auto at = [](std::optional<std::int64_t> x) {
             return x ? QLocale(QLocale::English).toString(qlonglong(*x)) : QStringLiteral("10^9");
         };
-        const double sn = localSlope(c, n, Mode::Naive), sc = localSlope(c, n, Mode::Cached);
+        const double sn = localSlope(c, prompt_, n, Mode::Naive),
+                     sc = localSlope(c, prompt_, n, Mode::Cached);
         const QString head =
             QStringLiteral("At n\u00a0=\u00a0%1 expect slopes ≈ %2 (naive) and ≈ %3 (cached), ")
                 .arg(QLocale(QLocale::English).toString(qlonglong(n)))

@@ -10,14 +10,14 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFormLayout>
-#include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
-#include <QSplitter>
+#include <QTabWidget>
 #include <QTextDocument>
 #include <QThread>
 #include <QVBoxLayout>
@@ -37,8 +37,12 @@ const QString kCustom = QStringLiteral("custom");
 QString flops(double v) {
     return v >= 1e21 ? QStringLiteral("%1 FLOP").arg(v, 0, 'e', 2) : units::flopsText(v);
 }
+// Milliseconds to days: a naive step of a big model at 10^6 tokens takes hours.
 QString seconds(double v) {
-    return charts::siValue(v, QStringLiteral("s"));
+    if (v < 100) return charts::siValue(v, QStringLiteral("s"));
+    if (v < 2 * 3600) return QStringLiteral("%1 min").arg(v / 60, 0, 'g', 3);
+    if (v < 2 * 86400) return QStringLiteral("%1 h").arg(v / 3600, 0, 'g', 3);
+    return QStringLiteral("%1 days").arg(v / 86400, 0, 'g', 3);
 }
 QString bytes(double v) {
     return units::bytesText(v);
@@ -86,6 +90,7 @@ struct WhatIfPanel::Impl {
     QLabel* source = nullptr;
     QLabel* report = nullptr;
 
+    QTabWidget* views = nullptr;  // the chart, the figures
     QCustomPlot* plot = nullptr;
     QCPAxisRect* rects[2] = {nullptr, nullptr};  // cumulative, per step
     QCPGraph* graphs[2][2][3] = {};              // [rect][mode][total, attention, weights]
@@ -176,50 +181,59 @@ void WhatIfPanel::buildForm() {
     d.report->setTextInteractionFlags(Qt::TextSelectableByMouse);
     d.report->setAlignment(Qt::AlignTop | Qt::AlignLeft);
 
+    // Left: the configuration, one field a row, narrow enough for a dock a third of a 1280 px
+    // window wide. Right: the chart and the figures, a tab each, so both get the width.
     auto* form = new QWidget;
-    auto* grid = new QGridLayout(form);
-    grid->setContentsMargins(4, 4, 4, 4);
-    int row = 0;
-    auto pair = [&](int r, int col, const QString& label, QWidget* w) {
-        grid->addWidget(new QLabel(label), r, col);
-        grid->addWidget(w, r, col + 1);
-    };
-    pair(row, 0, tr("Model"), d.model);
-    pair(row++, 2, tr("Length"), d.length);
-    pair(row, 0, tr("Layers"), d.layers);
-    pair(row++, 2, tr("d"), d.width);
-    pair(row, 0, tr("Heads"), d.heads);
-    pair(row++, 2, tr("KV heads"), d.kvHeads);
-    pair(row, 0, tr("MLP"), d.ffn);
-    pair(row++, 2, tr("Vocab"), d.vocab);
-    pair(row, 0, tr("Context"), d.context);
-    pair(row++, 2, tr("Kind"), d.arch);
-    grid->addWidget(d.tied, row, 0, 1, 2);
-    grid->addWidget(d.qkvBias, row++, 2, 1, 2);
-    pair(row, 0, tr("Weights"), d.weightType);
-    pair(row++, 2, tr("K/V cache"), d.kvType);
-    grid->addWidget(d.roofsLine, row, 0, 1, 3);
-    grid->addWidget(d.measure, row++, 3);
-    grid->addWidget(d.source, row++, 0, 1, 4);
-    grid->addWidget(d.report, row++, 0, 1, 4);
-    grid->setRowStretch(row, 1);
+    auto* rows = new QFormLayout(form);
+    rows->setContentsMargins(4, 4, 4, 4);
+    rows->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    d.model->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    d.model->setMinimumContentsLength(10);
+    rows->addRow(tr("Model"), d.model);
+    rows->addRow(tr("Length"), d.length);
+    rows->addRow(tr("Kind"), d.arch);
+    rows->addRow(tr("Layers"), d.layers);
+    rows->addRow(tr("d"), d.width);
+    rows->addRow(tr("Heads"), d.heads);
+    rows->addRow(tr("KV heads"), d.kvHeads);
+    rows->addRow(tr("MLP"), d.ffn);
+    rows->addRow(tr("Vocab"), d.vocab);
+    rows->addRow(tr("Context"), d.context);
+    rows->addRow(d.tied);
+    rows->addRow(d.qkvBias);
+    rows->addRow(tr("Weights"), d.weightType);
+    rows->addRow(tr("K/V cache"), d.kvType);
+    rows->addRow(d.roofsLine);
+    rows->addRow(d.measure);
+    rows->addRow(d.source);
 
     auto* scroll = new QScrollArea;
     scroll->setWidget(form);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
-    scroll->setMinimumWidth(120);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(form->minimumSizeHint().width() + 16);
+    scroll->setMaximumWidth(form->sizeHint().width() + 40);
+
+    auto* figures = new QScrollArea;
+    figures->setObjectName(QStringLiteral("whatIf.figures"));
+    auto* page = new QWidget;
+    auto* pageLayout = new QVBoxLayout(page);
+    pageLayout->addWidget(d.report);
+    pageLayout->addStretch(1);
+    figures->setWidget(page);
+    figures->setWidgetResizable(true);
+    figures->setFrameShape(QFrame::NoFrame);
 
     d.plot = charts::newPlot(QStringLiteral("what_if"), QString(), this);
-    auto* split = new QSplitter(Qt::Horizontal);
-    split->setObjectName(QStringLiteral("whatIf.splitter"));
-    split->addWidget(scroll);
-    split->addWidget(d.plot);
-    split->setStretchFactor(0, 2);
-    split->setStretchFactor(1, 3);
-    auto* layout = new QVBoxLayout(this);
+    d.views = new QTabWidget;
+    d.views->setObjectName(QStringLiteral("whatIf.views"));
+    d.views->addTab(d.plot, tr("Chart"));
+    d.views->addTab(figures, tr("Figures"));
+    auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(split);
+    layout->addWidget(scroll);
+    layout->addWidget(d.views, 1);
     setMinimumSize(200, 120);
 
     connect(d.model, &QComboBox::currentIndexChanged, this, &WhatIfPanel::onModelPicked);
@@ -278,7 +292,10 @@ void WhatIfPanel::buildChart() {
                              QPen(QColor(120, 120, 120), 1.0, Qt::DashLine), r == 0);
     }
     p->legend->setFont(QFont(p->legend->font().family(), 7));
+    // Top left: every curve starts low and rises to the right, so that corner stays empty.
     d.rects[0]->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    charts::addSubtitle(p, QStringLiteral("whatIf.note"))
+        ->setText(tr("dash-dot: attention overtakes the weights · grey: the context"));
 }
 
 void WhatIfPanel::setLoadedModel(const ModelConfig& config, const QString& name) {
@@ -468,10 +485,8 @@ void WhatIfPanel::updateChart(const whatif::Query& q) {
             d.context_[r].hide();
         charts::rescale(d.rects[r]);
     }
-    charts::plotTitle(d.plot)->setText(
-        tr("What if: %1 to %2 tokens · solid total, dashed attention, dotted weights · dash-dot: "
-           "attention overtakes the weights")
-            .arg(q.name, count(q.length)));
+    // The legend names the line styles; the dash-dot lines' labels say what they mark.
+    charts::plotTitle(d.plot)->setText(tr("What if: %1 to %2 tokens").arg(q.name, count(q.length)));
     d.plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

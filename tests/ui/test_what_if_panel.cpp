@@ -19,6 +19,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QSvgRenderer>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -241,6 +242,9 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(&p));
         QTest::qWait(200);
         p.grab().save(QDir(keep).filePath(QStringLiteral("whatif_panel_1200x700.png")));
+        p.findChild<QTabWidget*>(QStringLiteral("whatIf.views"))->setCurrentIndex(1);
+        QTest::qWait(100);
+        p.grab().save(QDir(keep).filePath(QStringLiteral("whatif_figures_1200x700.png")));
         QVERIFY(exportChart(p.plot(), QDir(keep).filePath(QStringLiteral("what_if_export.png")),
                             QStringLiteral("what-if caption"), 1.0, QSize(1200, 750)));
     }
