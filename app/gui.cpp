@@ -2,6 +2,7 @@
 
 #include "main_window.h"
 #include "model/embedded_model.h"
+#include "what_if_panel.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -45,6 +46,7 @@ int runGui(int argc, char** argv) {
         window.statusBar()->showMessage(embedded.errorMessage());
     }
     window.show();
+    window.whatIf()->measureRoofsIfUnknown();  // in the background, once per machine
     return app.exec();
 }
 

@@ -5,6 +5,7 @@
 #include "model/model.h"
 #include "run/lockstep.h"
 #include "run/run_export.h"
+#include "what_if_cli.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -112,6 +113,7 @@ void addOptions(QCommandLineParser& p) {
                         "the window's File > Export All does; needs no display."),
          QStringLiteral("DIR")},
     });
+    addWhatIfOptions(p);
 }
 
 template <typename T>
@@ -352,6 +354,7 @@ int runHeadless(int argc, char** argv) {
                      qPrintable(parser.positionalArguments().first()));
         return ExitUsage;
     }
+    if (parser.isSet(QStringLiteral("what-if"))) return runWhatIf(parser);
     auto options = parseOptions(parser);
     if (!options) {
         std::fprintf(stderr, "kvscope: %s\nTry kvscope --help.\n",

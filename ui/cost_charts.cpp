@@ -2,11 +2,15 @@
 
 #include "chart_style.h"
 #include "cost/curve_fit.h"
+#include "cost/what_if.h"
 #include "theme.h"
 
 #include "qcustomplot_include.h"
 
 #include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
 #include <QSignalBlocker>
 #include <QStackedWidget>
 #include <QTabWidget>
@@ -171,9 +175,34 @@ private:
 
 // One mode's cumulative FLOPs, measured or predicted, at each step so far.
 struct CumulativeSeries {
-    std::vector<double> position, generated, flops;
+    std::vector<double> position, generated, flops, attention;
     bool predicted = false;
 };
+
+// Lengths from `from` to `to` (from < to), evenly spaced on a log axis, whole numbers.
+std::vector<std::int64_t> logSteps(std::int64_t from, std::int64_t to, int points) {
+    std::vector<std::int64_t> out{from};
+    const double ratio = std::log(double(to) / double(from));
+    for (int i = 1; i <= points; ++i) {
+        const auto n = std::int64_t(std::llround(double(from) * std::exp(ratio * i / points)));
+        if (n > out.back()) out.push_back(n);
+    }
+    if (out.back() != to) out.push_back(to);
+    return out;
+}
+
+// The local power law of a run's cumulative FLOPs against the tokens it generated, as the
+// chart's slopes are fitted: the log-log slope over [T / 1.2, 1.2 T] at T = n - prompt + 1, for
+// a run from `prompt` tokens.
+double localSlope(const ModelConfig& c, std::int64_t prompt, std::int64_t n, Mode m) {
+    const std::int64_t t = std::max<std::int64_t>(1, n - prompt + 1);
+    const std::int64_t a = std::max<std::int64_t>(1, std::llround(double(t) / 1.2));
+    const std::int64_t b = std::max<std::int64_t>(a + 1, std::llround(double(t) * 1.2));
+    auto total = [&](std::int64_t k) {
+        return whatif::cumulativeSplit(c, prompt, prompt + k - 1, m).total();
+    };
+    return std::log(total(b) / total(a)) / std::log(double(b) / double(a));
+}
 
 struct SlopeFit {
     double slope = 0;
@@ -220,6 +249,38 @@ public:
             QPen pen(c, 1.2, Qt::DotLine);
             crossover_[i] = charts::addVLine(top_, "cumulative.crossover." + name(m), pen, true);
         }
+        for (Mode m : kModes) {
+            const QColor c = theme::modeColor(m);
+            const int i = idx(m);
+            attention_[i] = charts::addLine(top_, "cumulative.attention." + name(m),
+                                            name(m) + " attention alone", c, false);
+            attention_[i]->setPen(QPen(c, 1.2));
+            attentionPredicted_[i] =
+                charts::addLine(top_, "cumulative.attention.predicted." + name(m),
+                                name(m) + " attention alone (predicted)", c, true);
+            attentionPredicted_[i]->setPen(QPen(c, 1.2, Qt::DashLine));
+            beyond_[i] = charts::addLine(top_, "cumulative.beyond." + name(m),
+                                         QStringLiteral("beyond the run: closed form"), c, true);
+            beyondAttention_[i] = charts::addLine(top_, "cumulative.beyond.attention." + name(m),
+                                                  name(m) + " attention beyond the run", c, true);
+            beyondAttention_[i]->setPen(QPen(c, 1.0, Qt::DashLine));
+        }
+        for (int k = 0; k < 3; ++k) {
+            reference_[k] = charts::addLine(
+                top_, QStringLiteral("cumulative.reference.%1").arg(k + 1),
+                QStringLiteral("slope %1").arg(k + 1), QColor(150, 150, 150), false);
+            reference_[k]->setPen(QPen(QColor(150, 150, 150), 1.0));
+            referenceLabel_[k] = new QCPItemText(plot);
+            referenceLabel_[k]->setObjectName(
+                QStringLiteral("cumulative.reference.%1.label").arg(k + 1));
+            referenceLabel_[k]->setClipAxisRect(top_);
+            referenceLabel_[k]->position->setAxes(top_->axis(QCPAxis::atBottom),
+                                                  top_->axis(QCPAxis::atLeft));
+            referenceLabel_[k]->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+            referenceLabel_[k]->setColor(QColor(120, 120, 120));
+            referenceLabel_[k]->setText(QStringLiteral("slope %1").arg(k + 1));
+            referenceLabel_[k]->setVisible(false);
+        }
         ratio_ = charts::addLine(ratioRect_, QStringLiteral("cumulative.ratio"),
                                  QStringLiteral("naive ÷ cached"), QColor(90, 90, 90), false);
         ratio_->removeFromLegend();
@@ -232,8 +293,9 @@ public:
 
     void reset(const Ctx&) override {
         for (int i = 0; i < 2; ++i) {
-            measured_[i]->data()->clear();
-            predicted_[i]->data()->clear();
+            for (QCPGraph* g : {measured_[i], predicted_[i], attention_[i], attentionPredicted_[i],
+                                beyond_[i], beyondAttention_[i]})
+                g->data()->clear();
             series_[i] = CumulativeSeries{};
             fits_[i].reset();
         }
@@ -242,11 +304,12 @@ public:
     }
 
     void add(const Ctx& c, const StepResult& s) override {
-        append(s.mode, s.position, s.step + 1, double(s.cumulative.total()), false);
+        prompt_ = s.promptLength;
+        append(s.mode, s.position, s.step + 1, s.cumulative, false);
         if (!c.comparing()) {
             const Mode o = otherMode(s.mode);
-            const auto f = cumulativeFlops(*c.config, s.promptLength, s.step + 1, o);
-            append(o, s.position, s.step + 1, double(f.total()), true);
+            append(o, s.position, s.step + 1,
+                   cumulativeFlops(*c.config, s.promptLength, s.step + 1, o), true);
         }
         appendRatios();
     }
@@ -257,10 +320,15 @@ public:
             const int i = idx(m);
             charts::setShown(measured_[i], c.ran[i]);
             charts::setShown(predicted_[i], c.config && !c.ran[i]);
+            charts::setShown(attention_[i], showAttention_ && c.ran[i]);
+            charts::setShown(attentionPredicted_[i], showAttention_ && c.config && !c.ran[i]);
             updateMode(c, m, notes);
         }
+        updateBeyond(c);
+        if (c.config && !series_[0].position.empty()) notes << expectation(*c.config);
         notes_->setText(notes.join(QLatin1Char('\n')));
         updateRatioNote();
+        updateReferences();
         for (QCPAxisRect* r : {top_, ratioRect_}) charts::rescale(r);
         ratioRect_->axis(QCPAxis::atBottom)->setRange(top_->axis(QCPAxis::atBottom)->range());
         placeSelection(select_[0], x);
@@ -268,10 +336,14 @@ public:
     }
 
     void setLog(bool on) override {
+        log_ = on;
         charts::setLogAxis(top_->axis(QCPAxis::atBottom), on, false);
         charts::setLogAxis(top_->axis(QCPAxis::atLeft), on, true);
         charts::setLogAxis(ratioRect_->axis(QCPAxis::atBottom), on, false);
     }
+
+    void setShowAttention(bool on) { showAttention_ = on; }
+    void setExtension(std::int64_t length) { extendTo_ = length; }
 
     std::optional<double> slope(Mode m) const {
         const auto& f = fits_[idx(m)];
@@ -279,13 +351,103 @@ public:
     }
 
 private:
-    void append(Mode m, double position, double generated, double flops, bool predicted) {
+    void append(Mode m, double position, double generated, const FlopBreakdown& f, bool predicted) {
         CumulativeSeries& s = series_[idx(m)];
         s.position.push_back(position);
         s.generated.push_back(generated);
-        s.flops.push_back(flops);
+        s.flops.push_back(double(f.total()));
+        s.attention.push_back(double(f.attention()));
         s.predicted = predicted;
-        (predicted ? predicted_ : measured_)[idx(m)]->addData(position, flops);
+        (predicted ? predicted_ : measured_)[idx(m)]->addData(position, double(f.total()));
+        (predicted ? attentionPredicted_ : attention_)[idx(m)]->addData(position,
+                                                                        double(f.attention()));
+    }
+
+    // Past the run's last step, the closed form continues each curve dashed to the length the
+    // user picked, so the bend towards n^3 shows although the model's context ends earlier.
+    void updateBeyond(const Ctx& c) {
+        for (Mode m : kModes) {
+            const int i = idx(m);
+            beyond_[i]->data()->clear();
+            beyondAttention_[i]->data()->clear();
+            const auto& pos = series_[i].position;
+            const bool shown = c.config && !pos.empty() && extendTo_ > std::int64_t(pos.back());
+            charts::setShown(beyond_[i], shown);
+            charts::setShown(beyondAttention_[i], shown && showAttention_);
+            if (i == 1)
+                beyond_[i]->removeFromLegend();  // one entry says what dashes past the run mean
+            beyondAttention_[i]->removeFromLegend();
+            if (!shown) continue;
+            for (std::int64_t n : logSteps(std::int64_t(pos.back()), extendTo_, 120)) {
+                const whatif::FlopSplit f = whatif::cumulativeSplit(*c.config, prompt_, n, m);
+                beyond_[i]->addData(double(n), f.total());
+                beyondAttention_[i]->addData(double(n), f.attention);
+            }
+        }
+    }
+
+    // Lines of slope 1, 2 and 3 through the top curve's last point, on log-log axes only, drawn
+    // down to the lowest value the curves reach (no further: they would stretch the axis).
+    void updateReferences() {
+        double xEnd = 0, yEnd = 0, yMin = 0;
+        for (QCPGraph* g :
+             {measured_[0], measured_[1], predicted_[0], predicted_[1], beyond_[0], beyond_[1]}) {
+            if (!g->visible() || g->data()->isEmpty()) continue;
+            const auto last = g->data()->constEnd() - 1;
+            if (last->key > xEnd || (last->key == xEnd && last->value > yEnd))
+                xEnd = last->key, yEnd = last->value;
+            const double first = g->data()->constBegin()->value;
+            if (first > 0 && (yMin == 0 || first < yMin)) yMin = first;
+        }
+        double xMin = 0;
+        for (int i = 0; i < 2; ++i)
+            if (!series_[i].position.empty())
+                xMin = xMin == 0 ? series_[i].position.front()
+                                 : std::min(xMin, series_[i].position.front());
+        for (int k = 0; k < 3; ++k) {
+            QCPGraph* g = reference_[k];
+            g->data()->clear();
+            const bool shown = log_ && xEnd > xMin && xMin > 0 && yEnd > 0 && yMin > 0;
+            charts::setShown(g, shown);
+            g->removeFromLegend();
+            referenceLabel_[k]->setVisible(shown);
+            if (!shown) continue;
+            const double s = k + 1;
+            const double x0 = std::max(xMin, xEnd * std::pow(yMin / yEnd, 1 / s));
+            for (double x : {x0, xEnd}) g->addData(x, yEnd * std::pow(x / xEnd, s));
+            referenceLabel_[k]->position->setCoords(x0, yEnd * std::pow(x0 / xEnd, s));
+        }
+    }
+
+    // What slope the curves should show at the length drawn, and why.
+    QString expectation(const ModelConfig& c) const {
+        std::int64_t n = 0;
+        for (const auto& s : series_)
+            if (!s.position.empty()) n = std::max(n, std::int64_t(s.position.back()));
+        n = std::max(n, extendTo_);
+        const whatif::FlopSplit naive = whatif::cumulativeSplit(c, prompt_, n, Mode::Naive);
+        const whatif::FlopSplit cached = whatif::cumulativeSplit(c, prompt_, n, Mode::Cached);
+        auto at = [](std::optional<std::int64_t> x) {
+            return x ? QLocale(QLocale::English).toString(qlonglong(*x)) : QStringLiteral("10^9");
+        };
+        const double sn = localSlope(c, prompt_, n, Mode::Naive),
+                     sc = localSlope(c, prompt_, n, Mode::Cached);
+        const QString head =
+            QStringLiteral("At n\u00a0=\u00a0%1 expect slopes ≈ %2 (naive) and ≈ %3 (cached), ")
+                .arg(QLocale(QLocale::English).toString(qlonglong(n)))
+                .arg(sn, 0, 'f', 2)
+                .arg(sc, 0, 'f', 2);
+        const QString share = QStringLiteral("attention is %1% and %2% of the FLOPs so far")
+                                  .arg(100 * naive.attention / naive.total(), 0, 'f', 0)
+                                  .arg(100 * cached.attention / cached.total(), 0, 'f', 0);
+        if (sn > 2.9 && sc > 1.9)
+            return head + QStringLiteral("near 3 and 2: ") + share + QLatin1Char('.');
+        return head + QStringLiteral("not 3 and 2: ") + share +
+               QStringLiteral(
+                   "; the totals steepen towards its 3 and 2 once it dominates a run "
+                   "(n\u00a0≈\u00a0%1 and %2).")
+                   .arg(at(whatif::cumulativeCrossover(c, Mode::Naive)),
+                        at(whatif::cumulativeCrossover(c, Mode::Cached)));
     }
 
     // In lockstep runs one mode may be a step ahead; a ratio needs both values at that step.
@@ -354,6 +516,13 @@ private:
 
     QCPAxisRect *top_, *ratioRect_;
     QCPGraph *measured_[2], *predicted_[2], *ratio_;
+    QCPGraph *attention_[2], *attentionPredicted_[2];  // attention FLOPs alone
+    QCPGraph *beyond_[2], *beyondAttention_[2];        // closed form past the run's last step
+    QCPGraph* reference_[3];                           // slopes 1, 2, 3 (log-log only)
+    QCPItemText* referenceLabel_[3];
+    bool log_ = false, showAttention_ = false;
+    std::int64_t extendTo_ = 0;  // 0: the curves end with the run
+    int prompt_ = 1;
     CumulativeSeries series_[2];
     std::optional<SlopeFit> fits_[2];
     std::size_t ratioCount_ = 0;
@@ -615,6 +784,14 @@ public:
         }
     }
 
+    // The time axis is always logarithmic (naive steps take hundreds of times a cached one);
+    // log-log adds the length axis and the rate.
+    void setLog(bool on) override {
+        for (QCPAxisRect* r : {top_, rate_})
+            charts::setLogAxis(r->axis(QCPAxis::atBottom), on, false);
+        charts::setLogAxis(rate_->axis(QCPAxis::atLeft), on, true);
+    }
+
     void update(const Ctx& c, std::optional<double> x) override {
         for (int i = 0; i < 2; ++i) {
             ms_[i].setShown(c.ran[i], true);
@@ -704,6 +881,14 @@ public:
             {double(s.position), measured ? double(s.kvCacheBytes) : -1, naive - cached});
     }
 
+    // Bytes grow as n, FLOPs saved as n^2 to n^3: straight lines of those slopes on log-log axes.
+    void setLog(bool on) override {
+        for (QCPAxisRect* r : {top_, saved_}) {
+            charts::setLogAxis(r->axis(QCPAxis::atBottom), on, false);
+            charts::setLogAxis(r->axis(QCPAxis::atLeft), on, true);
+        }
+    }
+
     void update(const Ctx& c, std::optional<double> x) override {
         for (Mode m : kModes) charts::setShown(bytes_[idx(m)], c.ran[idx(m)]);
         charts::setShown(mha_, c.ran[idx(Mode::Cached)] && grouped(c));
@@ -791,6 +976,9 @@ Ctx contextOf(const RunView& v) {
 struct CostCharts::Impl {
     QTabWidget* tabs = nullptr;
     QCheckBox* logBox = nullptr;
+    QWidget* cumulativeOptions = nullptr;  // shown under the tabs while Cumulative is
+    QComboBox* beyond = nullptr;
+    QCheckBox* attentionAlone = nullptr;
     QStackedWidget* breakdownStack = nullptr;  // one breakdown per mode, the focus one shown
     std::vector<std::unique_ptr<Chart>> charts;
     std::vector<QCustomPlot*> tabPlots[5];  // the charts each tab holds
@@ -805,7 +993,9 @@ struct CostCharts::Impl {
 namespace {
 // Short labels: all five tabs and the checkbox fit a cost panel a third of a 1280 px window wide.
 const char* const kTabNames[] = {"Per step", "Cumulative", "Breakdown", "Time", "Memory"};
-constexpr bool kTabHasLogLog[] = {true, true, false, false, false};
+// Every tab but the stacked bars of the breakdown, whose sums a log axis would misstate.
+constexpr bool kTabHasLogLog[] = {true, true, false, true, true};
+constexpr int kCumulativeTab = 1;
 }  // namespace
 
 CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<Impl>()) {
@@ -837,17 +1027,23 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<I
     for (int i = 0; i < pages.size(); ++i) d_->tabs->addTab(pages[i], tr(kTabNames[i]));
 
     d_->logBox = new QCheckBox(tr("log-log"), this);
+    d_->logBox->setObjectName(QStringLiteral("logLog"));
     d_->tabs->setCornerWidget(d_->logBox, Qt::TopRightCorner);
     connect(d_->tabs, &QTabWidget::currentChanged, this, [this](int i) {
         if (i < 0) return;
         for (QCustomPlot* p : d_->tabPlots[i]) p->replot(QCustomPlot::rpQueuedReplot);
+        d_->cumulativeOptions->setVisible(i == kCumulativeTab);
         updateLogAvailability();
     });
     connect(d_->logBox, &QCheckBox::toggled, this, &CostCharts::setLogScale);
+    buildCumulativeOptions();
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
     layout->addWidget(d_->tabs);
+    layout->addWidget(d_->cumulativeOptions);
+    d_->cumulativeOptions->setVisible(d_->tabs->currentIndex() == kCumulativeTab);
     reset();
     updateCharts();
     updateLogAvailability();
@@ -863,14 +1059,76 @@ void CostCharts::updateLogAvailability() {
     d_->logBox->setEnabled(available);
     d_->logBox->setToolTip(
         available ? tr("Log-log axes: a power law T^k becomes a straight line of slope k.")
-                  : tr("Log-log axes apply to the Per step and Cumulative tabs; this tab's scale "
-                       "is fixed."));
+                  : tr("Log-log axes apply to every tab but Breakdown, whose stacked bars a log "
+                       "axis would misstate."));
     if (available == d_->logAvailable) return;
     d_->logAvailable = available;
     Q_EMIT logScaleAvailableChanged(available);
 }
 
 CostCharts::~CostCharts() = default;
+
+// Under the tabs while Cumulative is shown: continue the curves past the run with the closed
+// form, and show attention's FLOPs on their own.
+void CostCharts::buildCumulativeOptions() {
+    auto* row = new QWidget(this);
+    row->setObjectName(QStringLiteral("cumulative.options"));
+    auto* h = new QHBoxLayout(row);
+    h->setContentsMargins(6, 0, 6, 2);
+    auto* label = new QLabel(tr("Beyond the run:"), row);
+    d_->beyond = new QComboBox(row);
+    d_->beyond->setObjectName(QStringLiteral("cumulative.beyondLength"));
+    d_->beyond->addItem(tr("stop"), 0);
+    for (int n : {10000, 100000, 1000000})
+        d_->beyond->addItem(tr("closed form to %1").arg(QLocale(QLocale::English).toString(n)), n);
+    d_->beyond->setToolTip(
+        tr("Continue the cumulative curves dashed past the run's last step with the closed "
+           "form, beyond the model's context, so the bend towards n³ and n² shows."));
+    label->setBuddy(d_->beyond);
+    d_->attentionAlone = new QCheckBox(tr("attention alone"), row);
+    d_->attentionAlone->setObjectName(QStringLiteral("cumulative.attentionAlone"));
+    d_->attentionAlone->setToolTip(
+        tr("Also draw the attention FLOPs (QK^T and attention × V) on their own: their slopes "
+           "are exactly 3 (naive) and 2 (cached) for large n, while the totals carry the "
+           "weight matrices' n and n² terms."));
+    h->addWidget(label);
+    h->addWidget(d_->beyond);
+    h->addWidget(d_->attentionAlone);
+    h->addStretch(1);
+    d_->cumulativeOptions = row;
+    connect(d_->beyond, &QComboBox::currentIndexChanged, this,
+            [this] { setExtension(d_->beyond->currentData().toLongLong()); });
+    connect(d_->attentionAlone, &QCheckBox::toggled, this, &CostCharts::setShowAttention);
+}
+
+void CostCharts::setShowAttention(bool on) {
+    {
+        const QSignalBlocker quiet(d_->attentionAlone);
+        d_->attentionAlone->setChecked(on);
+    }
+    d_->cumulative->setShowAttention(on);
+    updateCharts();
+    replotShown();
+}
+
+bool CostCharts::showsAttention() const {
+    return d_->attentionAlone->isChecked();
+}
+
+void CostCharts::setExtension(std::int64_t length) {
+    {
+        const QSignalBlocker quiet(d_->beyond);
+        const int i = d_->beyond->findData(qlonglong(length));
+        if (i >= 0) d_->beyond->setCurrentIndex(i);
+    }
+    d_->cumulative->setExtension(length);
+    updateCharts();
+    replotShown();
+}
+
+std::int64_t CostCharts::extension() const {
+    return d_->beyond->currentData().toLongLong();
+}
 
 void CostCharts::setView(const RunView& v) {
     d_->view = v;

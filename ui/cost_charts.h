@@ -7,8 +7,9 @@
 // breakdown_naive, breakdown_cached (one per mode, the mode that did not run predicted from the
 // closed form; the Breakdown tab shows the focus run's), time, memory. Series and markers carry
 // objectNames too ("perStep.naive", "perStep.cached.prefill", "perStep.predicted.naive",
-// "cumulative.crossover.cached", "breakdown.4", ...), so tests and tools can find them without
-// reaching into this class.
+// "cumulative.crossover.cached", "breakdown.4", "cumulative.attention.naive",
+// "cumulative.beyond.cached", "cumulative.reference.3", ...), so tests and tools can find them
+// without reaching into this class.
 
 #include "run_view.h"
 
@@ -16,6 +17,7 @@
 #include <QPair>
 #include <QWidget>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -35,9 +37,15 @@ public:
     QList<QCustomPlot*> plots() const;
     QList<QPair<QString, QCustomPlot*>> namedPlots() const;  // (file stem, plot), for exports
 
-    // Log-log axes for the per-step and cumulative charts (also a checkbox above the tabs, enabled
-    // only while one of those two tabs is shown).
+    // Log-log axes (also a checkbox above the tabs, enabled on every tab but Breakdown).
     void setLogScale(bool on);
+    // Cumulative tab: attention FLOPs on their own beside the totals (with reference lines of
+    // slope 1, 2 and 3 on log-log axes, always), and the curves continued dashed past the run's
+    // last step with the closed form up to `length` tokens (0: not continued).
+    void setShowAttention(bool on);
+    bool showsAttention() const;
+    void setExtension(std::int64_t length);
+    std::int64_t extension() const;
     // Whether the tab on screen has log-log axes to switch (see logScaleAvailableChanged).
     bool logScaleAvailable() const;
     // The exponent fitted to a mode's cumulative FLOPs (measured, or predicted when that mode did
@@ -50,6 +58,7 @@ Q_SIGNALS:
 
 private:
     void updateLogAvailability();
+    void buildCumulativeOptions();
     void reset();
     void appendNewSteps();
     void updateCharts();

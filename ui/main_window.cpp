@@ -7,6 +7,7 @@
 #include "model_load_task.h"
 #include "token_strip.h"
 #include "units.h"
+#include "what_if_panel.h"
 
 #include "tensor/ggml_type.h"
 
@@ -113,6 +114,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     distribution_ = new DistributionChart;
     heatmap_ = new AttentionHeatmap;
     costs_ = new CostCharts;
+    whatIf_ = new WhatIfPanel;
     setCentralWidget(tokens_);
     buildDocks();
     buildMenus();
@@ -183,6 +185,11 @@ void MainWindow::buildDocks() {
     // attention panel leave: 400 px for the right column leaves the cost tabs room to show.
     resizeDocks({ctl, heat}, {scroll->minimumWidth(), 400}, Qt::Horizontal);
     resizeDocks({cost}, {420}, Qt::Vertical);
+    // The what-if calculator shares the cost dock's place, as a tab behind it.
+    auto* what = dock(tr("What if"), QStringLiteral("whatIf"), whatIf_, this);
+    addDockWidget(Qt::BottomDockWidgetArea, what);
+    tabifyDockWidget(cost, what);
+    cost->raise();
 }
 
 void MainWindow::buildMenus() {
@@ -277,6 +284,7 @@ void MainWindow::setModel(const ModelPtr& model) {
     controls_->setModelSummary(modelSummary(*model));
     controls_->setTokenizer(model->tokenizer, model->config.nPositions);
     controls_->setState(ControlPanel::State::Idle);
+    whatIf_->setLoadedModel(model->config, model->name);
     setWindowTitle(QStringLiteral("kvscope — %1").arg(model->name));
     statusRun_->setText(tr("Model %1 loaded.").arg(model->name));
     Q_EMIT modelChanged();
@@ -446,6 +454,7 @@ void MainWindow::showRun(std::unique_ptr<RunExport> run) {
     model_ = run->model;
     controls_->setModelSummary(modelSummary(*model_));
     controls_->setTokenizer(model_->tokenizer, model_->config.nPositions);
+    whatIf_->setLoadedModel(model_->config, model_->name);
     controls_->setState(ControlPanel::State::Idle);
     shelved_.reset();
     run_ = std::move(run);
@@ -530,7 +539,8 @@ void MainWindow::updateStatus() {
 QList<QPair<QString, QCustomPlot*>> MainWindow::charts() const {
     QList<QPair<QString, QCustomPlot*>> out{{QStringLiteral("distribution"), distribution_->plot()},
                                             {QStringLiteral("attention"), heatmap_->plot()}};
-    return out + costs_->namedPlots();
+    return out + costs_->namedPlots() +
+           QList<QPair<QString, QCustomPlot*>>{{QStringLiteral("what_if"), whatIf_->plot()}};
 }
 
 Result<QStringList> MainWindow::exportAll(const QString& dir) {

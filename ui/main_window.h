@@ -25,6 +25,7 @@ class CostCharts;
 class DistributionChart;
 class ModelLoadTask;
 class TokenStrip;
+class WhatIfPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -44,6 +45,7 @@ public:
     DistributionChart* distribution() const { return distribution_; }
     AttentionHeatmap* attention() const { return heatmap_; }
     CostCharts* costs() const { return costs_; }
+    WhatIfPanel* whatIf() const { return whatIf_; }
     const RunExport* run() const { return run_.get(); }
     bool isRunning() const { return running_; }
     QList<QPair<QString, QCustomPlot*>> charts() const;
@@ -112,6 +114,7 @@ private:
     DistributionChart* distribution_ = nullptr;
     AttentionHeatmap* heatmap_ = nullptr;
     CostCharts* costs_ = nullptr;
+    WhatIfPanel* whatIf_ = nullptr;
     QLabel* statusTokens_ = nullptr;
     QLabel* statusSpeed_ = nullptr;
     QLabel* statusCompute_ = nullptr;

@@ -15,7 +15,7 @@
 // Big models also get a prefill case: one forward pass over a 512-token prompt, as llama-bench
 // -p 512 measures it, reported in prompt tokens per second.
 
-#include "bandwidth_probe.h"
+#include "cost/bandwidth_probe.h"
 #include "cost/flops.h"
 #include "model/embedded_model.h"
 #include "model/model.h"

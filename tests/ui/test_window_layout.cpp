@@ -9,6 +9,7 @@
 #include "main_window.h"
 #include "model/embedded_model.h"
 #include "token_strip.h"
+#include "what_if_panel.h"
 
 #include "qcustomplot_include.h"
 
@@ -154,6 +155,27 @@ private Q_SLOTS:
             }
         }
         tabs->setCurrentIndex(0);
+    }
+
+    // Issue 13, 1: the What if dock, a tab behind Cost, has room for its chart when shown.
+    void whatIfTabHasRoom() {
+        QDockWidget* what = w_->findChild<QDockWidget*>(QStringLiteral("whatIf"));
+        QDockWidget* cost = w_->findChild<QDockWidget*>(QStringLiteral("cost"));
+        QVERIFY(what && cost);
+        QVERIFY(w_->tabifiedDockWidgets(cost).contains(what));
+        what->raise();
+        QTest::qWait(50);
+        // Behind its tab a dock stays "visible" to Qt; what is on screen is its visible region.
+        QVERIFY(!what->visibleRegion().isEmpty() && cost->visibleRegion().isEmpty());
+        QVERIFY2(what->width() > 100 && what->height() > 100,
+                 qPrintable(QStringLiteral("%1x%2").arg(what->width()).arg(what->height())));
+        QCustomPlot* plot = w_->whatIf()->plot();
+        plot->replot();
+        QVERIFY(onScreen(plot, plot->axisRect()->outerRect(), *w_));
+        QVERIFY(w_->minimumSizeHint().width() <= kScreenWidth);
+        QVERIFY(w_->minimumSizeHint().height() <= kScreenHeight - kTitleBar);
+        cost->raise();
+        QTest::qWait(50);
     }
 
     void emptyStripSaysWhatToDo() {

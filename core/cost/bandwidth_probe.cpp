@@ -1,4 +1,4 @@
-#include "bandwidth_probe.h"
+#include "cost/bandwidth_probe.h"
 
 #include "nn/linear.h"
 #include "util/compute_threads.h"
@@ -30,11 +30,11 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Best GB/s of kPasses calls of `pass`, which moves `bytes`.
+// Best GB/s of `passes` calls of `pass`, which moves `bytes`.
 template <class Pass>
-double bestOf(double bytes, const Pass& pass) {
+double bestOf(double bytes, const Pass& pass, int passes = kPasses) {
     double best = 0;
-    for (int i = 0; i < kPasses; ++i) {
+    for (int i = 0; i < passes; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         pass();
         best = std::max(best, bytes / secondsSince(t0) / 1e9);
@@ -251,6 +251,19 @@ double StepProbe::pass() {
     const double gemv = bytes() / secondsSince(t0) / 1e9;
     sink_ += y_[0];
     return std::max(sum, gemv);
+}
+
+double quickReadBandwidth(int threads, std::int64_t bytes, int passes) {
+#ifndef _OPENMP
+    threads = 1;  // one part: threadIndex() is 0 for every "thread"
+#endif
+    threads = std::max(1, threads);
+    const std::int64_t n = bytes / 4 / threads / 128 * 128 * threads;  // floats
+    const AlignedFloats a = filled(n, threads, 1);
+    float sink = 0;
+    const double gbs = bestOf(4.0 * double(n), [&] { sink += readSumPass(a.get(), n, threads); },
+                              passes);
+    return sink == -1 ? 0 : gbs;
 }
 
 }  // namespace kvscope::bench

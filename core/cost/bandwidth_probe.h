@@ -41,5 +41,9 @@ private:
     AlignedFloats buffer_, x_, y_;  // (rows, 4096), (4096), (rows)
     float sink_ = 0;
 };
+// A short read-sum for the app's roof (core/cost/machine_probe.h): `bytes`, still far beyond the
+// last-level cache, read by `threads` threads as measureBandwidth's read-sum reads, best of
+// `passes`; GB/s.
+double quickReadBandwidth(int threads, std::int64_t bytes, int passes);
 
 }  // namespace kvscope::bench
