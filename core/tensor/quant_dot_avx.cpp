@@ -51,15 +51,25 @@ bool quantDotUsesAvx2() {
     return true;
 }
 
+// One block's scaled integer sums added into acc (8 float lanes).
+inline __m256 q8_0Block(const std::uint8_t* w, const BlockQ8_0& a, __m256 acc) {
+    const float scale = f16At(w) * _cvtsh_ss(a.d);  // w: f16 d, then 32 int8
+    const __m256i sums = dotBytes(load32(w + 2), load32(a.qs));
+    return _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc);
+}
+
 float dotQ8_0Q8_0(const std::uint8_t* row, const BlockQ8_0* x, std::int64_t n) {
-    __m256 acc = _mm256_setzero_ps();  // (8) float lanes
-    for (std::int64_t b = 0; b < n / 32; ++b) {
-        const std::uint8_t* w = row + 34 * b;  // f16 d, then 32 int8
-        const float scale = f16At(w) * _cvtsh_ss(x[b].d);
-        const __m256i sums = dotBytes(load32(w + 2), load32(x[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc);
-    }
-    return horizontalSum(acc);
+    // Four accumulators: with one, every block waited for the previous block's multiply-add
+    // (4 cycles for 34 bytes), which held a decode step to about half the memory's speed.
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    const std::int64_t blocks = n / 32;
+    std::int64_t b = 0;
+    for (; b + 4 <= blocks; b += 4)
+        for (int k = 0; k < 4; ++k) acc[k] = q8_0Block(row + 34 * (b + k), x[b + k], acc[k]);
+    for (; b < blocks; ++b) acc[0] = q8_0Block(row + 34 * b, x[b], acc[0]);
+    return horizontalSum(
+        _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
 namespace {
