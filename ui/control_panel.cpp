@@ -148,6 +148,7 @@ QWidget* ControlPanel::buildSamplingBox() {
     topP_->setToolTip(
         tr("Keep the smallest set of tokens whose probabilities add up to P; "
            "1 turns it off."));
+    buildPenaltyBoxes();
     seed_ = new QLineEdit(QStringLiteral("42"));
     seed_->setValidator(
         new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,19}")), seed_));
@@ -195,8 +196,9 @@ QWidget* ControlPanel::buildSamplingBox() {
     // five digits is room enough for what is typed, and keeps two settings a row narrow.
     QSpinBox reference;
     reference.setRange(0, 99999);
-    for (QAbstractSpinBox* b :
-         std::initializer_list<QAbstractSpinBox*>{temperature_, topK_, topP_, maxTokens_, threads_})
+    for (QAbstractSpinBox* b : std::initializer_list<QAbstractSpinBox*>{
+             temperature_, topK_, topP_, minP_, repeatPenalty_, repeatLastN_, presencePenalty_,
+             frequencyPenalty_, maxTokens_, threads_})
         b->setMinimumWidth(reference.minimumSizeHint().width());
     // Two settings a row: the panel must fit a 720-pixel-high projector without scrolling.
     auto* g = new QGridLayout(box);
@@ -209,17 +211,64 @@ QWidget* ControlPanel::buildSamplingBox() {
         g->addWidget(l, row, column);
         g->addWidget(field, row, column + 1);
     };
-    pair(0, 0, tr("Temperature"), temperature_);
-    pair(0, 2, tr("Top-k"), topK_);
-    pair(1, 0, tr("Max tokens"), maxTokens_);
-    pair(1, 2, tr("Top-p"), topP_);
-    pair(2, 0, tr("Threads"), threads_);
-    g->addWidget(stopAtEot_, 2, 2, 1, 2);
-    g->addWidget(new QLabel(tr("Seed")), 3, 0);
-    g->addLayout(seedRow, 3, 1, 1, 3);
-    g->addWidget(new QLabel(tr("Delay")), 4, 0);
-    g->addLayout(delayRow, 4, 1, 1, 3);
+    // The chain's order, top to bottom: penalties, temperature, top-k, top-p, min-p.
+    pair(0, 0, tr("Repeat pen."), repeatPenalty_);
+    pair(0, 2, tr("Last n"), repeatLastN_);
+    pair(1, 0, tr("Presence"), presencePenalty_);
+    pair(1, 2, tr("Frequency"), frequencyPenalty_);
+    pair(2, 0, tr("Temperature"), temperature_);
+    pair(2, 2, tr("Top-k"), topK_);
+    pair(3, 0, tr("Top-p"), topP_);
+    pair(3, 2, tr("Min-p"), minP_);
+    pair(4, 0, tr("Max tokens"), maxTokens_);
+    pair(4, 2, tr("Threads"), threads_);
+    g->addWidget(stopAtEot_, 5, 0, 1, 4);
+    g->addWidget(new QLabel(tr("Seed")), 6, 0);
+    g->addLayout(seedRow, 6, 1, 1, 3);
+    g->addWidget(new QLabel(tr("Delay")), 7, 0);
+    g->addLayout(delayRow, 7, 1, 1, 3);
     return box;
+}
+
+// llama.cpp's penalties and min-p; the defaults leave the chain as it was before they existed.
+void ControlPanel::buildPenaltyBoxes() {
+    const SamplerSettings defaults;
+    minP_ = new QDoubleSpinBox;
+    minP_->setRange(0, 1);
+    minP_->setDecimals(3);
+    minP_->setSingleStep(0.01);
+    minP_->setValue(defaults.minP);
+    minP_->setSpecialValueText(tr("off"));
+    minP_->setToolTip(tr("Min-p: keep only the tokens at least this fraction as likely as the "
+                         "most likely one (after temperature, top-k and top-p); 0 turns it off."));
+    repeatPenalty_ = new QDoubleSpinBox;
+    repeatPenalty_->setRange(0.01, 10);
+    repeatPenalty_->setSingleStep(0.05);
+    repeatPenalty_->setValue(defaults.repeatPenalty);
+    repeatPenalty_->setToolTip(
+        tr("Repetition penalty (llama.cpp's): for every token among the last n, a positive "
+           "logit is divided by it and a negative one multiplied; 1 turns it off."));
+    presencePenalty_ = new QDoubleSpinBox;
+    presencePenalty_->setRange(-10, 10);
+    presencePenalty_->setSingleStep(0.1);
+    presencePenalty_->setValue(defaults.presencePenalty);
+    presencePenalty_->setToolTip(
+        tr("Presence penalty: subtracted once from the logit of every token among the last n; "
+           "0 turns it off."));
+    frequencyPenalty_ = new QDoubleSpinBox;
+    frequencyPenalty_->setRange(-10, 10);
+    frequencyPenalty_->setSingleStep(0.1);
+    frequencyPenalty_->setValue(defaults.frequencyPenalty);
+    frequencyPenalty_->setToolTip(
+        tr("Frequency penalty: times the number of times a token occurs among the last n, "
+           "subtracted from its logit; 0 turns it off."));
+    repeatLastN_ = new QSpinBox;
+    repeatLastN_->setRange(-1, 1 << 20);
+    repeatLastN_->setValue(defaults.repeatLastN);
+    repeatLastN_->setSpecialValueText(tr("all"));
+    repeatLastN_->setToolTip(
+        tr("The penalties' window: the last n tokens of the sequence, prompt included; 0 turns "
+           "the penalties off, -1 (\"all\") takes the whole sequence."));
 }
 
 void ControlPanel::newRandomSeed() {
@@ -297,6 +346,11 @@ GenerationSettings ControlPanel::settings() const {
     s.sampler.topK = topK_->value();
     s.sampler.topP = float(topP_->value());
     s.sampler.seed = seed_->text().toULongLong();
+    s.sampler.minP = float(minP_->value());
+    s.sampler.repeatPenalty = float(repeatPenalty_->value());
+    s.sampler.presencePenalty = float(presencePenalty_->value());
+    s.sampler.frequencyPenalty = float(frequencyPenalty_->value());
+    s.sampler.repeatLastN = repeatLastN_->value();
     s.maxNewTokens = maxTokens_->value();
     s.stopAtEndOfText = stopAtEot_->isChecked();
     s.threads = threads_->value();
@@ -312,8 +366,10 @@ void ControlPanel::setState(State s) {
     state_ = s;
     const bool idle = s == State::Idle, active = s == State::Running || s == State::Paused;
     for (QWidget* w :
-         std::initializer_list<QWidget*>{prompt_, mode_, temperature_, topK_, topP_, seed_, dice_,
-                                         maxTokens_, stopAtEot_, threads_})
+         std::initializer_list<QWidget*>{prompt_, mode_, temperature_, topK_, topP_, minP_,
+                                         repeatPenalty_, presencePenalty_, frequencyPenalty_,
+                                         repeatLastN_, seed_, dice_, maxTokens_, stopAtEot_,
+                                         threads_})
         w->setEnabled(!active && s != State::NoModel);
     generate_->setEnabled(idle);
     pause_->setEnabled(active);
@@ -334,6 +390,11 @@ void ControlPanel::saveSettings() const {
     q.setValue(QStringLiteral("topK"), topK_->value());
     q.setValue(QStringLiteral("topP"), topP_->value());
     q.setValue(QStringLiteral("seed"), seed_->text());
+    q.setValue(QStringLiteral("minP"), minP_->value());
+    q.setValue(QStringLiteral("repeatPenalty"), repeatPenalty_->value());
+    q.setValue(QStringLiteral("presencePenalty"), presencePenalty_->value());
+    q.setValue(QStringLiteral("frequencyPenalty"), frequencyPenalty_->value());
+    q.setValue(QStringLiteral("repeatLastN"), repeatLastN_->value());
     q.setValue(QStringLiteral("maxTokens"), maxTokens_->value());
     q.setValue(QStringLiteral("stopAtEot"), stopAtEot_->isChecked());
     q.setValue(QStringLiteral("delayMs"), delay_->value());
@@ -353,6 +414,14 @@ void ControlPanel::restoreSettings() {
     topK_->setValue(q.value(QStringLiteral("topK"), topK_->value()).toInt());
     topP_->setValue(q.value(QStringLiteral("topP"), topP_->value()).toDouble());
     seed_->setText(q.value(QStringLiteral("seed"), seed_->text()).toString());
+    minP_->setValue(q.value(QStringLiteral("minP"), minP_->value()).toDouble());
+    repeatPenalty_->setValue(
+        q.value(QStringLiteral("repeatPenalty"), repeatPenalty_->value()).toDouble());
+    presencePenalty_->setValue(
+        q.value(QStringLiteral("presencePenalty"), presencePenalty_->value()).toDouble());
+    frequencyPenalty_->setValue(
+        q.value(QStringLiteral("frequencyPenalty"), frequencyPenalty_->value()).toDouble());
+    repeatLastN_->setValue(q.value(QStringLiteral("repeatLastN"), repeatLastN_->value()).toInt());
     maxTokens_->setValue(q.value(QStringLiteral("maxTokens"), maxTokens_->value()).toInt());
     stopAtEot_->setChecked(q.value(QStringLiteral("stopAtEot"), false).toBool());
     delay_->setValue(q.value(QStringLiteral("delayMs"), 0).toInt());

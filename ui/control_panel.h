@@ -56,6 +56,7 @@ Q_SIGNALS:
 private:
     QWidget* buildPromptBox();
     QWidget* buildSamplingBox();
+    void buildPenaltyBoxes();
     QWidget* buildButtons();
     void newRandomSeed();
     void syncFocusBox();
@@ -67,6 +68,11 @@ private:
     QDoubleSpinBox* temperature_;
     QSpinBox* topK_;
     QDoubleSpinBox* topP_;
+    QDoubleSpinBox* minP_;
+    QDoubleSpinBox* repeatPenalty_;
+    QDoubleSpinBox* presencePenalty_;
+    QDoubleSpinBox* frequencyPenalty_;
+    QSpinBox* repeatLastN_;
     QLineEdit* seed_;
     QPushButton* dice_;
     QSpinBox* maxTokens_;
