@@ -201,8 +201,9 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     if (!topP) return fail(QStringLiteral("--top-p: expected a number in [0, 1]"));
     if (!minP) return fail(QStringLiteral("--min-p: expected a number in [0, 1]"));
     if (!repeat || !(*repeat > 0))
-        return fail(QStringLiteral("--repeat-penalty: expected a number above 0, at most 100 "
-                                   "(1 disables it)"));
+        return fail(
+            QStringLiteral("--repeat-penalty: expected a number above 0, at most 100 "
+                           "(1 disables it)"));
     if (!presence)
         return fail(QStringLiteral("--presence-penalty: expected a number from -100 to 100"));
     if (!frequency)

@@ -325,8 +325,7 @@ void AttentionHeatmap::refresh() {
             scale_->axis()->setLabel(tr("%1 \u00F7 row max").arg(weight));
             break;
         case Scale::Percentile:
-            scale_->axis()->setLabel(
-                tr("%1, clipped at p%2").arg(weight).arg(kClipPercentile));
+            scale_->axis()->setLabel(tr("%1, clipped at p%2").arg(weight).arg(kClipPercentile));
             break;
         default:
             scale_->axis()->setLabel(weight);
@@ -438,13 +437,13 @@ void AttentionHeatmap::updateTitle(const StepResult* step, const QString& empty)
                              .arg(step->step)
                              .arg(step->position)
                              .arg(visibleText(step->tokenText), scaleName(scale()));
-    const QString tag = QStringLiteral("layer-%1_%2_%3_step-%4_%5")
-                            .arg(layer())
-                            .arg(h == kMeanOfHeads ? QStringLiteral("mean")
-                                                   : QStringLiteral("head-%1").arg(h),
-                                 QLatin1String(modeName(step->mode)))
-                            .arg(step->step)
-                            .arg(scaleKey(scale()));
+    const QString tag =
+        QStringLiteral("layer-%1_%2_%3_step-%4_%5")
+            .arg(layer())
+            .arg(h == kMeanOfHeads ? QStringLiteral("mean") : QStringLiteral("head-%1").arg(h),
+                 QLatin1String(modeName(step->mode)))
+            .arg(step->step)
+            .arg(scaleKey(scale()));
     plot_->setProperty("kvscopeExportTag", tag);
     if (text == title_->note()) return;
     title_->setNote(text);

@@ -137,7 +137,7 @@ private:
     QCPItemRect* freshKey_ = nullptr;
     QCPItemText* stripText_ = nullptr;
     PlotNote* note_ = nullptr;
-    PlotNote* title_ = nullptr;  // row 0 of the plot's layout, above the note
+    PlotNote* title_ = nullptr;   // row 0 of the plot's layout, above the note
     std::vector<double> sample_;  // cells the percentile is taken over, reused
     double clipTop_ = 1;
 

@@ -239,8 +239,9 @@ void ControlPanel::buildPenaltyBoxes() {
     minP_->setSingleStep(0.01);
     minP_->setValue(defaults.minP);
     minP_->setSpecialValueText(tr("off"));
-    minP_->setToolTip(tr("Min-p: keep only the tokens at least this fraction as likely as the "
-                         "most likely one (after temperature, top-k and top-p); 0 turns it off."));
+    minP_->setToolTip(
+        tr("Min-p: keep only the tokens at least this fraction as likely as the "
+           "most likely one (after temperature, top-k and top-p); 0 turns it off."));
     repeatPenalty_ = new QDoubleSpinBox;
     repeatPenalty_->setRange(0.01, 10);
     repeatPenalty_->setSingleStep(0.05);
@@ -365,11 +366,9 @@ void ControlPanel::setModelSummary(const QString& html) {
 void ControlPanel::setState(State s) {
     state_ = s;
     const bool idle = s == State::Idle, active = s == State::Running || s == State::Paused;
-    for (QWidget* w :
-         std::initializer_list<QWidget*>{prompt_, mode_, temperature_, topK_, topP_, minP_,
-                                         repeatPenalty_, presencePenalty_, frequencyPenalty_,
-                                         repeatLastN_, seed_, dice_, maxTokens_, stopAtEot_,
-                                         threads_})
+    for (QWidget* w : std::initializer_list<QWidget*>{
+             prompt_, mode_, temperature_, topK_, topP_, minP_, repeatPenalty_, presencePenalty_,
+             frequencyPenalty_, repeatLastN_, seed_, dice_, maxTokens_, stopAtEot_, threads_})
         w->setEnabled(!active && s != State::NoModel);
     generate_->setEnabled(idle);
     pause_->setEnabled(active);

@@ -126,7 +126,8 @@ QString DistributionChart::stageKey(int stage) {
 void DistributionChart::hideDraw() {
     cumulative_->data()->clear();
     marker_->data()->clear();
-    for (QCPAbstractPlottable* p : std::initializer_list<QCPAbstractPlottable*>{cumulative_, marker_}) {
+    for (QCPAbstractPlottable* p :
+         std::initializer_list<QCPAbstractPlottable*>{cumulative_, marker_}) {
         p->setVisible(false);
         p->removeFromLegend();
     }
@@ -138,7 +139,8 @@ void DistributionChart::hideDraw() {
 // The chart's file names carry the stage (the overview keeps the plain name).
 void DistributionChart::updateExportTag() {
     const QString key = stageKey(shownStage());
-    plot_->setProperty("kvscopeExportTag", key.isEmpty() ? QString() : QStringLiteral("stage-") + key);
+    plot_->setProperty("kvscopeExportTag",
+                       key.isEmpty() ? QString() : QStringLiteral("stage-") + key);
 }
 
 // In a row of the layout under the title while shown; out of the layout when hidden, where an

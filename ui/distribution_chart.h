@@ -49,13 +49,13 @@ public:
     // One bar per shown candidate, at key i + kPairOffset (processed) and i - kPairOffset (raw);
     // the tick of candidate i is at i.
     static constexpr double kPairOffset = 0.2;
-    QCPBars* candidateBars() const { return candidates_; }  // the sampler's probabilities
-    QCPBars* rawBars() const { return raw_; }               // softmax of the raw logits
-    QCPBars* sampledBar() const { return sampled_; }        // over the sampled token's bar
+    QCPBars* candidateBars() const { return candidates_; }     // the sampler's probabilities
+    QCPBars* rawBars() const { return raw_; }                  // softmax of the raw logits
+    QCPBars* sampledBar() const { return sampled_; }           // over the sampled token's bar
     QCPCurve* cumulativeCurve() const { return cumulative_; }  // the draw: staircase on yAxis2
     QCPItemStraightLine* uLine() const { return uLine_; }      // the draw: u on yAxis2
     QCPGraph* drawMarker() const { return marker_; }           // the draw: (drawn column, u)
-    int shownCandidates() const { return shownCount_; }     // of the step's reported top
+    int shownCandidates() const { return shownCount_; }        // of the step's reported top
     QString title() const;
     int barAt(QPoint plotPos) const;  // -1 when the point is over no candidate's column
     QString barToolTip(int index) const;
@@ -89,12 +89,12 @@ private:
         float before;  // the light bar: raw (overview) or the previous stage's
         float after;   // the coloured bar: final (overview) or this stage's
     };
-    std::vector<Bar> bars_;  // what the current view lists, before choosing how many fit
-    std::vector<Bar> top_;   // the shown ones, kept for tooltips
-    std::vector<QString> labels_;       // visible-whitespace token text, by candidate
-    int sampledIndex_ = -1;             // in top_, or -1 when the sampled token is not there
-    int shownCount_ = 0;                // candidates shown: the first of top_
-    int labelChars_ = 8;                // labels elided to this many characters
+    std::vector<Bar> bars_;        // what the current view lists, before choosing how many fit
+    std::vector<Bar> top_;         // the shown ones, kept for tooltips
+    std::vector<QString> labels_;  // visible-whitespace token text, by candidate
+    int sampledIndex_ = -1;        // in top_, or -1 when the sampled token is not there
+    int shownCount_ = 0;           // candidates shown: the first of top_
+    int labelChars_ = 8;           // labels elided to this many characters
 
     QComboBox* stageBox_ = nullptr;
     QCustomPlot* plot_ = nullptr;

@@ -349,7 +349,8 @@ void Sampler::recordRaw(SamplerTrace& trace) const {
     StageSnapshot& st = trace.stages[std::size_t(SamplerStage::Raw)];
     st.on = true;
     st.entropy = rawEntropy_;
-    st.survivors = int(std::count_if(rawProb_.begin(), rawProb_.end(), [](double p) { return p > 0; }));
+    st.survivors =
+        int(std::count_if(rawProb_.begin(), rawProb_.end(), [](double p) { return p > 0; }));
     st.count = traceTop_;
     st.shownMass = 0;
     for (int i = 0; i < traceTop_; ++i) {
@@ -401,9 +402,8 @@ void Sampler::recordStage(SamplerTrace& trace, SamplerStage s, bool on) {
     st.on = on;
     st.count = traceTop_;
     st.entropy = stageEntropy();
-    st.survivors =
-        int(std::count_if(cand_.begin(), cand_.begin() + std::ptrdiff_t(count_),
-                          [](const Candidate& c) { return c.p > 0; }));
+    st.survivors = int(std::count_if(cand_.begin(), cand_.begin() + std::ptrdiff_t(count_),
+                                     [](const Candidate& c) { return c.p > 0; }));
     st.shownMass = 0;
     for (int i = 0; i < traceTop_; ++i) {
         const auto k = std::size_t(i);

@@ -99,11 +99,11 @@ struct StageCandidate {
 // their lists hold the same ids in the same order and a filtered token keeps its place at 0.
 struct StageSnapshot {
     static constexpr int kTraceTop = 20;
-    bool on = false;        // the stage is enabled and could change something at this step
-    int survivors = 0;      // tokens with probability > 0 after the stage
-    double entropy = 0;     // nats
-    int count = 0;          // entries of `top` in use: min(kTraceTop, reportTopK, vocabulary)
-    float shownMass = 0;    // probability the `count` listed candidates hold together
+    bool on = false;      // the stage is enabled and could change something at this step
+    int survivors = 0;    // tokens with probability > 0 after the stage
+    double entropy = 0;   // nats
+    int count = 0;        // entries of `top` in use: min(kTraceTop, reportTopK, vocabulary)
+    float shownMass = 0;  // probability the `count` listed candidates hold together
     std::array<StageCandidate, kTraceTop> top{};
 };
 

@@ -150,9 +150,8 @@ private Q_SLOTS:
         QTest::newRow("frequency-penalty too big")
             << QStringList{"--model", kModel, "--frequency-penalty", "1e3"}
             << "--frequency-penalty: expected a number from -100 to 100";
-        QTest::newRow("repeat-last-n -2")
-            << QStringList{"--model", kModel, "--repeat-last-n", "-2"}
-            << "--repeat-last-n: expected an integer from -1";
+        QTest::newRow("repeat-last-n -2") << QStringList{"--model", kModel, "--repeat-last-n", "-2"}
+                                          << "--repeat-last-n: expected an integer from -1";
     }
     void usageErrorsExitWith2() {
         QFETCH(QStringList, args);
@@ -448,7 +447,6 @@ private Q_SLOTS:
             for (const QJsonValue& c : s["top_k"].toArray())
                 QVERIFY(std::abs(c["prob"].toDouble() - c["raw_prob"].toDouble()) < 1e-6);
     }
-};
 
     // The chain's new options under llama.cpp's names: run.json records them; the defaults give
     // the same tokens as leaving them out; penalties change the text and both modes still agree;
@@ -490,7 +488,8 @@ private Q_SLOTS:
         for (const QJsonValue& step : c["runs"][1]["steps"].toArray()) {
             const QJsonObject sm = step["sampler"].toObject();
             const double u = sm["u"].toDouble();
-            QVERIFY(sm["cumulative_before"].toDouble() <= u && u < sm["cumulative_after"].toDouble());
+            QVERIFY(sm["cumulative_before"].toDouble() <= u &&
+                    u < sm["cumulative_after"].toDouble());
             const QJsonObject left = sm["survivors"].toObject();
             QCOMPARE(left["raw"].toInt(), 512);
             QVERIFY(left["top-k"].toInt() <= 40);

@@ -579,14 +579,15 @@ private Q_SLOTS:
         w.setScale(AttentionHeatmap::Scale::Percentile);
         w.refresh();
         const QString title = w.title();
-        for (const QString& part : {QStringLiteral("layer 1"), QStringLiteral("head 2"),
-                                    QStringLiteral("cached run"), QStringLiteral("step 12"),
-                                    QStringLiteral("p95 clip")})
+        for (const QString& part :
+             {QStringLiteral("layer 1"), QStringLiteral("head 2"), QStringLiteral("cached run"),
+              QStringLiteral("step 12"), QStringLiteral("p95 clip")})
             QVERIFY2(title.contains(part), qPrintable(title + " lacks " + part));
         w.plot()->setObjectName(QStringLiteral("attention"));
         const QString caption = chartCaption(viewOf(run_, Mode::Cached));
-        QCOMPARE(defaultExportName(w.plot(), caption, QStringLiteral("png")),
-                 QStringLiteral("attention_layer-1_head-2_cached_step-12_p95_compare_30-tokens.png"));
+        QCOMPARE(
+            defaultExportName(w.plot(), caption, QStringLiteral("png")),
+            QStringLiteral("attention_layer-1_head-2_cached_step-12_p95_compare_30-tokens.png"));
         w.setHead(AttentionHeatmap::kMeanOfHeads);
         w.setScale(AttentionHeatmap::Scale::RowMax);
         w.setView(viewOf(run_, Mode::Naive, 3));

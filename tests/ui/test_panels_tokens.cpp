@@ -569,7 +569,8 @@ private Q_SLOTS:
             QCOMPARE(chart.drawMarker()->data()->at(0)->value, d.u);
             double before = 0;
             for (int i = 0; i < d.index; ++i) before += chart.candidateBars()->data()->at(i)->value;
-            QVERIFY(before <= d.u + 1e-6 && d.u < before + chart.candidateBars()->data()->at(d.index)->value + 1e-6);
+            QVERIFY(before <= d.u + 1e-6 &&
+                    d.u < before + chart.candidateBars()->data()->at(d.index)->value + 1e-6);
         }
         QCOMPARE(defaultExportName(chart.plot(), QStringLiteral("no run"), QStringLiteral("svg")),
                  QStringLiteral("distribution_stage-draw.svg"));

@@ -505,9 +505,9 @@ void TestSampler::noAllocationsPerToken() {
         chain.minP = 0.05f;
         chain.reportTopK = report;
         const std::vector<int> history{1, 2, 3, 2, 1, 4000, 4999, 0};
-        for (SamplerSettings s : {cfg(0.0f, 0, 1.0f, report), cfg(0.8f, 0, 1.0f, report),
-                                  cfg(0.8f, 40, 0.95f, report), cfg(1.2f, 0, 0.5f, report),
-                                  chain}) {
+        for (SamplerSettings s :
+             {cfg(0.0f, 0, 1.0f, report), cfg(0.8f, 0, 1.0f, report), cfg(0.8f, 40, 0.95f, report),
+              cfg(1.2f, 0, 0.5f, report), chain}) {
             Sampler sampler(s, 5000);
             for (int i = 0; i < 20; ++i) {
                 const long before = kvscope::test::allocations;
@@ -535,11 +535,11 @@ void TestSampler::penaltiesByHand_data() {
     QTest::addColumn<std::vector<int>>("history");
     QTest::addColumn<QList<double>>("penalized");
     // repeat 4, id 0 in the window: 2 / 4 = 0.5.
-    QTest::newRow("repeat divides positive") << penalties(4, 0, 0) << std::vector<int>{0}
-                                             << QList<double>{0.5, 1, 0, -1};
+    QTest::newRow("repeat divides positive")
+        << penalties(4, 0, 0) << std::vector<int>{0} << QList<double>{0.5, 1, 0, -1};
     // repeat 2, ids 2 and 3: 0 * 2 = 0, -1 * 2 = -2.
-    QTest::newRow("repeat multiplies <= 0") << penalties(2, 0, 0) << std::vector<int>{3, 2, 3}
-                                            << QList<double>{2, 1, 0, -2};
+    QTest::newRow("repeat multiplies <= 0")
+        << penalties(2, 0, 0) << std::vector<int>{3, 2, 3} << QList<double>{2, 1, 0, -2};
     // frequency 0.5, presence 0.25; id 0 twice, id 1 once: 2 - 1 - 0.25, 1 - 0.5 - 0.25.
     QTest::newRow("frequency and presence")
         << penalties(1, 0.5f, 0.25f) << std::vector<int>{0, 0, 1}
@@ -551,14 +551,14 @@ void TestSampler::penaltiesByHand_data() {
     QTest::newRow("window of 2") << penalties(2, 0, 0, 2) << std::vector<int>{0, 0, 1, 2}
                                  << QList<double>{2, 0.5, 0, -1};
     // -1: the whole sequence: 2 / 2, 1 / 2.
-    QTest::newRow("window -1 = all") << penalties(2, 0, 0, -1) << std::vector<int>{0, 0, 1, 2}
-                                     << QList<double>{1, 0.5, 0, -1};
+    QTest::newRow("window -1 = all")
+        << penalties(2, 0, 0, -1) << std::vector<int>{0, 0, 1, 2} << QList<double>{1, 0.5, 0, -1};
     // Ids outside the vocabulary are ignored.
     QTest::newRow("stray ids") << penalties(2, 0, 0) << std::vector<int>{-5, 7, 1}
                                << QList<double>{2, 0.5, 0, -1};
     // A negative presence penalty rewards repetition: 1 + 2.
-    QTest::newRow("negative presence") << penalties(1, 0, -2) << std::vector<int>{1}
-                                       << QList<double>{2, 3, 0, -1};
+    QTest::newRow("negative presence")
+        << penalties(1, 0, -2) << std::vector<int>{1} << QList<double>{2, 3, 0, -1};
 }
 
 void TestSampler::penaltiesByHand() {
@@ -628,7 +628,8 @@ void TestSampler::minP_data() {
     QTest::newRow("0 off") << 1.0f << 0.0f << softmaxOf({2, 1, 0, -1});
     QTest::newRow("0.3") << 1.0f << 0.3f << QList<double>{1 / (1 + 1 / e), 1 / (1 + e), 0, 0};
     QTest::newRow("0.1") << 1.0f << 0.1f << QList<double>{normalized({e * e, e, 1}) << 0.0};
-    QTest::newRow("0.05 cuts e^-3") << 1.0f << 0.05f << QList<double>{normalized({e * e, e, 1}) << 0.0};
+    QTest::newRow("0.05 cuts e^-3")
+        << 1.0f << 0.05f << QList<double>{normalized({e * e, e, 1}) << 0.0};
     QTest::newRow("0.0497 keeps e^-3") << 1.0f << 0.0497f << softmaxOf({2, 1, 0, -1});
     QTest::newRow("1 keeps the top") << 1.0f << 1.0f << QList<double>{1, 0, 0, 0};
     // T = 0.5 doubles the gaps: ratios {1, e^-2, e^-4, e^-6}; 0.1 keeps two.
@@ -706,8 +707,8 @@ void TestSampler::traceListsKeepTheirPlaces() {
     for (int i = 0; i < 5; ++i) QCOMPARE(raw.top[std::size_t(i)].id, rawOrder[i]);
     const QList<int> penalizedOrder{3, 2, 5, 1, 0};
     const QList<double> pen = softmaxOf({0, 0.3, 1, 2, -1, 0.5});
-    for (SamplerStage st : {SamplerStage::Penalties, SamplerStage::Temperature,
-                            SamplerStage::TopK, SamplerStage::TopP, SamplerStage::MinP}) {
+    for (SamplerStage st : {SamplerStage::Penalties, SamplerStage::Temperature, SamplerStage::TopK,
+                            SamplerStage::TopP, SamplerStage::MinP}) {
         const auto& snap = out.trace.at(st);
         double mass = 0;
         for (int i = 0; i < 5; ++i) {
@@ -780,8 +781,8 @@ void TestSampler::stageEntropies() {
                 1e-9);
         QList<double> t;
         for (double v : x) t << v / t07;
-        QVERIFY(std::abs(out.trace.at(SamplerStage::Temperature).entropy -
-                         entropy(softmaxOf(t))) < 1e-9);
+        QVERIFY(std::abs(out.trace.at(SamplerStage::Temperature).entropy - entropy(softmaxOf(t))) <
+                1e-9);
         // The last stage's entropy is the summary's.
         QVERIFY(std::abs(out.trace.at(SamplerStage::MinP).entropy - out.entropy) < 1e-9);
         history.push_back(out.token);
