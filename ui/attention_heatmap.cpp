@@ -92,11 +92,13 @@ void AttentionHeatmap::buildControls() {
     layerBox_->setRange(0, 0);
     layerBox_->setToolTip(tr("Transformer layer whose attention is shown"));
     headBox_ = new QComboBox(this);
+    headBox_->setObjectName(QStringLiteral("head"));
     headBox_->setToolTip(tr("Attention head, or the mean over all heads of the layer"));
     recomputeBox_ = new QCheckBox(tr("recompute map"), this);
     recomputeBox_->setToolTip(
         tr("Mark the cells the selected step computed, and the K/V rows it read from the cache"));
     scaleBox_ = new QComboBox(this);
+    scaleBox_->setObjectName(QStringLiteral("scale"));
     for (Scale sc : {Scale::RowMax, Scale::Percentile, Scale::Log, Scale::Linear})
         scaleBox_->addItem(scaleName(sc), int(sc));
     scaleBox_->setCurrentIndex(scaleBox_->findData(int(kDefaultScale)));

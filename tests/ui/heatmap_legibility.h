@@ -13,6 +13,7 @@
 #include <QColor>
 #include <QImage>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 

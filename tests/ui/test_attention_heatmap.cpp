@@ -509,7 +509,7 @@ private Q_SLOTS:
         const RunExport run = runBoth(m.value(), QStringLiteral("Once upon a time"));
         AttentionHeatmap w;
         w.setView(viewOf(run, Mode::Cached));
-        auto* box = w.findChild<QComboBox*>();
+        auto* box = w.findChild<QComboBox*>(QStringLiteral("head"));
         QVERIFY(box);
         auto* items = qobject_cast<QStandardItemModel*>(box->model());
         QVERIFY(items);
@@ -531,7 +531,7 @@ private Q_SLOTS:
         // A model with one K/V head per query head gets a flat list.
         AttentionHeatmap flat;
         flat.setView(viewOf(run_, Mode::Cached));
-        auto* flatBox = flat.findChild<QComboBox*>();
+        auto* flatBox = flat.findChild<QComboBox*>(QStringLiteral("head"));
         QCOMPARE(flatBox->count(), model_->config.nHead + 1);
     }
 
