@@ -72,6 +72,7 @@ AttentionHeatmap::AttentionHeatmap(QWidget* parent) : QWidget(parent) {
     buildControls();
     buildPlot();
     buildOverlay();
+    applyScale();
     syncControls();  // choices can be made before the first run
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -99,14 +100,15 @@ void AttentionHeatmap::buildControls() {
         tr("Mark the cells the selected step computed, and the K/V rows it read from the cache"));
     scaleBox_ = new QComboBox(this);
     scaleBox_->setObjectName(QStringLiteral("scale"));
-    for (Scale sc : {Scale::RowMax, Scale::Percentile, Scale::Log, Scale::Linear})
+    for (Scale sc : {Scale::Log, Scale::RowMax, Scale::Percentile, Scale::Linear})
         scaleBox_->addItem(scaleName(sc), int(sc));
     scaleBox_->setCurrentIndex(scaleBox_->findData(int(kDefaultScale)));
     scaleBox_->setToolTip(
-        tr("Colour scale. Row max: each row divided by its largest weight, so every row's "
-           "pattern shows (rows are not comparable). Percentile: linear, clipped at the 95th "
-           "percentile of the shown weights. Log: log10 of the weight from 1e-4 to 1. Linear: "
-           "the weight from 0 to 1, where most cells look alike."));
+        tr("Colour scale. Log: log10 of the weight from 1e-4 to 1, where most cells can be told "
+           "apart. Row max: each row divided by its largest weight, so every row's strongest "
+           "key shows (rows are not comparable). Percentile: linear, clipped at the 95th "
+           "percentile of the shown weights. Linear: the weight from 0 to 1, where most cells "
+           "look alike."));
     connect(layerBox_, &QSpinBox::valueChanged, this, &AttentionHeatmap::selectionChanged);
     connect(headBox_, &QComboBox::currentIndexChanged, this, &AttentionHeatmap::selectionChanged);
     connect(recomputeBox_, &QCheckBox::toggled, this, &AttentionHeatmap::refresh);
@@ -300,12 +302,18 @@ QString AttentionHeatmap::title() const {
 // A new layer, head or scale: every row shown must be written again, once.
 void AttentionHeatmap::selectionChanged() {
     written_ = 0;
+    applyScale();
+    refresh();
+}
+
+// The colour map's scale type, ticks and range for the chosen scale (the percentile's range
+// follows the cells, in refresh()).
+void AttentionHeatmap::applyScale() {
     const bool log = scale() == Scale::Log;
     map_->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     scale_->axis()->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
                                   : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     map_->setDataRange(log ? QCPRange(kLogFloor, 1) : QCPRange(0, 1));
-    refresh();
 }
 
 void AttentionHeatmap::refresh() {

@@ -9,12 +9,12 @@
 //
 // Colour scales. A row of attention sums to 1 over up to n keys, and most heads put much of it on
 // a few keys (often the first token), so on a linear 0-1 scale nearly every cell is the colour of
-// 0. The scales on offer, measured by what fraction of the triangle's cells a class can tell from
-// the colour of 0 (README, "The attention heatmap"):
-//   row max     each row divided by its largest weight: every row's pattern shows, but rows are
-//               no longer comparable with each other
+// 0. The scales on offer, in the order of what fraction of the triangle's cells a class can tell
+// from the colour of 0 (tests/ui/heatmap_legibility.h; figures in the README):
+//   log         log10 of the weight from 1e-4 to 1: the default
+//   row max     each row divided by its largest weight: every row's strongest key shows, but
+//               rows are no longer comparable with each other
 //   percentile  linear, clipped at the 95th percentile of the shown cells' weights
-//   log         log10 of the weight from 1e-4 to 1
 //   linear      the weight itself, 0 to 1
 // The title names the layer, head, run, step and scale, and so does the file name of an export.
 
@@ -45,8 +45,8 @@ class AttentionHeatmap : public QWidget {
     Q_OBJECT
 public:
     static constexpr int kMeanOfHeads = -1;
-    enum class Scale { RowMax, Percentile, Log, Linear };
-    static constexpr Scale kDefaultScale = Scale::RowMax;
+    enum class Scale { Log, RowMax, Percentile, Linear };
+    static constexpr Scale kDefaultScale = Scale::Log;
     static constexpr double kClipPercentile = 95;
     static QString scaleName(Scale s);  // as the panel's box and the title say it
     static QString scaleKey(Scale s);   // for file names: "row-max", "p95", "log", "linear"
@@ -91,6 +91,7 @@ private:
     void buildOverlay();
     void syncControls();
     void selectionChanged();
+    void applyScale();
 
     bool syncRun(const RunRecord& rec, int stepIndex);
     void appendRows(const StepResult& step);
