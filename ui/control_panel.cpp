@@ -171,7 +171,7 @@ QWidget* ControlPanel::buildSamplingBox() {
     threads_->setToolTip(tr("Threads per forward pass (this machine runs %1 at once). Fewer "
                             "threads leave cores free for other work; the FLOPs are the same.")
                              .arg(hardwareThreads()));
-    stopAtEot_ = new QCheckBox(tr("Stop at end of text"));
+    stopAtEot_ = new QCheckBox(tr("Stop at EOT"));
     stopAtEot_->setToolTip(
         tr("End the run when the model emits its end-of-text token (<|endoftext|> for GPT-2)."));
     delay_ = new QSlider(Qt::Horizontal);
@@ -222,11 +222,13 @@ QWidget* ControlPanel::buildSamplingBox() {
     pair(3, 2, tr("Min-p"), minP_);
     pair(4, 0, tr("Max tokens"), maxTokens_);
     pair(4, 2, tr("Threads"), threads_);
-    g->addWidget(stopAtEot_, 5, 0, 1, 4);
-    g->addWidget(new QLabel(tr("Seed")), 6, 0);
-    g->addLayout(seedRow, 6, 1, 1, 3);
-    g->addWidget(new QLabel(tr("Delay")), 7, 0);
-    g->addLayout(delayRow, 7, 1, 1, 3);
+    // The stop rule shares the seed's row: a row of its own made the panel scroll at 720 px.
+    seedRow->addSpacing(6);
+    seedRow->addWidget(stopAtEot_);
+    g->addWidget(new QLabel(tr("Seed")), 5, 0);
+    g->addLayout(seedRow, 5, 1, 1, 3);
+    g->addWidget(new QLabel(tr("Delay")), 6, 0);
+    g->addLayout(delayRow, 6, 1, 1, 3);
     return box;
 }
 
