@@ -576,6 +576,7 @@ private Q_SLOTS:
                  QStringLiteral("distribution_stage-draw.svg"));
         QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_draw.png")));
         chart.setShownStage(1 + int(SamplerStage::TopP));
+        chart.plot()->replot(QCustomPlot::rpImmediateRefresh);
         QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_top_p.png")));
         // Back to the overview: the draw's marks leave, the file name is plain again.
         chart.setShownStage(DistributionChart::kOverview);
