@@ -16,6 +16,7 @@
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -128,7 +129,6 @@ QWidget* ControlPanel::buildButtons() {
 }
 
 QWidget* ControlPanel::buildSamplingBox() {
-    auto* box = new QGroupBox(tr("Sampling"));
     temperature_ = new QDoubleSpinBox;
     temperature_->setRange(0, 5);
     temperature_->setSingleStep(0.1);
@@ -200,36 +200,65 @@ QWidget* ControlPanel::buildSamplingBox() {
              temperature_, topK_, topP_, minP_, repeatPenalty_, repeatLastN_, presencePenalty_,
              frequencyPenalty_, maxTokens_, threads_})
         b->setMinimumWidth(reference.minimumSizeHint().width());
-    // Two settings a row: the panel must fit a 720-pixel-high projector without scrolling.
-    auto* g = new QGridLayout(box);
-    g->setVerticalSpacing(4);
-    g->setColumnStretch(1, 1);
-    g->setColumnStretch(3, 1);
-    auto pair = [g](int row, int column, const QString& label, QWidget* field) {
+    // Two settings a row, on two tabs where the group box was: the panel must fit a
+    // 720-pixel-high projector without scrolling, and the four penalties as two more rows did
+    // not (with Noto fonts).
+    auto grid = [](QWidget* page) {
+        auto* g = new QGridLayout(page);
+        g->setContentsMargins(6, 4, 6, 4);
+        g->setVerticalSpacing(4);
+        g->setColumnStretch(1, 1);
+        g->setColumnStretch(3, 1);
+        return g;
+    };
+    auto pair = [](QGridLayout* g, int row, int column, const QString& label, QWidget* field) {
         auto* l = new QLabel(label);
         l->setBuddy(field);
         g->addWidget(l, row, column);
         g->addWidget(field, row, column + 1);
     };
-    // The chain's order, top to bottom: penalties, temperature, top-k, top-p, min-p.
-    pair(0, 0, tr("Repeat pen."), repeatPenalty_);
-    pair(0, 2, tr("Last n"), repeatLastN_);
-    pair(1, 0, tr("Presence"), presencePenalty_);
-    pair(1, 2, tr("Frequency"), frequencyPenalty_);
-    pair(2, 0, tr("Temperature"), temperature_);
-    pair(2, 2, tr("Top-k"), topK_);
-    pair(3, 0, tr("Top-p"), topP_);
-    pair(3, 2, tr("Min-p"), minP_);
-    pair(4, 0, tr("Max tokens"), maxTokens_);
-    pair(4, 2, tr("Threads"), threads_);
-    // The stop rule shares the seed's row: a row of its own made the panel scroll at 720 px.
+    auto* basics = new QWidget;
+    QGridLayout* g = grid(basics);
+    pair(g, 0, 0, tr("Temperature"), temperature_);
+    pair(g, 0, 2, tr("Top-k"), topK_);
+    pair(g, 1, 0, tr("Top-p"), topP_);
+    pair(g, 1, 2, tr("Min-p"), minP_);
+    pair(g, 2, 0, tr("Max tokens"), maxTokens_);
+    pair(g, 2, 2, tr("Threads"), threads_);
+    // The stop rule shares the seed's row, for the same reason.
     seedRow->addSpacing(6);
     seedRow->addWidget(stopAtEot_);
-    g->addWidget(new QLabel(tr("Seed")), 5, 0);
-    g->addLayout(seedRow, 5, 1, 1, 3);
-    g->addWidget(new QLabel(tr("Delay")), 6, 0);
-    g->addLayout(delayRow, 6, 1, 1, 3);
-    return box;
+    g->addWidget(new QLabel(tr("Seed")), 3, 0);
+    g->addLayout(seedRow, 3, 1, 1, 3);
+    g->addWidget(new QLabel(tr("Delay")), 4, 0);
+    g->addLayout(delayRow, 4, 1, 1, 3);
+    auto* penalties = new QWidget;
+    QGridLayout* p = grid(penalties);
+    pair(p, 0, 0, tr("Repeat pen."), repeatPenalty_);
+    pair(p, 0, 2, tr("Last n"), repeatLastN_);
+    pair(p, 1, 0, tr("Presence"), presencePenalty_);
+    pair(p, 1, 2, tr("Frequency"), frequencyPenalty_);
+    auto* order =
+        new QLabel(tr("The chain: penalties, temperature, top-k, top-p, min-p, then the draw. The "
+                      "distribution panel shows each stage."));
+    order->setWordWrap(true);
+    p->addWidget(order, 2, 0, 1, 4);
+    p->setRowStretch(3, 1);
+    samplingTabs_ = new QTabWidget;
+    samplingTabs_->addTab(basics, tr("Sampling"));
+    samplingTabs_->addTab(penalties, tr("Penalties"));
+    samplingTabs_->setDocumentMode(true);  // no frame around the pages: rows, not boxes
+    for (QDoubleSpinBox* b : {repeatPenalty_, presencePenalty_, frequencyPenalty_})
+        connect(b, &QDoubleSpinBox::valueChanged, this, &ControlPanel::updatePenaltyTab);
+    connect(repeatLastN_, &QSpinBox::valueChanged, this, &ControlPanel::updatePenaltyTab);
+    updatePenaltyTab();
+    return samplingTabs_;
+}
+
+// The tab says whether the penalties are on, so settings hidden on it are not forgotten.
+void ControlPanel::updatePenaltyTab() {
+    const bool on = settings().sampler.penaltiesOn();
+    samplingTabs_->setTabText(1, on ? tr("Penalties (on)") : tr("Penalties"));
 }
 
 // llama.cpp's penalties and min-p; the defaults leave the chain as it was before they existed.

@@ -15,6 +15,7 @@ class QPlainTextEdit;
 class QPushButton;
 class QSlider;
 class QSpinBox;
+class QTabWidget;
 class QTimer;
 
 namespace kvscope {
@@ -57,6 +58,7 @@ private:
     QWidget* buildPromptBox();
     QWidget* buildSamplingBox();
     void buildPenaltyBoxes();
+    void updatePenaltyTab();
     QWidget* buildButtons();
     void newRandomSeed();
     void syncFocusBox();
@@ -73,6 +75,7 @@ private:
     QDoubleSpinBox* presencePenalty_;
     QDoubleSpinBox* frequencyPenalty_;
     QSpinBox* repeatLastN_;
+    QTabWidget* samplingTabs_ = nullptr;  // Sampling | Penalties
     QLineEdit* seed_;
     QPushButton* dice_;
     QSpinBox* maxTokens_;
