@@ -378,13 +378,10 @@ void DistributionChart::updateTitle() {
                               .arg(s.position)
                               .arg(QLatin1String(modeName(s.mode)));
     const int stage = shownStage();
-    if (stage == kDraw) {
-        title_->setText(where + QStringLiteral(" \u00B7 ") + drawTitle());
-        return;
-    }
+    // Short lines: the dock is about 400 px wide on a 1280-pixel screen.
     if (stage != kOverview) {
-        title_->setText(where + QStringLiteral(" \u00B7 ") + stageTitle() + QLatin1Char('\n') +
-                        sampledText());
+        title_->setText(where + QStringLiteral(" \u00B7 ") + stageName(stage) + QLatin1Char('\n') +
+                        (stage == kDraw ? drawTitle() : stageTitle()));
         return;
     }
     const QString entropy =
@@ -397,10 +394,9 @@ void DistributionChart::updateTitle() {
 QString DistributionChart::stageTitle() const {
     const int stage = shownStage();
     const StageSnapshot& st = shown_->sample.trace.at(SamplerStage(stage - 1));
-    QString text = tr("%1: %n token(s) left, entropy %2 nats", nullptr, st.survivors)
-                       .arg(stageName(stage))
-                       .arg(st.entropy, 0, 'f', 3);
-    if (!st.on && stage != 1 + int(SamplerStage::Raw)) text += tr(" (stage off: nothing changed)");
+    QString text =
+        tr("%n token(s) left, entropy %1 nats", nullptr, st.survivors).arg(st.entropy, 0, 'f', 3);
+    if (!st.on && stage != 1 + int(SamplerStage::Raw)) text += tr(" (stage off)");
     return text;
 }
 
@@ -408,19 +404,14 @@ QString DistributionChart::stageTitle() const {
 QString DistributionChart::drawTitle() const {
     const DrawReport& d = shown_->sample.trace.draw;
     const QString token = visibleText(shown_->tokenText);
-    if (!d.drawn)
-        return tr("the draw: none (temperature 0 is greedy: the most likely token, "
-                  "\u201C%1\u201D, is taken)")
-            .arg(token);
-    QString text = tr("the draw: u = %1 fell in [%2, %3), the share of \u201C%4\u201D, "
-                      "survivor %5 by probability")
+    if (!d.drawn) return tr("none: temperature 0 takes the most likely, \u201C%1\u201D").arg(token);
+    QString text = tr("u = %1 fell in [%2, %3): \u201C%4\u201D, survivor %5")
                        .arg(d.u, 0, 'f', 4)
                        .arg(d.cumBefore, 0, 'f', 4)
                        .arg(d.cumAfter, 0, 'f', 4)
                        .arg(token)
                        .arg(d.index + 1);
-    if (d.index >= int(top_.size()))
-        text += QLatin1Char('\n') + tr("(beyond the %1 shown)").arg(top_.size());
+    if (d.index >= int(top_.size())) text += tr(" (beyond the %1 shown)").arg(top_.size());
     return text;
 }
 
