@@ -91,6 +91,27 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("Keep the smallest set of tokens whose probability reaches P; 1 disables "
                         "(default 0.95)."),
          QStringLiteral("P"), QStringLiteral("0.95")},
+        {QStringLiteral("min-p"),
+         QStringLiteral("Keep the tokens at least P times as likely as the most likely one; 0 "
+                        "disables (default 0)."),
+         QStringLiteral("P"), QStringLiteral("0")},
+        {QStringLiteral("repeat-penalty"),
+         QStringLiteral("Divide the positive logits (multiply the negative ones) of the tokens "
+                        "in the last --repeat-last-n by R; 1 disables (default 1)."),
+         QStringLiteral("R"), QStringLiteral("1")},
+        {QStringLiteral("presence-penalty"),
+         QStringLiteral("Subtract X once from the logit of every token in the last "
+                        "--repeat-last-n; 0 disables (default 0)."),
+         QStringLiteral("X"), QStringLiteral("0")},
+        {QStringLiteral("frequency-penalty"),
+         QStringLiteral("Subtract X times its count there from the logit of every token in the "
+                        "last --repeat-last-n; 0 disables (default 0)."),
+         QStringLiteral("X"), QStringLiteral("0")},
+        {QStringLiteral("repeat-last-n"),
+         QStringLiteral("The penalties' window: the last N tokens, prompt included; 0 disables "
+                        "the penalties, -1 is the whole sequence (default 64). Chain: penalties, "
+                        "temperature, top-k, top-p, min-p, draw."),
+         QStringLiteral("N"), QStringLiteral("64")},
         {QStringLiteral("seed"), QStringLiteral("64-bit random seed (default 42)."),
          QStringLiteral("SEED"), QStringLiteral("42")},
         {QStringLiteral("stop-at-eot"),
@@ -178,6 +199,12 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     const auto temperature = number<float>(p.value(QStringLiteral("temperature")), 0.f, 1e6f);
     const auto topK = number<int>(p.value(QStringLiteral("top-k")), 0, 1 << 30);
     const auto topP = number<float>(p.value(QStringLiteral("top-p")), 0.f, 1.f);
+    const auto minP = number<float>(p.value(QStringLiteral("min-p")), 0.f, 1.f);
+    const auto repeat = number<float>(p.value(QStringLiteral("repeat-penalty")), 0.f, 100.f);
+    const auto presence = number<float>(p.value(QStringLiteral("presence-penalty")), -100.f, 100.f);
+    const auto frequency =
+        number<float>(p.value(QStringLiteral("frequency-penalty")), -100.f, 100.f);
+    const auto lastN = number<int>(p.value(QStringLiteral("repeat-last-n")), -1, 1 << 24);
     const auto threads = number<int>(p.value(QStringLiteral("threads")), 0, hardwareThreads());
     bool seedOk = false;
     const std::uint64_t seed = p.value(QStringLiteral("seed")).toULongLong(&seedOk);
@@ -189,6 +216,19 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     if (!topK)
         return fail(QStringLiteral("--top-k: expected an integer from 0 to %1").arg(1 << 30));
     if (!topP) return fail(QStringLiteral("--top-p: expected a number in [0, 1]"));
+    if (!minP) return fail(QStringLiteral("--min-p: expected a number in [0, 1]"));
+    if (!repeat || !(*repeat > 0))
+        return fail(
+            QStringLiteral("--repeat-penalty: expected a number above 0, at most 100 "
+                           "(1 disables it)"));
+    if (!presence)
+        return fail(QStringLiteral("--presence-penalty: expected a number from -100 to 100"));
+    if (!frequency)
+        return fail(QStringLiteral("--frequency-penalty: expected a number from -100 to 100"));
+    if (!lastN)
+        return fail(QStringLiteral("--repeat-last-n: expected an integer from -1 (the whole "
+                                   "sequence) to %1")
+                        .arg(1 << 24));
     if (!threads)
         return fail(QStringLiteral("--threads: expected an integer from 1 to %1, the threads this "
                                    "machine runs at once")
@@ -200,6 +240,11 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     o.settings.sampler.topK = *topK;
     o.settings.sampler.topP = *topP;
     o.settings.sampler.seed = seed;
+    o.settings.sampler.minP = *minP;
+    o.settings.sampler.repeatPenalty = *repeat;
+    o.settings.sampler.presencePenalty = *presence;
+    o.settings.sampler.frequencyPenalty = *frequency;
+    o.settings.sampler.repeatLastN = *lastN;
     o.settings.threads = *threads;
     o.settings.stopAtEndOfText = p.isSet(QStringLiteral("stop-at-eot"));
     o.settings.captureAttention = !p.isSet(QStringLiteral("no-attention"));

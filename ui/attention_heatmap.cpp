@@ -72,6 +72,7 @@ AttentionHeatmap::AttentionHeatmap(QWidget* parent) : QWidget(parent) {
     buildControls();
     buildPlot();
     buildOverlay();
+    applyScale();
     syncControls();  // choices can be made before the first run
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -79,10 +80,9 @@ AttentionHeatmap::AttentionHeatmap(QWidget* parent) : QWidget(parent) {
     bar->addWidget(layerBox_);
     bar->addWidget(headBox_);
     bar->addWidget(recomputeBox_);
-    bar->addWidget(logBox_);
+    bar->addWidget(scaleBox_);
     bar->addStretch(1);
     layout->addLayout(bar);
-    layout->addWidget(status_);
     layout->addWidget(plot_, 1);
     showEmpty(tr("No run yet."));
 }
@@ -93,19 +93,26 @@ void AttentionHeatmap::buildControls() {
     layerBox_->setRange(0, 0);
     layerBox_->setToolTip(tr("Transformer layer whose attention is shown"));
     headBox_ = new QComboBox(this);
+    headBox_->setObjectName(QStringLiteral("head"));
     headBox_->setToolTip(tr("Attention head, or the mean over all heads of the layer"));
     recomputeBox_ = new QCheckBox(tr("recompute map"), this);
     recomputeBox_->setToolTip(
         tr("Mark the cells the selected step computed, and the K/V rows it read from the cache"));
-    logBox_ = new QCheckBox(tr("log scale"), this);
-    logBox_->setToolTip(tr("Colour by the logarithm of the weight, to see small weights"));
-    status_ = new QLabel(this);
-    status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    status_->setWordWrap(true);  // a long token must not widen the dock
+    scaleBox_ = new QComboBox(this);
+    scaleBox_->setObjectName(QStringLiteral("scale"));
+    for (Scale sc : {Scale::Log, Scale::RowMax, Scale::Percentile, Scale::Linear})
+        scaleBox_->addItem(scaleName(sc), int(sc));
+    scaleBox_->setCurrentIndex(scaleBox_->findData(int(kDefaultScale)));
+    scaleBox_->setToolTip(
+        tr("Colour scale. Log: log10 of the weight from 1e-4 to 1, where most cells can be told "
+           "apart. Row max: each row divided by its largest weight, so every row's strongest "
+           "key shows (rows are not comparable). Percentile: linear, clipped at the 95th "
+           "percentile of the shown weights. Linear: the weight from 0 to 1, where most cells "
+           "look alike."));
     connect(layerBox_, &QSpinBox::valueChanged, this, &AttentionHeatmap::selectionChanged);
     connect(headBox_, &QComboBox::currentIndexChanged, this, &AttentionHeatmap::selectionChanged);
     connect(recomputeBox_, &QCheckBox::toggled, this, &AttentionHeatmap::refresh);
-    connect(logBox_, &QCheckBox::toggled, this, &AttentionHeatmap::selectionChanged);
+    connect(scaleBox_, &QComboBox::currentIndexChanged, this, &AttentionHeatmap::selectionChanged);
 }
 
 void AttentionHeatmap::buildPlot() {
@@ -140,6 +147,12 @@ void AttentionHeatmap::buildPlot() {
     auto* group = new QCPMarginGroup(plot_);
     plot_->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
     scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    // The title in a row of its own above the matrix, wrapped to its column like the note.
+    title_ = new PlotNote(plot_);
+    title_->setTextColor(pal.color(QPalette::Text));
+    plot_->plotLayout()->insertRow(0);
+    plot_->plotLayout()->addElement(0, 0, title_);
+    plot_->plotLayout()->setRowStretchFactor(0, 0.001);
 
     plot_->installEventFilter(this);
     plot_->setMouseTracking(true);
@@ -239,18 +252,68 @@ void AttentionHeatmap::setRecomputeMapShown(bool on) {
 }
 
 void AttentionHeatmap::setLogScale(bool on) {
-    logBox_->setChecked(on);
+    setScale(on ? Scale::Log : Scale::Linear);
+}
+
+AttentionHeatmap::Scale AttentionHeatmap::scale() const {
+    return Scale(scaleBox_->currentData().toInt());
+}
+
+void AttentionHeatmap::setScale(Scale s) {
+    scaleBox_->setCurrentIndex(scaleBox_->findData(int(s)));
+}
+
+QString AttentionHeatmap::scaleName(Scale s) {
+    switch (s) {
+        case Scale::RowMax:
+            return tr("row max");
+        case Scale::Percentile:
+            return tr("p%1 clip").arg(kClipPercentile);
+        case Scale::Log:
+            return tr("log");
+        case Scale::Linear:
+            return tr("linear");
+    }
+    return {};
+}
+
+QString AttentionHeatmap::scaleKey(Scale s) {
+    switch (s) {
+        case Scale::RowMax:
+            return QStringLiteral("row-max");
+        case Scale::Percentile:
+            return QStringLiteral("p%1").arg(kClipPercentile);
+        case Scale::Log:
+            return QStringLiteral("log");
+        case Scale::Linear:
+            return QStringLiteral("linear");
+    }
+    return {};
+}
+
+double AttentionHeatmap::colourTop() const {
+    return map_->dataRange().upper;
+}
+
+QString AttentionHeatmap::title() const {
+    return title_->note();
 }
 
 // A new layer, head or scale: every row shown must be written again, once.
 void AttentionHeatmap::selectionChanged() {
     written_ = 0;
-    const bool log = logBox_->isChecked();
+    applyScale();
+    refresh();
+}
+
+// The colour map's scale type, ticks and range for the chosen scale (the percentile's range
+// follows the cells, in refresh()).
+void AttentionHeatmap::applyScale() {
+    const bool log = scale() == Scale::Log;
     map_->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     scale_->axis()->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
                                   : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     map_->setDataRange(log ? QCPRange(kLogFloor, 1) : QCPRange(0, 1));
-    refresh();
 }
 
 void AttentionHeatmap::refresh() {
@@ -264,13 +327,20 @@ void AttentionHeatmap::refresh() {
     ensureCapacity(shown_);
     writeRows(shown_);
     map_->setVisible(true);
+    if (scale() == Scale::Percentile) updateClip();
     const bool mean = head() == kMeanOfHeads;
-    scale_->axis()->setLabel(mean ? tr("mean weight over heads") : tr("attention weight"));
-    status_->setText(tr("%1 run, step %2 (token \"%3\"): %4")
-                         .arg(QLatin1String(modeName(step.mode)))
-                         .arg(step.step)
-                         .arg(visibleText(step.tokenText))
-                         .arg(shown_ == 1 ? tr("1 query row") : tr("%1 query rows").arg(shown_)));
+    const QString weight = mean ? tr("mean weight over heads") : tr("attention weight");
+    switch (scale()) {
+        case Scale::RowMax:
+            scale_->axis()->setLabel(tr("%1 \u00F7 row max").arg(weight));
+            break;
+        case Scale::Percentile:
+            scale_->axis()->setLabel(tr("%1, clipped at p%2").arg(weight).arg(kClipPercentile));
+            break;
+        default:
+            scale_->axis()->setLabel(weight);
+    }
+    updateTitle(&step);
     updateOverlay(step);
     updateAxes();
     plot_->replot(QCustomPlot::rpQueuedReplot);
@@ -315,15 +385,79 @@ void AttentionHeatmap::ensureCapacity(int rows) {
 
 void AttentionHeatmap::writeRows(int upTo) {
     QCPColorMapData* data = map_->data();
-    const bool log = logBox_->isChecked();
+    const Scale sc = scale();
     for (; written_ < upTo; ++written_) {
         const AttentionRow& row = *rows_[std::size_t(written_)];
+        double rowMax = 0;
+        if (sc == Scale::RowMax)
+            for (int key = 0; key < row.length(); ++key)
+                rowMax = std::max(rowMax, cellWeight(row, key));
         for (int key = 0; key < row.length(); ++key) {
             const double w = cellWeight(row, key);
-            data->setCell(key, written_, log ? std::max(w, kLogFloor) : w);
+            double v = w;
+            if (sc == Scale::Log) v = std::max(w, kLogFloor);
+            if (sc == Scale::RowMax) v = rowMax > 0 ? w / rowMax : 0.0;
+            data->setCell(key, written_, v);
         }
         ++rowsWritten_;
     }
+}
+
+double AttentionHeatmap::cellValue(const AttentionRow& row, int key) const {
+    return map_->data()->cell(key, row.position());
+}
+
+// The percentile of the shown triangle's weights becomes the top of the colour range. Taken over
+// at most kSample cells spread evenly over the triangle, so a 1000-token run costs no more than a
+// short one.
+void AttentionHeatmap::updateClip() {
+    constexpr long long kSample = 20000;
+    const long long cells = (long long)shown_ * (shown_ + 1) / 2;
+    const long long stride = std::max(1LL, (cells + kSample - 1) / kSample);
+    sample_.clear();
+    QCPColorMapData* data = map_->data();
+    long long i = 0;
+    for (int q = 0; q < shown_; ++q)
+        for (int k = 0; k <= q; ++k, ++i)
+            if (i % stride == 0) sample_.push_back(data->cell(k, q));
+    double top = 1;
+    if (!sample_.empty()) {
+        const auto at = std::size_t(std::llround((sample_.size() - 1) * kClipPercentile / 100));
+        std::nth_element(sample_.begin(), sample_.begin() + std::ptrdiff_t(at), sample_.end());
+        top = sample_[at];
+    }
+    clipTop_ = top > 0 ? top : 1;
+    map_->setDataRange(QCPRange(0, clipTop_));
+}
+
+// "layer 1 · mean of heads · cached run · step 29 (position 40, token “the”) · colour: row max"
+void AttentionHeatmap::updateTitle(const StepResult* step, const QString& empty) {
+    if (!step) {
+        title_->setNote(empty);
+        plot_->setProperty("kvscopeExportTag", QString());
+        relayout();
+        return;
+    }
+    const int h = head();
+    const QString headText = h == kMeanOfHeads ? tr("mean of heads") : tr("head %1").arg(h);
+    const QString text = tr("layer %1 \u00B7 %2 \u00B7 %3 run \u00B7 step %4 (position %5, "
+                            "token \u201C%6\u201D) \u00B7 colour: %7")
+                             .arg(layer())
+                             .arg(headText, QLatin1String(modeName(step->mode)))
+                             .arg(step->step)
+                             .arg(step->position)
+                             .arg(visibleText(step->tokenText), scaleName(scale()));
+    const QString tag =
+        QStringLiteral("layer-%1_%2_%3_step-%4_%5")
+            .arg(layer())
+            .arg(h == kMeanOfHeads ? QStringLiteral("mean") : QStringLiteral("head-%1").arg(h),
+                 QLatin1String(modeName(step->mode)))
+            .arg(step->step)
+            .arg(scaleKey(scale()));
+    plot_->setProperty("kvscopeExportTag", tag);
+    if (text == title_->note()) return;
+    title_->setNote(text);
+    relayout();
 }
 
 double AttentionHeatmap::cellWeight(const AttentionRow& row, int key) const {
@@ -338,7 +472,7 @@ double AttentionHeatmap::cellWeight(const AttentionRow& row, int key) const {
 void AttentionHeatmap::showEmpty(const QString& why) {
     shown_ = 0;
     overlayText_.clear();
-    status_->setText(why);
+    updateTitle(nullptr, why);
     map_->setVisible(false);
     triangle_->setVisible(false);
     for (QCPAbstractItem* item :
@@ -508,8 +642,9 @@ void AttentionHeatmap::showNote(const QString& text) {
     paragraphs.replace(QStringLiteral("; "), QStringLiteral("\n"));
     note_->setNote(paragraphs);
     if (!note_->layout()) {
-        plot_->plotLayout()->insertRow(0);
-        plot_->plotLayout()->addElement(0, 0, note_);
+        plot_->plotLayout()->insertRow(1);  // under the title
+        plot_->plotLayout()->addElement(1, 0, note_);
+        plot_->plotLayout()->setRowStretchFactor(1, 0.001);
     }
     note_->setVisible(true);
     relayout();

@@ -231,7 +231,7 @@ Result<bool> writeSvg(QCustomPlot* plot, const QString& path, const QString& cap
     svg.setSize(size);
     svg.setViewBox(QRect(QPoint(0, 0), size));
     svg.setResolution(96);  // the CSS pixel, so browsers show the SVG at `size` pixels
-    svg.setTitle(plot->objectName());
+    svg.setTitle(exportStem(plot, plot->objectName()));
     svg.setDescription(caption);
     {
         const ExportLook look(plot, size, caption);
@@ -363,8 +363,14 @@ QString chartTitle(QCustomPlot* plot) {
     return id.isEmpty() ? QObject::tr("chart") : id;
 }
 
+QString exportStem(QCustomPlot* plot, const QString& name) {
+    const QString tag = plot->property("kvscopeExportTag").toString();
+    return tag.isEmpty() ? name : name + QLatin1Char('_') + tag;
+}
+
 QString defaultExportName(QCustomPlot* plot, const QString& caption, const QString& suffix) {
-    QString name = plot->objectName().isEmpty() ? QStringLiteral("chart") : plot->objectName();
+    QString name = exportStem(
+        plot, plot->objectName().isEmpty() ? QStringLiteral("chart") : plot->objectName());
     static const QRegularExpression mode(QStringLiteral("\\bmode (\\w+)"));
     static const QRegularExpression tokens(QStringLiteral("(\\d+) tokens generated"));
     const auto m = mode.match(caption);
@@ -428,7 +434,8 @@ Result<QStringList> exportAllCharts(const QList<QPair<QString, QCustomPlot*>>& c
     QStringList written;
     for (const auto& [name, plot] : charts) {
         for (const char* suffix : {"png", "pdf", "svg"}) {
-            const QString path = QDir(dir).filePath(name + QLatin1Char('.') + suffix);
+            const QString path =
+                QDir(dir).filePath(exportStem(plot, name) + QLatin1Char('.') + suffix);
             if (auto r = exportChart(plot, path, caption, 2.0, size); !r) return r.error();
             written << path;
         }

@@ -50,6 +50,11 @@ Result<QStringList> exportAllCharts(const QList<QPair<QString, QCustomPlot*>>& c
 // started"), else its objectName.
 QString chartTitle(QCustomPlot* plot);
 
+// A chart's file stem: `name`, then what the chart shows when that is a choice of the panel
+// (the plot's "kvscopeExportTag" property: the attention heatmap's layer, head, run, step and
+// scale; the distribution's stage): "attention_layer-1_mean_cached_step-29_row-max".
+QString exportStem(QCustomPlot* plot, const QString& name);
+
 // The default file name of an export: the chart's stem, then the run's mode and length read from
 // its caption (as chartCaption() writes it), then the format: "cumulative_compare_1000-tokens.png".
 // Without a run in the caption, "cumulative.png".

@@ -16,6 +16,7 @@
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -128,7 +129,6 @@ QWidget* ControlPanel::buildButtons() {
 }
 
 QWidget* ControlPanel::buildSamplingBox() {
-    auto* box = new QGroupBox(tr("Sampling"));
     temperature_ = new QDoubleSpinBox;
     temperature_->setRange(0, 5);
     temperature_->setSingleStep(0.1);
@@ -148,6 +148,7 @@ QWidget* ControlPanel::buildSamplingBox() {
     topP_->setToolTip(
         tr("Keep the smallest set of tokens whose probabilities add up to P; "
            "1 turns it off."));
+    buildPenaltyBoxes();
     seed_ = new QLineEdit(QStringLiteral("42"));
     seed_->setValidator(
         new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,19}")), seed_));
@@ -170,7 +171,7 @@ QWidget* ControlPanel::buildSamplingBox() {
     threads_->setToolTip(tr("Threads per forward pass (this machine runs %1 at once). Fewer "
                             "threads leave cores free for other work; the FLOPs are the same.")
                              .arg(hardwareThreads()));
-    stopAtEot_ = new QCheckBox(tr("Stop at end of text"));
+    stopAtEot_ = new QCheckBox(tr("Stop at EOT"));
     stopAtEot_->setToolTip(
         tr("End the run when the model emits its end-of-text token (<|endoftext|> for GPT-2)."));
     delay_ = new QSlider(Qt::Horizontal);
@@ -195,31 +196,111 @@ QWidget* ControlPanel::buildSamplingBox() {
     // five digits is room enough for what is typed, and keeps two settings a row narrow.
     QSpinBox reference;
     reference.setRange(0, 99999);
-    for (QAbstractSpinBox* b :
-         std::initializer_list<QAbstractSpinBox*>{temperature_, topK_, topP_, maxTokens_, threads_})
+    for (QAbstractSpinBox* b : std::initializer_list<QAbstractSpinBox*>{
+             temperature_, topK_, topP_, minP_, repeatPenalty_, repeatLastN_, presencePenalty_,
+             frequencyPenalty_, maxTokens_, threads_})
         b->setMinimumWidth(reference.minimumSizeHint().width());
-    // Two settings a row: the panel must fit a 720-pixel-high projector without scrolling.
-    auto* g = new QGridLayout(box);
-    g->setVerticalSpacing(4);
-    g->setColumnStretch(1, 1);
-    g->setColumnStretch(3, 1);
-    auto pair = [g](int row, int column, const QString& label, QWidget* field) {
+    // Two settings a row, on two tabs where the group box was: the panel must fit a
+    // 720-pixel-high projector without scrolling, and the four penalties as two more rows did
+    // not (with Noto fonts).
+    auto grid = [](QWidget* page) {
+        auto* g = new QGridLayout(page);
+        g->setContentsMargins(6, 4, 6, 4);
+        g->setVerticalSpacing(4);
+        g->setColumnStretch(1, 1);
+        g->setColumnStretch(3, 1);
+        return g;
+    };
+    auto pair = [](QGridLayout* g, int row, int column, const QString& label, QWidget* field) {
         auto* l = new QLabel(label);
         l->setBuddy(field);
         g->addWidget(l, row, column);
         g->addWidget(field, row, column + 1);
     };
-    pair(0, 0, tr("Temperature"), temperature_);
-    pair(0, 2, tr("Top-k"), topK_);
-    pair(1, 0, tr("Max tokens"), maxTokens_);
-    pair(1, 2, tr("Top-p"), topP_);
-    pair(2, 0, tr("Threads"), threads_);
-    g->addWidget(stopAtEot_, 2, 2, 1, 2);
+    auto* basics = new QWidget;
+    QGridLayout* g = grid(basics);
+    pair(g, 0, 0, tr("Temperature"), temperature_);
+    pair(g, 0, 2, tr("Top-k"), topK_);
+    pair(g, 1, 0, tr("Top-p"), topP_);
+    pair(g, 1, 2, tr("Min-p"), minP_);
+    pair(g, 2, 0, tr("Max tokens"), maxTokens_);
+    pair(g, 2, 2, tr("Threads"), threads_);
+    // The stop rule shares the seed's row, for the same reason.
+    seedRow->addSpacing(6);
+    seedRow->addWidget(stopAtEot_);
     g->addWidget(new QLabel(tr("Seed")), 3, 0);
     g->addLayout(seedRow, 3, 1, 1, 3);
     g->addWidget(new QLabel(tr("Delay")), 4, 0);
     g->addLayout(delayRow, 4, 1, 1, 3);
-    return box;
+    auto* penalties = new QWidget;
+    QGridLayout* p = grid(penalties);
+    pair(p, 0, 0, tr("Repeat pen."), repeatPenalty_);
+    pair(p, 0, 2, tr("Last n"), repeatLastN_);
+    pair(p, 1, 0, tr("Presence"), presencePenalty_);
+    pair(p, 1, 2, tr("Frequency"), frequencyPenalty_);
+    auto* order =
+        new QLabel(tr("The chain: penalties, temperature, top-k, top-p, min-p, then the draw. The "
+                      "distribution panel shows each stage."));
+    order->setWordWrap(true);
+    p->addWidget(order, 2, 0, 1, 4);
+    p->setRowStretch(3, 1);
+    samplingTabs_ = new QTabWidget;
+    samplingTabs_->addTab(basics, tr("Sampling"));
+    samplingTabs_->addTab(penalties, tr("Penalties"));
+    samplingTabs_->setDocumentMode(true);  // no frame around the pages: rows, not boxes
+    for (QDoubleSpinBox* b : {repeatPenalty_, presencePenalty_, frequencyPenalty_})
+        connect(b, &QDoubleSpinBox::valueChanged, this, &ControlPanel::updatePenaltyTab);
+    connect(repeatLastN_, &QSpinBox::valueChanged, this, &ControlPanel::updatePenaltyTab);
+    updatePenaltyTab();
+    return samplingTabs_;
+}
+
+// The tab says whether the penalties are on, so settings hidden on it are not forgotten.
+void ControlPanel::updatePenaltyTab() {
+    const bool on = settings().sampler.penaltiesOn();
+    samplingTabs_->setTabText(1, on ? tr("Penalties (on)") : tr("Penalties"));
+}
+
+// llama.cpp's penalties and min-p; the defaults leave the chain as it was before they existed.
+void ControlPanel::buildPenaltyBoxes() {
+    const SamplerSettings defaults;
+    minP_ = new QDoubleSpinBox;
+    minP_->setRange(0, 1);
+    minP_->setDecimals(3);
+    minP_->setSingleStep(0.01);
+    minP_->setValue(defaults.minP);
+    minP_->setSpecialValueText(tr("off"));
+    minP_->setToolTip(
+        tr("Min-p: keep only the tokens at least this fraction as likely as the "
+           "most likely one (after temperature, top-k and top-p); 0 turns it off."));
+    repeatPenalty_ = new QDoubleSpinBox;
+    repeatPenalty_->setRange(0.01, 10);
+    repeatPenalty_->setSingleStep(0.05);
+    repeatPenalty_->setValue(defaults.repeatPenalty);
+    repeatPenalty_->setToolTip(
+        tr("Repetition penalty (llama.cpp's): for every token among the last n, a positive "
+           "logit is divided by it and a negative one multiplied; 1 turns it off."));
+    presencePenalty_ = new QDoubleSpinBox;
+    presencePenalty_->setRange(-10, 10);
+    presencePenalty_->setSingleStep(0.1);
+    presencePenalty_->setValue(defaults.presencePenalty);
+    presencePenalty_->setToolTip(
+        tr("Presence penalty: subtracted once from the logit of every token among the last n; "
+           "0 turns it off."));
+    frequencyPenalty_ = new QDoubleSpinBox;
+    frequencyPenalty_->setRange(-10, 10);
+    frequencyPenalty_->setSingleStep(0.1);
+    frequencyPenalty_->setValue(defaults.frequencyPenalty);
+    frequencyPenalty_->setToolTip(
+        tr("Frequency penalty: times the number of times a token occurs among the last n, "
+           "subtracted from its logit; 0 turns it off."));
+    repeatLastN_ = new QSpinBox;
+    repeatLastN_->setRange(-1, 1 << 20);
+    repeatLastN_->setValue(defaults.repeatLastN);
+    repeatLastN_->setSpecialValueText(tr("all"));
+    repeatLastN_->setToolTip(
+        tr("The penalties' window: the last n tokens of the sequence, prompt included; 0 turns "
+           "the penalties off, -1 (\"all\") takes the whole sequence."));
 }
 
 void ControlPanel::newRandomSeed() {
@@ -297,6 +378,11 @@ GenerationSettings ControlPanel::settings() const {
     s.sampler.topK = topK_->value();
     s.sampler.topP = float(topP_->value());
     s.sampler.seed = seed_->text().toULongLong();
+    s.sampler.minP = float(minP_->value());
+    s.sampler.repeatPenalty = float(repeatPenalty_->value());
+    s.sampler.presencePenalty = float(presencePenalty_->value());
+    s.sampler.frequencyPenalty = float(frequencyPenalty_->value());
+    s.sampler.repeatLastN = repeatLastN_->value();
     s.maxNewTokens = maxTokens_->value();
     s.stopAtEndOfText = stopAtEot_->isChecked();
     s.threads = threads_->value();
@@ -311,9 +397,9 @@ void ControlPanel::setModelSummary(const QString& html) {
 void ControlPanel::setState(State s) {
     state_ = s;
     const bool idle = s == State::Idle, active = s == State::Running || s == State::Paused;
-    for (QWidget* w :
-         std::initializer_list<QWidget*>{prompt_, mode_, temperature_, topK_, topP_, seed_, dice_,
-                                         maxTokens_, stopAtEot_, threads_})
+    for (QWidget* w : std::initializer_list<QWidget*>{
+             prompt_, mode_, temperature_, topK_, topP_, minP_, repeatPenalty_, presencePenalty_,
+             frequencyPenalty_, repeatLastN_, seed_, dice_, maxTokens_, stopAtEot_, threads_})
         w->setEnabled(!active && s != State::NoModel);
     generate_->setEnabled(idle);
     pause_->setEnabled(active);
@@ -334,6 +420,11 @@ void ControlPanel::saveSettings() const {
     q.setValue(QStringLiteral("topK"), topK_->value());
     q.setValue(QStringLiteral("topP"), topP_->value());
     q.setValue(QStringLiteral("seed"), seed_->text());
+    q.setValue(QStringLiteral("minP"), minP_->value());
+    q.setValue(QStringLiteral("repeatPenalty"), repeatPenalty_->value());
+    q.setValue(QStringLiteral("presencePenalty"), presencePenalty_->value());
+    q.setValue(QStringLiteral("frequencyPenalty"), frequencyPenalty_->value());
+    q.setValue(QStringLiteral("repeatLastN"), repeatLastN_->value());
     q.setValue(QStringLiteral("maxTokens"), maxTokens_->value());
     q.setValue(QStringLiteral("stopAtEot"), stopAtEot_->isChecked());
     q.setValue(QStringLiteral("delayMs"), delay_->value());
@@ -353,6 +444,14 @@ void ControlPanel::restoreSettings() {
     topK_->setValue(q.value(QStringLiteral("topK"), topK_->value()).toInt());
     topP_->setValue(q.value(QStringLiteral("topP"), topP_->value()).toDouble());
     seed_->setText(q.value(QStringLiteral("seed"), seed_->text()).toString());
+    minP_->setValue(q.value(QStringLiteral("minP"), minP_->value()).toDouble());
+    repeatPenalty_->setValue(
+        q.value(QStringLiteral("repeatPenalty"), repeatPenalty_->value()).toDouble());
+    presencePenalty_->setValue(
+        q.value(QStringLiteral("presencePenalty"), presencePenalty_->value()).toDouble());
+    frequencyPenalty_->setValue(
+        q.value(QStringLiteral("frequencyPenalty"), frequencyPenalty_->value()).toDouble());
+    repeatLastN_->setValue(q.value(QStringLiteral("repeatLastN"), repeatLastN_->value()).toInt());
     maxTokens_->setValue(q.value(QStringLiteral("maxTokens"), maxTokens_->value()).toInt());
     stopAtEot_->setChecked(q.value(QStringLiteral("stopAtEot"), false).toBool());
     delay_->setValue(q.value(QStringLiteral("delayMs"), 0).toInt());

@@ -15,6 +15,7 @@ class QPlainTextEdit;
 class QPushButton;
 class QSlider;
 class QSpinBox;
+class QTabWidget;
 class QTimer;
 
 namespace kvscope {
@@ -56,6 +57,8 @@ Q_SIGNALS:
 private:
     QWidget* buildPromptBox();
     QWidget* buildSamplingBox();
+    void buildPenaltyBoxes();
+    void updatePenaltyTab();
     QWidget* buildButtons();
     void newRandomSeed();
     void syncFocusBox();
@@ -67,6 +70,12 @@ private:
     QDoubleSpinBox* temperature_;
     QSpinBox* topK_;
     QDoubleSpinBox* topP_;
+    QDoubleSpinBox* minP_;
+    QDoubleSpinBox* repeatPenalty_;
+    QDoubleSpinBox* presencePenalty_;
+    QDoubleSpinBox* frequencyPenalty_;
+    QSpinBox* repeatLastN_;
+    QTabWidget* samplingTabs_ = nullptr;  // Sampling | Penalties
     QLineEdit* seed_;
     QPushButton* dice_;
     QSpinBox* maxTokens_;

@@ -3,6 +3,7 @@
 #include "theme.h"
 #include "token_text.h"
 
+#include <QComboBox>
 #include <QHelpEvent>
 #include <QToolTip>
 #include <QVBoxLayout>
@@ -25,11 +26,23 @@ QString elided(const QString& s, int chars) {
 }  // namespace
 
 DistributionChart::DistributionChart(QWidget* parent) : QWidget(parent) {
+    stageBox_ = new QComboBox(this);
+    for (int v = kOverview; v <= kDraw; ++v) stageBox_->addItem(stageName(v));
+    stageBox_->setToolTip(
+        tr("Walk the sampler's chain: the distribution after each stage (penalties, "
+           "temperature, top-k, top-p, min-p), each bar beside what the stage before gave it, "
+           "and the draw: where the random number fell in the cumulative distribution."));
+    connect(stageBox_, &QComboBox::currentIndexChanged, this, [this] {
+        stale_ = true;
+        refresh();
+    });
     plot_ = new QCustomPlot(this);
     plot_->setAccessibleName(tr("Candidate token probabilities"));
     plot_->installEventFilter(this);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
+    layout->addWidget(stageBox_);
     layout->addWidget(plot_, 1);
     buildPlot();
     applyPalette();
@@ -57,7 +70,77 @@ void DistributionChart::buildPlot() {
     plot_->axisRect()->insetLayout()->take(plot_->legend);
     plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
     plot_->legend->setWrap(3);
+    // The draw: the survivors' cumulative distribution as a staircase on the right axis, u as a
+    // line across it, and a marker where the staircase first rises above u.
+    cumulative_ = new QCPCurve(plot_->xAxis, plot_->yAxis2);
+    cumulative_->setName(tr("cumulative"));
+    marker_ = new QCPGraph(plot_->xAxis, plot_->yAxis2);
+    marker_->setName(tr("u fell here"));
+    marker_->setLineStyle(QCPGraph::lsNone);
+    uLine_ = new QCPItemStraightLine(plot_);
+    uLabel_ = new QCPItemText(plot_);
+    for (QCPItemPosition* pos : {uLine_->point1, uLine_->point2, uLabel_->position})
+        pos->setAxes(plot_->xAxis, plot_->yAxis2);
+    uLabel_->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+    uLabel_->setClipToAxisRect(true);
+    plot_->yAxis2->setRange(0, 1.05);
+    plot_->yAxis2->setLabel(tr("cumulative"));
+    hideDraw();
     showLegend(false);  // until there is a step: no empty boxes on first launch
+}
+
+int DistributionChart::shownStage() const {
+    return stageBox_->currentIndex();
+}
+
+void DistributionChart::setShownStage(int stage) {
+    stageBox_->setCurrentIndex(std::clamp(stage, int(kOverview), int(kDraw)));
+}
+
+QString DistributionChart::stageName(int stage) {
+    if (stage == kOverview) return tr("raw beside final");
+    if (stage == kDraw) return tr("the draw");
+    switch (SamplerStage(stage - 1)) {
+        case SamplerStage::Raw:
+            return tr("raw logits");
+        case SamplerStage::Penalties:
+            return tr("after penalties");
+        case SamplerStage::Temperature:
+            return tr("after temperature");
+        case SamplerStage::TopK:
+            return tr("after top-k");
+        case SamplerStage::TopP:
+            return tr("after top-p");
+        case SamplerStage::MinP:
+            return tr("after min-p");
+    }
+    return {};
+}
+
+QString DistributionChart::stageKey(int stage) {
+    if (stage == kOverview) return {};
+    if (stage == kDraw) return QStringLiteral("draw");
+    return QLatin1String(samplerStageKey(SamplerStage(stage - 1)));
+}
+
+void DistributionChart::hideDraw() {
+    cumulative_->data()->clear();
+    marker_->data()->clear();
+    for (QCPAbstractPlottable* p :
+         std::initializer_list<QCPAbstractPlottable*>{cumulative_, marker_}) {
+        p->setVisible(false);
+        p->removeFromLegend();
+    }
+    uLine_->setVisible(false);
+    uLabel_->setVisible(false);
+    plot_->yAxis2->setVisible(false);
+}
+
+// The chart's file names carry the stage (the overview keeps the plain name).
+void DistributionChart::updateExportTag() {
+    const QString key = stageKey(shownStage());
+    plot_->setProperty("kvscopeExportTag",
+                       key.isEmpty() ? QString() : QStringLiteral("stage-") + key);
 }
 
 // In a row of the layout under the title while shown; out of the layout when hidden, where an
@@ -102,6 +185,17 @@ void DistributionChart::applyPalette() {
     candidates_->setPen(QPen(theme::blend(mode, bg, 0.3)));
     sampled_->setBrush(mode);
     sampled_->setPen(QPen(theme::blend(mode, fg, 0.5), 1.5));
+    QCPAxis* right = plot_->yAxis2;
+    right->setBasePen(QPen(fg));
+    right->setTickPen(QPen(fg));
+    right->setSubTickPen(QPen(fg));
+    right->setLabelColor(fg);
+    right->setTickLabelColor(fg);
+    cumulative_->setPen(QPen(fg, 1.5));
+    marker_->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(fg, 1.5), QBrush(mode), 13));
+    uLine_->setPen(QPen(fg, 1.5, Qt::DashLine));
+    uLabel_->setColor(fg);
 }
 
 void DistributionChart::setView(const RunView& v) {
@@ -115,11 +209,13 @@ void DistributionChart::refresh() {
     shown_ = step;
     stale_ = false;
     if (modeChanged) applyPalette();
+    updateExportTag();
     if (!step || view_.empty() || !view_.run->model) {
         showEmpty();
     } else {
         showLegend(true);
         fillBars();
+        fillDraw();
         updateAxes();
         updateTitle();
     }
@@ -132,6 +228,7 @@ void DistributionChart::showEmpty() {
     sampledIndex_ = -1;
     shownCount_ = 0;
     for (QCPBars* b : {raw_, candidates_, sampled_}) b->data()->clear();
+    hideDraw();
     showLegend(false);
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->setRange(-0.5, 0.5);
@@ -142,20 +239,46 @@ void DistributionChart::showEmpty() {
 void DistributionChart::fillBars() {
     const Tokenizer& tok = *view_.run->model->tokenizer;
     const SampleSummary& m = shown_->sample;
+    const int stage = shownStage();
+    bars_.clear();
+    if (stage == kOverview) {
+        for (const CandidateReport& c : m.top) bars_.push_back({c.id, c.rawProb, c.prob});
+    } else {
+        // The draw lists the survivors as min-p left them, the order the selector walks.
+        const auto& st = m.trace.at(stage == kDraw ? SamplerStage::MinP : SamplerStage(stage - 1));
+        for (int i = 0; i < st.count; ++i) {
+            const StageCandidate& c = st.top[std::size_t(i)];
+            bars_.push_back({c.id, c.before, c.prob});
+        }
+    }
+    // Raw has nothing before it and the draw changes nothing: one bar per candidate there.
+    const bool pairs = stage != kDraw && stage != 1 + int(SamplerStage::Raw);
+    raw_->setVisible(pairs);
+    if (pairs)
+        raw_->addToLegend();
+    else
+        raw_->removeFromLegend();
+    raw_->setName(stage == kOverview ? tr("raw (T 1, no top-k/p)") : tr("before"));
+    candidates_->setName(stage == kOverview ? tr("sampler's")
+                         : stage == kDraw   ? tr("final")
+                                            : stageName(stage));
     std::vector<QString> labels;
-    for (const CandidateReport& c : m.top) labels.push_back(visibleText(tok.tokenDisplay(c.id)));
+    for (const Bar& b : bars_) labels.push_back(visibleText(tok.tokenDisplay(b.id)));
     chooseCount(labels);
-    top_.assign(m.top.begin(), m.top.begin() + shownCount_);
+    top_.assign(bars_.begin(), bars_.begin() + shownCount_);
     labels_.assign(labels.begin(), labels.begin() + shownCount_);
     sampledIndex_ = -1;
     QVector<double> ticks, rawKeys, keys, raw, values;
     QVector<QString> names;
+    const double offset = pairs ? kPairOffset : 0.0;  // a lone bar sits on its tick
     for (std::size_t i = 0; i < top_.size(); ++i) {
         ticks << double(i);
-        rawKeys << double(i) - kPairOffset;
-        keys << double(i) + kPairOffset;
-        raw << double(top_[i].rawProb);
-        values << double(top_[i].prob);
+        keys << double(i) + offset;
+        values << double(top_[i].after);
+        if (pairs) {
+            rawKeys << double(i) - kPairOffset;
+            raw << double(top_[i].before);
+        }
         names << elided(labels_[i], labelChars_);
         if (top_[i].id == m.token) sampledIndex_ = int(i);
     }
@@ -166,6 +289,42 @@ void DistributionChart::fillBars() {
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     ticker->setTicks(ticks, names);
     plot_->xAxis->setTicker(ticker);
+}
+
+// The staircase of the listed survivors' cumulative probability, u across it, and the marker
+// on the drawn token's column at height u.
+void DistributionChart::fillDraw() {
+    const DrawReport& d = shown_->sample.trace.draw;
+    if (shownStage() != kDraw || !d.drawn) return hideDraw();
+    QVector<double> t, x, y;
+    double cum = 0;
+    auto add = [&](double px, double py) {
+        t << double(t.size());
+        x << px;
+        y << py;
+    };
+    add(-0.5, 0);
+    for (std::size_t i = 0; i < top_.size(); ++i) {
+        cum += double(top_[i].after);
+        add(double(i) - 0.5, cum);
+        add(double(i) + 0.5, cum);
+    }
+    cumulative_->setData(t, x, y, true);
+    marker_->data()->clear();
+    if (d.index < int(top_.size())) marker_->addData(double(d.index), d.u);
+    const double right = std::max(0.6, double(top_.size()) - 0.4);
+    uLine_->point1->setCoords(-0.6, d.u);
+    uLine_->point2->setCoords(right, d.u);
+    uLabel_->position->setCoords(-0.45, d.u);
+    uLabel_->setText(QStringLiteral("u = %1").arg(d.u, 0, 'f', 4));
+    for (QCPAbstractPlottable* p :
+         std::initializer_list<QCPAbstractPlottable*>{cumulative_, marker_}) {
+        p->setVisible(true);
+        p->addToLegend();
+    }
+    uLine_->setVisible(true);
+    uLabel_->setVisible(true);
+    plot_->yAxis2->setVisible(true);
 }
 
 // The plot less the margins the last layout pass gave the axis rect (during a resize the
@@ -205,7 +364,7 @@ void DistributionChart::chooseCount(const std::vector<QString>& labels) {
 
 void DistributionChart::updateAxes() {
     double top = 0;
-    for (const CandidateReport& c : top_) top = std::max({top, double(c.prob), double(c.rawProb)});
+    for (const Bar& b : top_) top = std::max({top, double(b.after), double(b.before)});
     plot_->xAxis->setRange(-0.6, std::max(0.6, double(top_.size()) - 0.4));
     plot_->yAxis->setRange(0, std::max(0.02, top * 1.12));
     plot_->yAxis->setLabel(tr("probability"));
@@ -218,10 +377,42 @@ void DistributionChart::updateTitle() {
                               .arg(s.step)
                               .arg(s.position)
                               .arg(QLatin1String(modeName(s.mode)));
+    const int stage = shownStage();
+    // Short lines: the dock is about 400 px wide on a 1280-pixel screen.
+    if (stage != kOverview) {
+        title_->setText(where + QStringLiteral(" \u00B7 ") + stageName(stage) + QLatin1Char('\n') +
+                        (stage == kDraw ? drawTitle() : stageTitle()));
+        return;
+    }
     const QString entropy =
         tr("entropy %1 nats (raw %2 nats)").arg(m.entropy, 0, 'f', 3).arg(m.rawEntropy, 0, 'f', 3);
     title_->setText(where + QStringLiteral(" \u00B7 ") + entropy + QLatin1Char('\n') +
                     sampledText());
+}
+
+// "after top-p: 3 tokens left, entropy 0.512 nats", or that the stage was off.
+QString DistributionChart::stageTitle() const {
+    const int stage = shownStage();
+    const StageSnapshot& st = shown_->sample.trace.at(SamplerStage(stage - 1));
+    QString text =
+        tr("%n token(s) left, entropy %1 nats", nullptr, st.survivors).arg(st.entropy, 0, 'f', 3);
+    if (!st.on && stage != 1 + int(SamplerStage::Raw)) text += tr(" (stage off)");
+    return text;
+}
+
+// Where u fell: the drawn token's interval of the cumulative distribution.
+QString DistributionChart::drawTitle() const {
+    const DrawReport& d = shown_->sample.trace.draw;
+    const QString token = visibleText(shown_->tokenText);
+    if (!d.drawn) return tr("none: temperature 0 takes the most likely, \u201C%1\u201D").arg(token);
+    QString text = tr("u = %1 fell in [%2, %3): \u201C%4\u201D, survivor %5")
+                       .arg(d.u, 0, 'f', 4)
+                       .arg(d.cumBefore, 0, 'f', 4)
+                       .arg(d.cumAfter, 0, 'f', 4)
+                       .arg(token)
+                       .arg(d.index + 1);
+    if (d.index >= int(top_.size())) text += tr(" (beyond the %1 shown)").arg(top_.size());
+    return text;
 }
 
 QString DistributionChart::sampledText() const {
@@ -257,14 +448,23 @@ int DistributionChart::barAt(QPoint plotPos) const {
 
 QString DistributionChart::barToolTip(int index) const {
     if (index < 0 || index >= int(top_.size())) return {};
-    const CandidateReport& c = top_[std::size_t(index)];
+    const Bar& c = top_[std::size_t(index)];
+    const int stage = shownStage();
     QString tip = QStringLiteral("<b style=\"font-family:monospace\">%1</b><br>")
-                      .arg(labels_[std::size_t(index)].toHtmlEscaped()) +
-                  tr("id %1 &middot; rank %2 by raw logit<br>").arg(c.id).arg(index + 1) +
-                  tr("probability %1 &middot; raw %2")
-                      .arg(probabilityText(c.prob), probabilityText(c.rawProb));
-    if (c.prob == 0 && c.rawProb > 0)
-        tip += QStringLiteral("<br>") + tr("filtered out by top-k/top-p");
+                      .arg(labels_[std::size_t(index)].toHtmlEscaped());
+    if (stage == kOverview) {
+        tip += tr("id %1 &middot; rank %2 by raw logit<br>").arg(c.id).arg(index + 1) +
+               tr("probability %1 &middot; raw %2")
+                   .arg(probabilityText(c.after), probabilityText(c.before));
+        if (c.after == 0 && c.before > 0)
+            tip += QStringLiteral("<br>") + tr("filtered out by top-k/top-p/min-p");
+    } else {
+        tip += tr("id %1 &middot; %2 of the list<br>").arg(c.id).arg(index + 1) +
+               tr("%1: %2 &middot; before: %3")
+                   .arg(stageName(stage), probabilityText(c.after), probabilityText(c.before));
+        if (c.after == 0 && c.before > 0)
+            tip += QStringLiteral("<br>") + tr("filtered out by this stage");
+    }
     if (index == sampledIndex_)
         tip += QStringLiteral("<br><b>") + tr("sampled") + QStringLiteral("</b>");
     return tip;

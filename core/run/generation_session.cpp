@@ -103,7 +103,7 @@ StepResultPtr GenerationSession::step() {
         stop_ = StopReason::Cancelled;
         return nullptr;
     }
-    r->sample = sampler_.sample(logits_);
+    r->sample = sampler_.sample(logits_, tokens_);  // the penalties' window
     if (settings_.captureAttention) {
         r->attention = capture_.finishStep(first, n);
         r->recomputeMaxDiff = capture_.recomputeMaxDiff();

@@ -23,6 +23,26 @@ QString fileText(const Tokenizer& tok, int id) {
     return fileText(QByteArray::fromStdString(tok.tokenBytes(id)), tok.tokenDisplay(id));
 }
 
+// What each stage left (tokens still possible, entropy) and where the draw fell; the full
+// per-stage lists stay in the window, which draws them.
+QJsonObject samplerTraceToJson(const SamplerTrace& t) {
+    QJsonObject survivors, entropy;
+    for (int i = 0; i < kSamplerStages; ++i) {
+        const auto stage = SamplerStage(i);
+        const QLatin1String key(samplerStageKey(stage));
+        survivors.insert(key, t.at(stage).survivors);
+        entropy.insert(key, t.at(stage).entropy);
+    }
+    QJsonObject o{{"survivors", survivors}, {"entropy", entropy}};
+    if (t.draw.drawn) {
+        o.insert(QStringLiteral("u"), t.draw.u);
+        o.insert(QStringLiteral("drawn_index"), t.draw.index);  // 0 = the most probable survivor
+        o.insert(QStringLiteral("cumulative_before"), t.draw.cumBefore);
+        o.insert(QStringLiteral("cumulative_after"), t.draw.cumAfter);
+    }
+    return o;
+}
+
 QJsonObject stepToJson(const Model& m, const StepResult& s) {
     QJsonArray top;
     for (const CandidateReport& c : s.sample.top)
@@ -53,7 +73,16 @@ QJsonObject stepToJson(const Model& m, const StepResult& s) {
                                               {"total", double(s.bytes.total())}}},
                   {"rows_computed", s.position - s.firstComputedRow}};
     if (s.recomputeMaxDiff >= 0) o.insert(QStringLiteral("recompute_max_diff"), s.recomputeMaxDiff);
+    o.insert(QStringLiteral("sampler"), samplerTraceToJson(s.sample.trace));
     return o;
+}
+
+QJsonArray samplerOrderJson() {
+    QJsonArray order;
+    for (int i = 1; i < kSamplerStages; ++i)
+        order.append(QLatin1String(samplerStageKey(SamplerStage(i))));
+    order.append(QStringLiteral("draw"));
+    return order;
 }
 
 QString csvField(QString s) {
@@ -126,7 +155,14 @@ QJsonObject runToJson(const RunExport& e) {
                          {"top_k", sm.topK},
                          {"top_p", sm.topP},
                          {"seed", QString::number(sm.seed)},
-                         {"capture_attention", e.settings.captureAttention}};
+                         {"capture_attention", e.settings.captureAttention},
+                         // Added with the stage-by-stage chain (llama.cpp's option names).
+                         {"min_p", sm.minP},
+                         {"repeat_penalty", sm.repeatPenalty},
+                         {"presence_penalty", sm.presencePenalty},
+                         {"frequency_penalty", sm.frequencyPenalty},
+                         {"repeat_last_n", sm.repeatLastN},
+                         {"sampler_order", samplerOrderJson()}};
     QJsonObject crossover;
     for (Mode mode : {Mode::Naive, Mode::Cached}) {
         const auto n = attentionCrossoverLength(m.config, mode);

@@ -22,14 +22,45 @@ double entropyTerm(double p) {
     return p > 0 ? -p * std::log(p) : 0.0;
 }
 
+bool usable(float x) {
+    return std::isfinite(x) && x != 0;
+}
+
 }  // namespace
+
+bool SamplerSettings::penaltiesOn() const {
+    if (repeatLastN == 0) return false;
+    const bool repeat = std::isfinite(repeatPenalty) && repeatPenalty > 0 && repeatPenalty != 1;
+    return repeat || usable(presencePenalty) || usable(frequencyPenalty);
+}
+
+const char* samplerStageKey(SamplerStage s) {
+    switch (s) {
+        case SamplerStage::Raw:
+            return "raw";
+        case SamplerStage::Penalties:
+            return "penalties";
+        case SamplerStage::Temperature:
+            return "temperature";
+        case SamplerStage::TopK:
+            return "top-k";
+        case SamplerStage::TopP:
+            return "top-p";
+        case SamplerStage::MinP:
+            return "min-p";
+    }
+    return "unknown";
+}
 
 Sampler::Sampler(const SamplerSettings& s, int vocabSize)
     : settings_(s), vocab_(vocabSize), rng_(s.seed) {
     if (vocabSize < 1) throw std::invalid_argument("Sampler: vocabulary size must be >= 1");
     const auto n = static_cast<std::size_t>(vocabSize);
+    traceTop_ = std::clamp(s.reportTopK, 0, std::min(vocabSize, StageSnapshot::kTraceTop));
     raw_.resize(n);
     rawProb_.resize(n);
+    pen_.resize(n);
+    counts_.assign(n, 0);
     processed_.resize(n);
     order_.resize(n);
     cand_.resize(n);
@@ -40,7 +71,7 @@ void Sampler::reset(std::uint64_t seed) {
     rng_.seed(seed);
 }
 
-SampleSummary Sampler::sample(std::span<const float> logits) {
+SampleSummary Sampler::sample(std::span<const float> logits, std::span<const int> history) {
     if (logits.size() != raw_.size())
         throw std::invalid_argument("Sampler: logits size differs from the vocabulary size");
     loadRaw(logits);
@@ -48,13 +79,24 @@ SampleSummary Sampler::sample(std::span<const float> logits) {
     std::fill(processed_.begin(), processed_.end(), 0.0);
 
     SampleSummary out;
+    sortRaw(std::clamp(settings_.reportTopK, 0, vocab_));
+    recordRaw(out.trace);
+    const bool penalized = applyPenalties(history);
     // Negated so a NaN temperature falls to greedy, as the header promises.
     if (!(settings_.temperature > 0)) {
+        loadCandidates(1.0);  // the penalized order, for the stage lists
+        ensureSorted(std::size_t(traceTop_));
+        recordPenalties(out.trace, penalized);
         out.token = greedyToken();
         processed_[static_cast<std::size_t>(out.token)] = 1.0;
+        for (SamplerStage s : {SamplerStage::Temperature, SamplerStage::TopK, SamplerStage::TopP,
+                               SamplerStage::MinP})
+            recordOneHot(out.trace, s, out.token);
+        out.trace.stages[std::size_t(SamplerStage::Temperature)].on = true;
     } else {
-        out.token = sampleToken();
-        for (std::size_t i = 0; i < count_; ++i) out.entropy += entropyTerm(cand_[i].p);
+        out.token = sampleToken(out.trace, penalized);
+        if (!degenerate_)
+            for (std::size_t i = 0; i < count_; ++i) out.entropy += entropyTerm(cand_[i].p);
     }
     const auto t = static_cast<std::size_t>(out.token);
     out.prob = static_cast<float>(processed_[t]);
@@ -66,13 +108,13 @@ SampleSummary Sampler::sample(std::span<const float> logits) {
 }
 
 void Sampler::loadRaw(std::span<const float> logits) {
-    const bool anyPosInf =
+    anyPosInf_ =
         std::any_of(logits.begin(), logits.end(), [](float x) { return std::isinf(x) && x > 0; });
     double best = kNegInf;
     for (std::size_t i = 0; i < logits.size(); ++i) {
         const float x = logits[i];
         double v;
-        if (anyPosInf)
+        if (anyPosInf_)
             v = (std::isinf(x) && x > 0) ? 0.0 : kNegInf;  // the limit as +inf logits grow
         else
             v = std::isnan(x) ? kNegInf : static_cast<double>(x);
@@ -97,6 +139,14 @@ void Sampler::rawSoftmax() {
     }
 }
 
+// order_[0, n) becomes the n highest raw logits, descending.
+void Sampler::sortRaw(int n) {
+    std::iota(order_.begin(), order_.end(), 0);
+    std::partial_sort(order_.begin(), order_.begin() + n, order_.end(), [this](int a, int b) {
+        return higher(raw_[static_cast<std::size_t>(a)], a, raw_[static_cast<std::size_t>(b)], b);
+    });
+}
+
 int Sampler::rankOf(int token) const {
     const double x = raw_[static_cast<std::size_t>(token)];
     int rank = 0;
@@ -108,10 +158,6 @@ int Sampler::rankOf(int token) const {
 void Sampler::reportTop(SampleSummary& out) {
     const int k = std::clamp(settings_.reportTopK, 0, vocab_);
     if (k == 0) return;
-    std::iota(order_.begin(), order_.end(), 0);
-    std::partial_sort(order_.begin(), order_.begin() + k, order_.end(), [this](int a, int b) {
-        return higher(raw_[static_cast<std::size_t>(a)], a, raw_[static_cast<std::size_t>(b)], b);
-    });
     out.top.reserve(static_cast<std::size_t>(k));
     for (int i = 0; i < k; ++i) {
         const auto id = static_cast<std::size_t>(order_[static_cast<std::size_t>(i)]);
@@ -120,38 +166,80 @@ void Sampler::reportTop(SampleSummary& out) {
     }
 }
 
+// pen_ = raw_ with llama.cpp's penalties for the ids of the window; false when nothing applies.
+bool Sampler::applyPenalties(std::span<const int> history) {
+    std::copy(raw_.begin(), raw_.end(), pen_.begin());
+    if (!settings_.penaltiesOn() || degenerate_ || anyPosInf_) return false;
+    std::size_t n = history.size();
+    if (settings_.repeatLastN > 0) n = std::min(n, static_cast<std::size_t>(settings_.repeatLastN));
+    if (n == 0) return false;
+    const std::span<const int> window = history.last(n);
+    auto inVocab = [this](int id) { return id >= 0 && id < vocab_; };
+    for (int id : window)
+        if (inVocab(id)) ++counts_[static_cast<std::size_t>(id)];
+    const float r = settings_.repeatPenalty;
+    const double repeat = std::isfinite(r) && r > 0 ? double(r) : 1.0;
+    const double presence = usable(settings_.presencePenalty) ? settings_.presencePenalty : 0.0;
+    const double frequency = usable(settings_.frequencyPenalty) ? settings_.frequencyPenalty : 0.0;
+    for (int id : window) {
+        if (!inVocab(id)) continue;
+        int& c = counts_[static_cast<std::size_t>(id)];
+        if (c == 0) continue;  // this id's penalty is already applied
+        double& x = pen_[static_cast<std::size_t>(id)];
+        x = x <= 0 ? x * repeat : x / repeat;
+        x -= frequency * c + presence;
+        c = 0;  // leaves counts_ all zero for the next call
+    }
+    return true;
+}
+
 int Sampler::greedyToken() const {
     int best = 0;
     for (int i = 1; i < vocab_; ++i)
-        if (higher(raw_[static_cast<std::size_t>(i)], i, raw_[static_cast<std::size_t>(best)],
+        if (higher(pen_[static_cast<std::size_t>(i)], i, pen_[static_cast<std::size_t>(best)],
                    best))
             best = i;
     return best;
 }
 
-int Sampler::sampleToken() {
+int Sampler::sampleToken(SamplerTrace& trace, bool penalized) {
     // Drawn before anything can return early so the stream position is the step count.
     const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+    trace.draw = {true, u, 0, 0, 1};
     if (degenerate_) {
-        count_ = 0;
         processed_[0] = 1.0;
+        loadCandidates(1.0);
+        ensureSorted(std::size_t(traceTop_));
+        recordPenalties(trace, false);
+        for (SamplerStage s : {SamplerStage::Temperature, SamplerStage::TopK, SamplerStage::TopP,
+                               SamplerStage::MinP})
+            recordOneHot(trace, s, 0);
+        count_ = 0;
         return 0;
     }
-    applyTemperature();
-    softmax();
+    loadCandidates(settings_.temperature);
+    softmax();  // in id order, before any sorting: the sums stay what they were without a trace
+    ensureSorted(std::size_t(traceTop_));  // the stage lists: fixed at the head from here on
+    recordPenalties(trace, penalized);
+    recordStage(trace, SamplerStage::Temperature, settings_.temperature != 1);
+    const bool kOn = settings_.topK > 0 && static_cast<std::size_t>(settings_.topK) < count_;
     topK();
+    recordStage(trace, SamplerStage::TopK, kOn);
     topP();
-    const Candidate& chosen = cand_[select(u)];
+    recordStage(trace, SamplerStage::TopP, settings_.topP < 1);
+    minP();
+    recordStage(trace, SamplerStage::MinP, settings_.minP > 0);
+    const Candidate& chosen = cand_[select(u, trace.draw)];
     for (std::size_t i = 0; i < count_; ++i)
         processed_[static_cast<std::size_t>(cand_[i].id)] = cand_[i].p;
     return chosen.id;
 }
 
-void Sampler::applyTemperature() {
-    const double t = settings_.temperature;
-    for (std::size_t i = 0; i < raw_.size(); ++i) {
+void Sampler::loadCandidates(double temperature) {
+    const double t = temperature;
+    for (std::size_t i = 0; i < pen_.size(); ++i) {
         // -inf stays -inf even at t = +inf, where -inf / inf would be NaN.
-        const double x = std::isinf(raw_[i]) ? raw_[i] : raw_[i] / t;
+        const double x = std::isinf(pen_[i]) ? pen_[i] : pen_[i] / t;
         cand_[i] = {static_cast<int>(i), x, 0.0};
     }
     count_ = cand_.size();
@@ -164,6 +252,8 @@ void Sampler::softmax() {
     double z = 0;
     for (std::size_t i = 0; i < count_; ++i) z += (cand_[i].p = std::exp(cand_[i].logit - m));
     for (std::size_t i = 0; i < count_; ++i) cand_[i].p /= z;
+    max_ = m;
+    logZ_ = std::log(z);
 }
 
 void Sampler::topK() {
@@ -189,16 +279,41 @@ void Sampler::topP() {
     renormalize();
 }
 
-std::size_t Sampler::select(double u) {
+// Survivors are a prefix of the descending order: walk it until p drops below the threshold.
+void Sampler::minP() {
+    if (!(settings_.minP > 0) || count_ == 0) return;
+    ensureSorted(1);
+    const double threshold = static_cast<double>(settings_.minP) * cand_[0].p;
+    std::size_t kept = 1;
+    while (kept < count_) {
+        ensureSorted(kept + 1);
+        if (cand_[kept].p < threshold) break;
+        ++kept;
+    }
+    count_ = kept;
+    sorted_ = std::min(sorted_, count_);
+    renormalize();
+}
+
+std::size_t Sampler::select(double u, DrawReport& draw) {
     std::size_t lastPositive = 0;
     double cum = 0;
     for (std::size_t i = 0; i < count_; ++i) {
         ensureSorted(i + 1);
         if (cand_[i].p > 0) lastPositive = i;
+        const double before = cum;
         cum += cand_[i].p;
-        if (cum > u) return i;
+        if (cum > u) {
+            draw.index = static_cast<int>(i);
+            draw.cumBefore = before;
+            draw.cumAfter = cum;
+            return i;
+        }
     }
     // Rounding can leave the total a hair below u; never hand out a zero-probability token then.
+    draw.index = static_cast<int>(lastPositive);
+    draw.cumAfter = cum;
+    draw.cumBefore = cum - cand_[lastPositive].p;
     return lastPositive;
 }
 
@@ -219,6 +334,101 @@ void Sampler::renormalize() {
     double z = 0;
     for (std::size_t i = 0; i < count_; ++i) z += cand_[i].p;
     for (std::size_t i = 0; i < count_; ++i) cand_[i].p /= z;
+    logZ_ += std::log(z);
+}
+
+// -log p_i = logZ - (x_i - max) for every survivor, so H = logZ - sum p_i (x_i - max).
+double Sampler::stageEntropy() const {
+    double s = 0;
+    for (std::size_t i = 0; i < count_; ++i)
+        if (cand_[i].p > 0) s += cand_[i].p * (cand_[i].logit - max_);
+    return std::max(0.0, logZ_ - s);
+}
+
+void Sampler::recordRaw(SamplerTrace& trace) const {
+    StageSnapshot& st = trace.stages[std::size_t(SamplerStage::Raw)];
+    st.on = true;
+    st.entropy = rawEntropy_;
+    st.survivors =
+        int(std::count_if(rawProb_.begin(), rawProb_.end(), [](double p) { return p > 0; }));
+    st.count = traceTop_;
+    st.shownMass = 0;
+    for (int i = 0; i < traceTop_; ++i) {
+        const int id = order_[std::size_t(i)];
+        const float p = static_cast<float>(rawProb_[std::size_t(id)]);
+        st.top[std::size_t(i)] = {id, p, p};
+        st.shownMass += p;
+    }
+}
+
+// The softmax of the penalized logits at temperature 1, listed in the candidates' order.
+void Sampler::recordPenalties(SamplerTrace& trace, bool on) {
+    StageSnapshot& st = trace.stages[std::size_t(SamplerStage::Penalties)];
+    const StageSnapshot& raw = trace.stages[std::size_t(SamplerStage::Raw)];
+    st.on = on;
+    st.count = traceTop_;
+    double m = 0, z = 1, s = 0;
+    if (on) {
+        m = *std::max_element(pen_.begin(), pen_.end());
+        z = 0;
+        for (double x : pen_) z += std::exp(x - m);
+        int survivors = 0;
+        for (double x : pen_) {
+            const double p = std::exp(x - m) / z;
+            if (p > 0) {
+                s += p * (x - m);
+                ++survivors;
+            }
+        }
+        st.survivors = survivors;
+        st.entropy = std::max(0.0, std::log(z) - s);
+    } else {
+        st.survivors = raw.survivors;
+        st.entropy = raw.entropy;
+    }
+    st.shownMass = 0;
+    for (int i = 0; i < traceTop_; ++i) {
+        const auto id = std::size_t(cand_[std::size_t(i)].id);
+        const float before = static_cast<float>(rawProb_[id]);
+        const float p = on ? static_cast<float>(std::exp(pen_[id] - m) / z) : before;
+        st.top[std::size_t(i)] = {int(id), p, before};
+        st.shownMass += p;
+        lastShown_[std::size_t(i)] = p;
+    }
+}
+
+void Sampler::recordStage(SamplerTrace& trace, SamplerStage s, bool on) {
+    StageSnapshot& st = trace.stages[std::size_t(s)];
+    st.on = on;
+    st.count = traceTop_;
+    st.entropy = stageEntropy();
+    st.survivors = int(std::count_if(cand_.begin(), cand_.begin() + std::ptrdiff_t(count_),
+                                     [](const Candidate& c) { return c.p > 0; }));
+    st.shownMass = 0;
+    for (int i = 0; i < traceTop_; ++i) {
+        const auto k = std::size_t(i);
+        const float p = k < count_ ? static_cast<float>(cand_[k].p) : 0.0f;
+        st.top[k] = {cand_[k].id, p, lastShown_[k]};
+        st.shownMass += p;
+        lastShown_[k] = p;
+    }
+}
+
+// Greedy (and a row with no finite logit): all the mass on one token.
+void Sampler::recordOneHot(SamplerTrace& trace, SamplerStage s, int token) {
+    StageSnapshot& st = trace.stages[std::size_t(s)];
+    st.on = false;
+    st.count = traceTop_;
+    st.entropy = 0;
+    st.survivors = 1;
+    st.shownMass = 0;
+    for (int i = 0; i < traceTop_; ++i) {
+        const auto k = std::size_t(i);
+        const float p = cand_[k].id == token ? 1.0f : 0.0f;
+        st.top[k] = {cand_[k].id, p, lastShown_[k]};
+        st.shownMass += p;
+        lastShown_[k] = p;
+    }
 }
 
 }  // namespace kvscope

@@ -13,6 +13,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <set>
+
 using namespace kvscope;
 
 namespace {
@@ -107,7 +109,8 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 0);
         for (const char* o :
              {"--headless", "--model", "--prompt", "--max-tokens", "--mode", "--temperature",
-              "--top-k", "--top-p", "--seed", "--json", "--csv", "Exit codes"})
+              "--top-k", "--top-p", "--seed", "--json", "--csv", "Exit codes", "--min-p",
+              "--repeat-penalty", "--presence-penalty", "--frequency-penalty", "--repeat-last-n"})
             QVERIFY2(r.out.contains(o), o);
     }
 
@@ -136,6 +139,19 @@ private Q_SLOTS:
                                         << "--top-k: expected an integer from 0 to 1073741824";
         QTest::newRow("negative top-p") << QStringList{"--model", kModel, "--top-p", "-0.1"}
                                         << "--top-p: expected a number in [0, 1]";
+        QTest::newRow("min-p above 1") << QStringList{"--model", kModel, "--min-p", "1.5"}
+                                       << "--min-p: expected a number in [0, 1]";
+        QTest::newRow("repeat-penalty 0")
+            << QStringList{"--model", kModel, "--repeat-penalty", "0"}
+            << "--repeat-penalty: expected a number above 0, at most 100";
+        QTest::newRow("presence-penalty NaN")
+            << QStringList{"--model", kModel, "--presence-penalty", "nan"}
+            << "--presence-penalty: expected a number from -100 to 100";
+        QTest::newRow("frequency-penalty too big")
+            << QStringList{"--model", kModel, "--frequency-penalty", "1e3"}
+            << "--frequency-penalty: expected a number from -100 to 100";
+        QTest::newRow("repeat-last-n -2") << QStringList{"--model", kModel, "--repeat-last-n", "-2"}
+                                          << "--repeat-last-n: expected an integer from -1";
     }
     void usageErrorsExitWith2() {
         QFETCH(QStringList, args);
@@ -449,6 +465,56 @@ private Q_SLOTS:
         for (const QJsonValue& s : raw["runs"][0]["steps"].toArray())
             for (const QJsonValue& c : s["top_k"].toArray())
                 QVERIFY(std::abs(c["prob"].toDouble() - c["raw_prob"].toDouble()) < 1e-6);
+    }
+
+    // The chain's new options under llama.cpp's names: run.json records them; the defaults give
+    // the same tokens as leaving them out; penalties change the text and both modes still agree;
+    // each step says what every stage left and where the draw fell.
+    void penaltiesAndMinP() {
+        const QStringList base{"--prompt", "Once upon", "--max-tokens", "40", "--seed", "11"};
+        Run plain, neutral;
+        const QJsonObject a = runJson(base, &plain);
+        const QJsonObject b = runJson(base + QStringList{"--min-p", "0", "--repeat-penalty", "1",
+                                                         "--presence-penalty", "0",
+                                                         "--frequency-penalty", "0",
+                                                         "--repeat-last-n", "64"},
+                                      &neutral);
+        QCOMPARE(ids(a["runs"][0]["tokens"]), ids(b["runs"][0]["tokens"]));
+        const QStringList chain{"--min-p",          "0.05", "--repeat-penalty",    "1.5",
+                                "--presence-penalty", "0.5",  "--frequency-penalty", "0.25",
+                                "--repeat-last-n",  "-1",   "--mode",              "both"};
+        Run run;
+        const QJsonObject c = runJson(base + chain, &run);
+        QCOMPARE(run.exitCode, 0);
+        const QJsonObject settings = c["settings"].toObject();
+        QCOMPARE(settings["min_p"].toDouble(), double(0.05f));
+        QCOMPARE(settings["repeat_penalty"].toDouble(), 1.5);
+        QCOMPARE(settings["presence_penalty"].toDouble(), 0.5);
+        QCOMPARE(settings["frequency_penalty"].toDouble(), 0.25);
+        QCOMPARE(settings["repeat_last_n"].toInt(), -1);
+        QCOMPARE(settings["sampler_order"].toArray().first().toString(),
+                 QStringLiteral("penalties"));
+        QVERIFY(c["comparison"]["tokens_equal"].toBool());
+        QVERIFY(ids(c["runs"][0]["tokens"]) != ids(a["runs"][0]["tokens"]));
+        // A repeat penalty of 1.5 over the whole sequence: a token repeats far less often.
+        auto repeats = [](const std::vector<int>& t) {
+            return int(t.size()) - int(std::set<int>(t.begin(), t.end()).size());
+        };
+        QVERIFY2(repeats(ids(c["runs"][1]["tokens"])) < repeats(ids(a["runs"][0]["tokens"])),
+                 qPrintable(QStringLiteral("%1 vs %2")
+                                .arg(repeats(ids(c["runs"][1]["tokens"])))
+                                .arg(repeats(ids(a["runs"][0]["tokens"])))));
+        for (const QJsonValue& step : c["runs"][1]["steps"].toArray()) {
+            const QJsonObject sm = step["sampler"].toObject();
+            const double u = sm["u"].toDouble();
+            QVERIFY(sm["cumulative_before"].toDouble() <= u &&
+                    u < sm["cumulative_after"].toDouble());
+            const QJsonObject left = sm["survivors"].toObject();
+            QCOMPARE(left["raw"].toInt(), 512);
+            QVERIFY(left["top-k"].toInt() <= 40);
+            QVERIFY(left["min-p"].toInt() <= left["top-p"].toInt());
+            QVERIFY(left["top-p"].toInt() <= left["top-k"].toInt());
+        }
     }
 };
 

@@ -2,6 +2,7 @@
 // model: what they show, how the user selects a step, and that a growing run costs only the new
 // tokens.
 
+#include "chart_export.h"
 #include "distribution_chart.h"
 #include "model/model.h"
 #include "qcustomplot_include.h"
@@ -488,6 +489,100 @@ private Q_SLOTS:
         }
         const QPoint between(int(chart.plot()->xAxis->coordToPixel(3.5)), area.center().y());
         QCOMPARE(chart.barAt(between), -1);
+    }
+
+    // The selector walks the sampler's chain: each stage's listed candidates beside what the
+    // stage before gave them, named in the title and the export's file name; the draw shows u
+    // across the survivors' cumulative distribution and marks the drawn token's column.
+    void chartWalksTheChainStageByStage() {
+        GenerationSession session(model_);
+        GenerationSettings settings;
+        settings.maxNewTokens = 12;
+        settings.captureAttention = false;
+        settings.sampler.temperature = 0.9f;
+        settings.sampler.topK = 12;
+        settings.sampler.topP = 0.9f;
+        settings.sampler.minP = 0.05f;
+        settings.sampler.repeatPenalty = 1.3f;
+        settings.sampler.presencePenalty = 0.2f;
+        settings.sampler.repeatLastN = 32;
+        QVERIFY(session.start(prompt_, settings));
+        RunExport e{model_, QStringLiteral("prompt"), prompt_, settings, {}, std::nullopt};
+        e.runs.push_back(RunRecord{Mode::Cached, {}, {}});
+        while (StepResultPtr step = session.step()) e.runs[0].steps.push_back(step);
+        RunView view{&e};
+        view.selectedStep = 7;
+        const SampleSummary& m = e.runs[0].steps[7]->sample;
+        DistributionChart chart;
+        chart.resize(900, 320);
+        chart.setView(view);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        chart.plot()->setObjectName(QStringLiteral("distribution"));
+        QCOMPARE(chart.shownStage(), int(DistributionChart::kOverview));
+        for (int stage = 1; stage <= kSamplerStages; ++stage) {
+            chart.setShownStage(stage);
+            chart.plot()->replot(QCustomPlot::rpImmediateRefresh);
+            const StageSnapshot& st = m.trace.at(SamplerStage(stage - 1));
+            const int n = chart.shownCandidates();
+            QVERIFY(n >= 5 && n <= st.count);
+            QCOMPARE(chart.candidateBars()->data()->size(), n);
+            const bool raw = SamplerStage(stage - 1) == SamplerStage::Raw;
+            QCOMPARE(chart.rawBars()->data()->size(), raw ? 0 : n);
+            for (int i = 0; i < n; ++i) {
+                QCOMPARE(chart.candidateBars()->data()->at(i)->value,
+                         double(st.top[std::size_t(i)].prob));
+                if (!raw)
+                    QCOMPARE(chart.rawBars()->data()->at(i)->value,
+                             double(st.top[std::size_t(i)].before));
+            }
+            QVERIFY2(chart.title().contains(DistributionChart::stageName(stage)),
+                     qPrintable(chart.title()));
+            const QString name =
+                defaultExportName(chart.plot(), QStringLiteral("no run"), QStringLiteral("png"));
+            QCOMPARE(name, QStringLiteral("distribution_stage-%1.png")
+                               .arg(QLatin1String(samplerStageKey(SamplerStage(stage - 1)))));
+        }
+        // Top-k 12 leaves at most 12 tokens, min-p no more than top-p.
+        QVERIFY(m.trace.at(SamplerStage::TopK).survivors <= 12);
+        QVERIFY(m.trace.at(SamplerStage::MinP).survivors <=
+                m.trace.at(SamplerStage::TopP).survivors);
+
+        chart.setShownStage(DistributionChart::kDraw);
+        chart.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        const DrawReport& d = m.trace.draw;
+        QVERIFY(d.drawn);
+        QVERIFY2(chart.title().contains(QStringLiteral("u = %1").arg(d.u, 0, 'f', 4)),
+                 qPrintable(chart.title()));
+        QCOMPARE(chart.uLine()->point1->coords().y(), d.u);
+        QVERIFY(chart.uLine()->visible() && chart.cumulativeCurve()->visible());
+        QCOMPARE(chart.rawBars()->data()->size(), 0);
+        // The staircase climbs by each shown bar; the drawn column holds u.
+        const int n = chart.shownCandidates();
+        double cum = 0;
+        for (int i = 0; i < n; ++i) cum += chart.candidateBars()->data()->at(i)->value;
+        const auto curve = chart.cumulativeCurve()->data();
+        QVERIFY(std::abs((curve->end() - 1)->value - cum) < 1e-6);
+        if (d.index < n) {
+            QCOMPARE(chart.drawMarker()->data()->size(), 1);
+            QCOMPARE(chart.drawMarker()->data()->at(0)->key, double(d.index));
+            QCOMPARE(chart.drawMarker()->data()->at(0)->value, d.u);
+            double before = 0;
+            for (int i = 0; i < d.index; ++i) before += chart.candidateBars()->data()->at(i)->value;
+            QVERIFY(before <= d.u + 1e-6 &&
+                    d.u < before + chart.candidateBars()->data()->at(d.index)->value + 1e-6);
+        }
+        QCOMPARE(defaultExportName(chart.plot(), QStringLiteral("no run"), QStringLiteral("svg")),
+                 QStringLiteral("distribution_stage-draw.svg"));
+        QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_draw.png")));
+        chart.setShownStage(1 + int(SamplerStage::TopP));
+        chart.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        QVERIFY(chart.grab().save(QStringLiteral("/tmp/distribution_top_p.png")));
+        // Back to the overview: the draw's marks leave, the file name is plain again.
+        chart.setShownStage(DistributionChart::kOverview);
+        QVERIFY(!chart.uLine()->visible() && !chart.cumulativeCurve()->visible());
+        QCOMPARE(defaultExportName(chart.plot(), QStringLiteral("no run"), QStringLiteral("png")),
+                 QStringLiteral("distribution.png"));
     }
 
     // Not a check of pixels: the PNGs are for a person to look at.

@@ -14,6 +14,8 @@
 
 #include "alloc_counter.h"
 
+Q_DECLARE_METATYPE(kvscope::SamplerSettings)
+
 using kvscope::Sampler;
 using kvscope::SamplerSettings;
 using kvscope::SampleSummary;
@@ -76,6 +78,40 @@ void compareProbs(const QList<double>& actual, const QList<double>& expected) {
     }
 }
 
+// A stage's listed probabilities indexed by id (the vocabulary must fit the trace's list);
+// `before` gives what the previous stage left instead.
+QList<double> stageById(const SampleSummary& s, kvscope::SamplerStage stage, bool before = false) {
+    const kvscope::StageSnapshot& st = s.trace.at(stage);
+    QList<double> out(st.count, -1.0);
+    for (int i = 0; i < st.count; ++i) {
+        const auto& c = st.top[std::size_t(i)];
+        out[c.id] = before ? c.before : c.prob;
+    }
+    return out;
+}
+
+SamplerSettings penalties(float repeat, float frequency, float presence, int lastN = 64,
+                          float temperature = 1.0f) {
+    SamplerSettings s = cfg(temperature);
+    s.repeatPenalty = repeat;
+    s.frequencyPenalty = frequency;
+    s.presencePenalty = presence;
+    s.repeatLastN = lastN;
+    return s;
+}
+
+SampleSummary once(const SamplerSettings& s, const QList<float>& logits,
+                   const std::vector<int>& history) {
+    Sampler sampler(s, static_cast<int>(logits.size()));
+    return sampler.sample(view(logits), history);
+}
+
+QList<double> softmaxOf(const QList<double>& x) {
+    QList<double> w;
+    for (double v : x) w << std::exp(v);
+    return normalized(w);
+}
+
 // The reference selector, written from the header's words: u from the top 53 bits of one
 // mt19937_64 output, first id (descending order) whose running sum exceeds u.
 int referenceDraw(std::mt19937_64& rng, const QList<double>& descending, const QList<int>& ids) {
@@ -123,6 +159,19 @@ private Q_SLOTS:
     void frequencies();
     void noAllocationsPerToken();
     void contractViolations();
+    // The stages added with the chain's trace.
+    void penaltiesByHand_data();
+    void penaltiesByHand();
+    void penaltiesNeedAWindowAndASetting();
+    void greedyTakesThePenalizedArgmax();
+    void minP_data();
+    void minP();
+    void traceFollowsTheChain();
+    void traceListsKeepTheirPlaces();
+    void drawReportsWhereUFell();
+    void stageEntropies();
+    void defaultsIgnoreTheHistory();
+    void penalizedRunsAreReproducible();
 };
 
 // logits {2, 1, 0, -1}: p_i = e^{x_i} / (e^2 + e + 1 + e^-1)
@@ -452,12 +501,17 @@ void TestSampler::noAllocationsPerToken() {
     std::mt19937 gen(3);
     const QList<float> logits = randomLogits(gen, 5000);
     for (int report : {0, 20}) {
-        for (SamplerSettings s : {cfg(0.0f, 0, 1.0f, report), cfg(0.8f, 0, 1.0f, report),
-                                  cfg(0.8f, 40, 0.95f, report), cfg(1.2f, 0, 0.5f, report)}) {
+        SamplerSettings chain = penalties(1.3f, 0.2f, 0.1f, 64, 0.8f);
+        chain.minP = 0.05f;
+        chain.reportTopK = report;
+        const std::vector<int> history{1, 2, 3, 2, 1, 4000, 4999, 0};
+        for (SamplerSettings s :
+             {cfg(0.0f, 0, 1.0f, report), cfg(0.8f, 0, 1.0f, report), cfg(0.8f, 40, 0.95f, report),
+              cfg(1.2f, 0, 0.5f, report), chain}) {
             Sampler sampler(s, 5000);
             for (int i = 0; i < 20; ++i) {
                 const long before = kvscope::test::allocations;
-                const SampleSummary out = sampler.sample(view(logits));
+                const SampleSummary out = sampler.sample(view(logits), history);
                 QCOMPARE(kvscope::test::allocations - before, report > 0 ? 1L : 0L);
             }
         }
@@ -470,6 +524,305 @@ void TestSampler::contractViolations() {
     const QList<float> wrong{1, 2};
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument, sampler.sample(view(wrong)));
     QCOMPARE(sampler.settings().temperature, 1.0f);
+}
+
+using kvscope::SamplerStage;
+
+// Logits {2, 1, 0, -1}; llama.cpp's rules: the repetition penalty divides a positive logit and
+// multiplies one <= 0 (0 stays 0), then frequency * count + presence is subtracted, once per id.
+void TestSampler::penaltiesByHand_data() {
+    QTest::addColumn<SamplerSettings>("settings");
+    QTest::addColumn<std::vector<int>>("history");
+    QTest::addColumn<QList<double>>("penalized");
+    // repeat 4, id 0 in the window: 2 / 4 = 0.5.
+    QTest::newRow("repeat divides positive")
+        << penalties(4, 0, 0) << std::vector<int>{0} << QList<double>{0.5, 1, 0, -1};
+    // repeat 2, ids 2 and 3: 0 * 2 = 0, -1 * 2 = -2.
+    QTest::newRow("repeat multiplies <= 0")
+        << penalties(2, 0, 0) << std::vector<int>{3, 2, 3} << QList<double>{2, 1, 0, -2};
+    // frequency 0.5, presence 0.25; id 0 twice, id 1 once: 2 - 1 - 0.25, 1 - 0.5 - 0.25.
+    QTest::newRow("frequency and presence")
+        << penalties(1, 0.5f, 0.25f) << std::vector<int>{0, 0, 1}
+        << QList<double>{0.75, 0.25, 0, -1};
+    // All three; id 0 once: 2 / 2 - 0.5 - 1 = -0.5; id 3 three times: -1 * 2 - 1.5 - 1 = -4.5.
+    QTest::newRow("all three") << penalties(2, 0.5f, 1) << std::vector<int>{3, 0, 3, 3}
+                               << QList<double>{-0.5, 1, 0, -4.5};
+    // The window is the last N tokens: of {0, 0, 1, 2} the last 2 are ids 1, 2: 1 / 2, 0 * 2.
+    QTest::newRow("window of 2") << penalties(2, 0, 0, 2) << std::vector<int>{0, 0, 1, 2}
+                                 << QList<double>{2, 0.5, 0, -1};
+    // -1: the whole sequence: 2 / 2, 1 / 2.
+    QTest::newRow("window -1 = all")
+        << penalties(2, 0, 0, -1) << std::vector<int>{0, 0, 1, 2} << QList<double>{1, 0.5, 0, -1};
+    // Ids outside the vocabulary are ignored.
+    QTest::newRow("stray ids") << penalties(2, 0, 0) << std::vector<int>{-5, 7, 1}
+                               << QList<double>{2, 0.5, 0, -1};
+    // A negative presence penalty rewards repetition: 1 + 2.
+    QTest::newRow("negative presence")
+        << penalties(1, 0, -2) << std::vector<int>{1} << QList<double>{2, 3, 0, -1};
+}
+
+void TestSampler::penaltiesByHand() {
+    QFETCH(SamplerSettings, settings);
+    QFETCH(std::vector<int>, history);
+    QFETCH(QList<double>, penalized);
+    const QList<float> logits{2, 1, 0, -1};
+    const SampleSummary s = once(settings, logits, history);
+    const QList<double> expected = softmaxOf(penalized);
+    QVERIFY(s.trace.at(SamplerStage::Penalties).on);
+    compareProbs(stageById(s, SamplerStage::Penalties), expected);
+    // What the stage started from is the raw softmax; raw statistics ignore the penalties.
+    compareProbs(stageById(s, SamplerStage::Penalties, true), softmaxOf({2, 1, 0, -1}));
+    compareProbs(byId(s, false), softmaxOf({2, 1, 0, -1}));
+    // At T = 1 with no filter the sampler draws from the penalized softmax.
+    compareProbs(byId(s, true), expected);
+    QVERIFY(std::abs(s.trace.at(SamplerStage::Penalties).entropy - entropy(expected)) < kTol);
+}
+
+void TestSampler::penaltiesNeedAWindowAndASetting() {
+    const QList<float> logits{2, 1, 0, -1};
+    const QList<double> raw = softmaxOf({2, 1, 0, -1});
+    struct Case {
+        SamplerSettings s;
+        std::vector<int> history;
+    };
+    for (const Case& c : {Case{penalties(2, 0, 0, 0), {0, 1}},  // window 0
+                          Case{penalties(1, 0, 0), {0, 1}},     // neutral values
+                          Case{penalties(2, 0, 0), {}},         // nothing seen yet
+                          Case{penalties(0, 0, 0), {0}},        // repeat 0: ignored, not 0 * x
+                          Case{penalties(kNaN, kNaN, kInf), {0}}}) {
+        const SampleSummary s = once(c.s, logits, c.history);
+        QVERIFY(!s.trace.at(SamplerStage::Penalties).on);
+        compareProbs(byId(s, true), raw);
+        compareProbs(stageById(s, SamplerStage::Penalties), raw);
+    }
+    // A row with +inf logits: +inf less a finite penalty is still +inf.
+    const SampleSummary inf = once(penalties(2, 1, 1), {1, kInf, 0, kInf}, {1, 1});
+    compareProbs(byId(inf, true), {0, 0.5, 0, 0.5});
+}
+
+// Greedy takes the argmax after the penalties: {2, 1, 0, -1} with id 0 penalized by 4 is
+// {0.5, 1, 0, -1}, so id 1 (raw rank 1, raw p e / (e^2 + e + 1 + 1/e)).
+void TestSampler::greedyTakesThePenalizedArgmax() {
+    const QList<double> raw = softmaxOf({2, 1, 0, -1});
+    const SampleSummary s = once(penalties(4, 0, 0, 64, 0.0f), {2, 1, 0, -1}, {0});
+    QCOMPARE(s.token, 1);
+    QCOMPARE(s.rank, 1);
+    QCOMPARE(s.prob, 1.0f);
+    QVERIFY(std::abs(s.rawProb - raw[1]) < kTol);
+    QVERIFY(!s.trace.draw.drawn);
+    // From temperature on, everything sits on the greedy token; the listed order is penalized.
+    for (SamplerStage st :
+         {SamplerStage::Temperature, SamplerStage::TopK, SamplerStage::TopP, SamplerStage::MinP})
+        compareProbs(stageById(s, st), {0, 1, 0, 0});
+    QCOMPARE(s.trace.at(SamplerStage::Temperature).top[0].id, 1);
+    QCOMPARE(s.trace.at(SamplerStage::Temperature).survivors, 1);
+    QCOMPARE(s.trace.at(SamplerStage::Temperature).entropy, 0.0);
+}
+
+void TestSampler::minP_data() {
+    QTest::addColumn<float>("t");
+    QTest::addColumn<float>("minP");
+    QTest::addColumn<QList<double>>("expected");
+    // A token survives when p_i / p_max = e^((x_i - x_max) / T) >= min-p.
+    // T = 1: ratios {1, e^-1 = 0.3679, e^-2 = 0.1353, e^-3 = 0.0498}.
+    QTest::newRow("0 off") << 1.0f << 0.0f << softmaxOf({2, 1, 0, -1});
+    QTest::newRow("0.3") << 1.0f << 0.3f << QList<double>{1 / (1 + 1 / e), 1 / (1 + e), 0, 0};
+    QTest::newRow("0.1") << 1.0f << 0.1f << QList<double>{normalized({e * e, e, 1}) << 0.0};
+    QTest::newRow("0.05 cuts e^-3")
+        << 1.0f << 0.05f << QList<double>{normalized({e * e, e, 1}) << 0.0};
+    QTest::newRow("0.0497 keeps e^-3") << 1.0f << 0.0497f << softmaxOf({2, 1, 0, -1});
+    QTest::newRow("1 keeps the top") << 1.0f << 1.0f << QList<double>{1, 0, 0, 0};
+    // T = 0.5 doubles the gaps: ratios {1, e^-2, e^-4, e^-6}; 0.1 keeps two.
+    QTest::newRow("T=0.5, 0.1") << 0.5f << 0.1f
+                                << QList<double>{1 / (1 + 1 / (e * e)), 1 / (1 + e * e), 0, 0};
+}
+
+void TestSampler::minP() {
+    QFETCH(float, t);
+    QFETCH(float, minP);
+    QFETCH(QList<double>, expected);
+    SamplerSettings s = cfg(t);
+    s.minP = minP;
+    const SampleSummary out = once(s, {2, 1, 0, -1});
+    compareProbs(byId(out, true), expected);
+    compareProbs(stageById(out, SamplerStage::MinP), expected);
+    QCOMPARE(out.trace.at(SamplerStage::MinP).on, minP > 0);
+    QVERIFY(expected[out.token] > 0);
+}
+
+// T = 0.5, top-k 3, top-p 0.9, min-p 0.2 on {2, 1, 0, -1}:
+//   temperature {4, 2, 0, -2}: e^{4, 2, 0, -2} / 63.1225 ~ {0.86495, 0.11706, 0.01584, 0.00214}
+//   top-k 3: {e^4, e^2, 1} / 62.987 ~ {0.86682, 0.11731, 0.01588, 0}
+//   top-p 0.9: {e^4, e^2} / (e^4 + e^2) ~ {0.880797, 0.119203, 0, 0}
+//   min-p 0.2: e^-2 = 0.135 < 0.2, so {1, 0, 0, 0}: token 0 whatever u is.
+void TestSampler::traceFollowsTheChain() {
+    SamplerSettings s = cfg(0.5f, 3, 0.9f);
+    s.minP = 0.2f;
+    s.seed = 99;
+    const SampleSummary out = once(s, {2, 1, 0, -1});
+    const QList<double> raw = softmaxOf({2, 1, 0, -1});
+    const QList<double> tempered = softmaxOf({4, 2, 0, -2});
+    const QList<double> k3{normalized({std::pow(e, 4), e * e, 1}) << 0.0};
+    const QList<double> p09{1 / (1 + 1 / (e * e)), 1 / (1 + e * e), 0, 0};
+    const QList<double> m02{1, 0, 0, 0};
+    struct Expect {
+        SamplerStage stage;
+        QList<double> before, after;
+        int survivors;
+        bool on;
+    };
+    for (const Expect& x : {Expect{SamplerStage::Raw, raw, raw, 4, true},
+                            Expect{SamplerStage::Penalties, raw, raw, 4, false},
+                            Expect{SamplerStage::Temperature, raw, tempered, 4, true},
+                            Expect{SamplerStage::TopK, tempered, k3, 3, true},
+                            Expect{SamplerStage::TopP, k3, p09, 2, true},
+                            Expect{SamplerStage::MinP, p09, m02, 1, true}}) {
+        const auto& st = out.trace.at(x.stage);
+        QVERIFY2(st.on == x.on, kvscope::samplerStageKey(x.stage));
+        QCOMPARE(st.survivors, x.survivors);
+        QCOMPARE(st.count, 4);
+        compareProbs(stageById(out, x.stage), x.after);
+        compareProbs(stageById(out, x.stage, true), x.before);
+        QVERIFY(std::abs(st.entropy - entropy(x.after)) < kTol);
+        QVERIFY(std::abs(st.shownMass - 1.0) < 1e-6);
+    }
+    QCOMPARE(out.token, 0);
+    QVERIFY(out.trace.draw.drawn);
+    QCOMPARE(out.trace.draw.index, 0);
+    QCOMPARE(out.trace.draw.cumBefore, 0.0);
+    QCOMPARE(out.trace.draw.cumAfter, 1.0);
+}
+
+// Raw lists by raw logit; later stages by penalized logit, with filtered tokens kept in place at
+// probability 0 so one list reads across the stages. Logits {0, 3, 1, 2, -1, 0.5}, id 1 penalized
+// by 10: penalized {0, 0.3, 1, 2, -1, 0.5}, order ids 3, 2, 5, 1, 0, 4; top-k 2 keeps ids 3, 2.
+void TestSampler::traceListsKeepTheirPlaces() {
+    SamplerSettings s = penalties(10, 0, 0);
+    s.topK = 2;
+    s.reportTopK = 5;  // lists shorter than the vocabulary
+    const SampleSummary out = once(s, {0, 3, 1, 2, -1, 0.5f}, {1});
+    const auto& raw = out.trace.at(SamplerStage::Raw);
+    QCOMPARE(raw.count, 5);
+    const QList<int> rawOrder{1, 3, 2, 5, 0};
+    for (int i = 0; i < 5; ++i) QCOMPARE(raw.top[std::size_t(i)].id, rawOrder[i]);
+    const QList<int> penalizedOrder{3, 2, 5, 1, 0};
+    const QList<double> pen = softmaxOf({0, 0.3, 1, 2, -1, 0.5});
+    for (SamplerStage st : {SamplerStage::Penalties, SamplerStage::Temperature, SamplerStage::TopK,
+                            SamplerStage::TopP, SamplerStage::MinP}) {
+        const auto& snap = out.trace.at(st);
+        double mass = 0;
+        for (int i = 0; i < 5; ++i) {
+            const auto& c = snap.top[std::size_t(i)];
+            QCOMPARE(c.id, penalizedOrder[i]);
+            if (st >= SamplerStage::TopK && i >= 2) QCOMPARE(c.prob, 0.0f);
+            mass += c.prob;
+        }
+        QVERIFY(std::abs(snap.shownMass - mass) < 1e-6);
+    }
+    // Five of six listed after the penalties: the mass of all but id 4 (penalized order last).
+    QVERIFY(std::abs(out.trace.at(SamplerStage::Penalties).shownMass - (1 - pen[4])) < 1e-6);
+    QCOMPARE(out.trace.at(SamplerStage::TopK).survivors, 2);
+}
+
+// The draw: u is the reference stream's number, and the drawn token's cumulative interval over
+// the survivors in descending order holds it.
+void TestSampler::drawReportsWhereUFell() {
+    const QList<float> logits{-1, 2, 0, 1};  // descending: ids 1, 3, 2, 0
+    const QList<double> desc = softmaxOf({2, 1, 0, -1});
+    const QList<int> ids{1, 3, 2, 0};
+    for (std::uint64_t seed : {3ull, 42ull, 777ull}) {
+        SamplerSettings s = cfg(1.0f);
+        s.seed = seed;
+        Sampler sampler(s, 4);
+        std::mt19937_64 ref(seed);
+        for (int step = 0; step < 100; ++step) {
+            const double u = static_cast<double>(ref() >> 11) / 9007199254740992.0;
+            const SampleSummary out = sampler.sample(view(logits));
+            const auto& d = out.trace.draw;
+            QVERIFY(d.drawn);
+            QCOMPARE(d.u, u);
+            QCOMPARE(ids[d.index], out.token);
+            double before = 0;
+            for (int i = 0; i < d.index; ++i) before += desc[i];
+            QVERIFY(std::abs(d.cumBefore - before) < kTol);
+            QVERIFY(std::abs(d.cumAfter - (before + desc[d.index])) < kTol);
+            QVERIFY(d.cumBefore <= u && u < d.cumAfter);
+        }
+    }
+}
+
+// Each stage's entropy is -sum p ln p of its own distribution, at a vocabulary of 300 random
+// logits under every stage on.
+void TestSampler::stageEntropies() {
+    std::mt19937 gen(8);
+    SamplerSettings s = penalties(1.3f, 0.2f, 0.1f, 32, 0.7f);
+    s.topK = 150;
+    s.topP = 0.9f;
+    s.minP = 0.02f;
+    s.reportTopK = 20;
+    Sampler sampler(s, 300);
+    std::vector<int> history;
+    for (int step = 0; step < 30; ++step) {
+        const QList<float> logits = randomLogits(gen, 300);
+        // Every stage in full, by id, to check the entropies against.
+        QList<double> x;
+        for (float v : logits) x << v;
+        QList<int> counts(300, 0);
+        const std::size_t n = std::min<std::size_t>(history.size(), 32);
+        for (std::size_t i = history.size() - n; i < history.size(); ++i) ++counts[history[i]];
+        const double r = 1.3f, f = 0.2f, p = 0.1f, t07 = 0.7f;  // the settings' float values
+        for (int id = 0; id < 300; ++id)
+            if (counts[id] > 0) {
+                x[id] = x[id] <= 0 ? x[id] * r : x[id] / r;
+                x[id] -= f * counts[id] + p;
+            }
+        const SampleSummary out = sampler.sample(view(logits), history);
+        QVERIFY(std::abs(out.trace.at(SamplerStage::Penalties).entropy - entropy(softmaxOf(x))) <
+                1e-9);
+        QList<double> t;
+        for (double v : x) t << v / t07;
+        QVERIFY(std::abs(out.trace.at(SamplerStage::Temperature).entropy - entropy(softmaxOf(t))) <
+                1e-9);
+        // The last stage's entropy is the summary's.
+        QVERIFY(std::abs(out.trace.at(SamplerStage::MinP).entropy - out.entropy) < 1e-9);
+        history.push_back(out.token);
+    }
+}
+
+// Penalties off and min-p 0 (the defaults): the history changes nothing, token for token.
+void TestSampler::defaultsIgnoreTheHistory() {
+    SamplerSettings s;  // the defaults: T 0.8, top-k 40, top-p 0.95
+    QVERIFY(!s.penaltiesOn());
+    QCOMPARE(s.minP, 0.0f);
+    Sampler with(s, 256), without(s, 256);
+    std::mt19937 gen(21);
+    std::vector<int> history;
+    for (int i = 0; i < 500; ++i) {
+        const QList<float> logits = randomLogits(gen, 256);
+        const SampleSummary a = with.sample(view(logits), history);
+        const SampleSummary b = without.sample(view(logits));
+        QCOMPARE(a.token, b.token);
+        QCOMPARE(a.prob, b.prob);
+        history.push_back(a.token);
+    }
+}
+
+void TestSampler::penalizedRunsAreReproducible() {
+    SamplerSettings s = penalties(1.5f, 0.3f, 0.4f, 16, 0.9f);
+    s.minP = 0.05f;
+    auto run = [&](std::uint64_t seed) {
+        SamplerSettings withSeed = s;
+        withSeed.seed = seed;
+        Sampler sampler(withSeed, 64);
+        std::mt19937 gen(4);
+        std::vector<int> tokens;
+        for (int i = 0; i < 300; ++i)
+            tokens.push_back(sampler.sample(view(randomLogits(gen, 64)), tokens).token);
+        return tokens;
+    };
+    const std::vector<int> a = run(5);
+    QVERIFY(a == run(5));
+    QVERIFY(a != run(6));
 }
 
 QTEST_GUILESS_MAIN(TestSampler)
