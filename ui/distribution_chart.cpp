@@ -3,6 +3,8 @@
 #include "theme.h"
 #include "token_text.h"
 
+#include "run/run_comparison.h"
+
 #include <QComboBox>
 #include <QHelpEvent>
 #include <QToolTip>
@@ -386,8 +388,34 @@ void DistributionChart::updateTitle() {
     }
     const QString entropy =
         tr("entropy %1 nats (raw %2 nats)").arg(m.entropy, 0, 'f', 3).arg(m.rawEntropy, 0, 'f', 3);
+    const QString versus = referenceText();
     title_->setText(where + QStringLiteral(" \u00B7 ") + entropy + QLatin1Char('\n') +
-                    sampledText());
+                    sampledText() + (versus.isEmpty() ? QString() : QLatin1Char('\n') + versus));
+}
+
+// Against the previous model's run of the same prompt (RunView::reference): how far this step's
+// raw probabilities moved, and the two decode speeds; empty when there is nothing to compare.
+QString DistributionChart::referenceText() const {
+    if (!view_.reference || !view_.run) return {};
+    const auto c = compareRuns(*view_.reference, *view_.run, shown_->mode);
+    if (!c) return {};
+    // Two short lines: the dock is about 400 px wide.
+    QString head = tr("vs %1").arg(c->referenceModel);
+    if (c->referenceTokensPerSecond > 0 && c->tokensPerSecond > 0)
+        head += tr(" \u00B7 decode %1\u00D7 its speed")
+                    .arg(c->tokensPerSecond / c->referenceTokensPerSecond, 0, 'f', 2);
+    const int k = view_.stepIndex();
+    if (k >= c->comparableSteps)
+        return head + QLatin1Char('\n') +
+               tr("other tokens before this step (the runs parted at step %1)")
+                   .arg(c->comparableSteps - 1);
+    const StepShift& s = c->shifts[std::size_t(k)];
+    if (s.token < 0) return head + QLatin1Char('\n') + tr("no candidate in both runs' top");
+    return head + QLatin1Char('\n') +
+           tr("largest move \u201C%1\u201D: raw %2 \u2192 %3")
+               .arg(visibleText(view_.run->model->tokenizer->tokenDisplay(s.token)))
+               .arg(double(s.before), 0, 'g', 3)
+               .arg(double(s.after), 0, 'g', 3);
 }
 
 // "after top-p: 3 tokens left, entropy 0.512 nats", or that the stage was off.

@@ -73,6 +73,7 @@ private:
     void hideDraw();
     QString stageTitle() const;
     QString drawTitle() const;
+    QString referenceText() const;
     void updateExportTag();
     void updateAxes();
     void updateTitle();

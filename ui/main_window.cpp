@@ -277,6 +277,10 @@ void MainWindow::wireWorker() {
 
 void MainWindow::setModel(const ModelPtr& model) {
     if (running_) stopRun();
+    // The run so far becomes what the next model's runs are compared with (the same prompt on
+    // the same model in two precisions shows how far the probabilities moved and the speed).
+    if (run_ && !run_->runs.empty() && !run_->runs.front().steps.empty() && run_->model != model)
+        reference_ = std::move(run_);
     model_ = model;
     run_.reset();
     view_ = RunView{};
@@ -471,6 +475,7 @@ void MainWindow::selectStep(int step) {
 void MainWindow::updateView() {
     view_.run = shelved_ ? shelved_.get() : run_.get();
     view_.focusMode = controls_->focusMode();
+    view_.reference = reference_.get();
     tokens_->setView(view_);
     distribution_->setView(view_);
     heatmap_->setView(view_);
@@ -573,7 +578,7 @@ void MainWindow::exportAllDialog() {
 void MainWindow::openModelDialog() {
     const QString path =
         QFileDialog::getOpenFileName(this, tr("Open a model file"), QString(),
-                                     tr("Model files (*.bin *.safetensors);;All files (*)"));
+                                     tr("Model files (*.gguf *.bin *.safetensors);;All files (*)"));
     if (!path.isEmpty()) openModel(path);
 }
 

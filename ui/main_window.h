@@ -105,6 +105,7 @@ private:
     std::uint64_t frames_ = 0;
     QTimer frame_;
     std::unique_ptr<RunExport> shelved_;     // the last run, until the new one has started
+    std::unique_ptr<RunExport> reference_;   // the previous model's last run (RunView::reference)
     std::array<double, 2> computeMs_{0, 0};  // naive, cached: forward passes and sampling
     QElapsedTimer wallClock_;                // runs while the run does (not while paused)
     qint64 wallMs_ = 0;                      // wall time before the last pause

@@ -11,6 +11,9 @@ struct RunView {
                                      // mode: {naive, cached} when comparing, else the one mode.
     int selectedStep = -1;           // -1: follow the newest step
     Mode focusMode = Mode::Cached;   // the run that single-run panels show when comparing
+    // The last run of the model loaded before this one (the same model in another precision,
+    // say), which the distribution panel compares this run with; null when there is none.
+    const RunExport* reference = nullptr;
 
     bool empty() const { return !run || run->runs.empty(); }
     bool comparing() const { return run && run->runs.size() == 2; }

@@ -11,6 +11,7 @@ Committed fixture (tests/reference/gguf/, see README.md there):
                     weight matrices cycle through all 13 types (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0
                     Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K), so one small file exercises every kernel;
   llama_f32.gguf    a smaller Llama (dim 64, 8 heads, 2 KV heads) all in F32, for greedy ids;
+  llama_q8_0.gguf   the same weights in Q8_0 (the same model in two precisions);
   qwen2_mixed.gguf  Qwen2: Q, K and V biases, rotation of the first half with the second half,
                     one KV head, tied classifier, rope base 1e6, byte-level BPE vocabulary with
                     tokenizer.ggml.pre = qwen2; matrices in Q4_K, Q6_K, Q8_0 and F16;
@@ -53,6 +54,9 @@ MODELS = {
                         tied=False, theta=10000.0, eps=1e-5, seed=7, types=ALL_TYPES),
     "llama_f32": dict(arch="llama", dim=64, hidden=96, layers=2, heads=8, kv_heads=2,
                       tied=True, theta=10000.0, eps=1e-5, seed=11, types=["F32"]),
+    # llama_f32's weights in Q8_0: the same model in two precisions, as the window compares them.
+    "llama_q8_0": dict(arch="llama", dim=64, hidden=96, layers=2, heads=8, kv_heads=2,
+                       tied=True, theta=10000.0, eps=1e-5, seed=11, types=["Q8_0"]),
     "qwen2_mixed": dict(arch="qwen2", dim=256, hidden=256, layers=1, heads=4, kv_heads=1,
                         tied=True, theta=1000000.0, eps=1e-6, seed=5,
                         types=["Q4_K", "Q6_K", "Q8_0", "F16"]),

@@ -200,6 +200,30 @@ private Q_SLOTS:
         QVERIFY(w_->model() != before);
     }
 
+    // One prompt on one model in two precisions (a GGUF Llama in F32, then in Q8_0): after the
+    // second run the distribution panel says how far the shown step's probabilities moved from
+    // the first model's and at what speed the two decoded.
+    void comparesWithThePreviousModelsRun() {
+        QSignalSpy changed(w_.get(), &MainWindow::modelChanged);
+        const QString dir = QStringLiteral(KVSCOPE_FIXTURES "/reference/gguf/");
+        w_->openModel(dir + "llama_f32.gguf");
+        QVERIFY(changed.wait(10000));
+        runToEnd(6);
+        QVERIFY(!w_->distribution()->title().contains(QStringLiteral("vs llama_f32.gguf")));
+        w_->openModel(dir + "llama_q8_0.gguf");
+        QVERIFY(changed.wait(10000));
+        runToEnd(6);
+        w_->selectStep(0);
+        QTest::qWait(80);
+        const QString title = w_->distribution()->title();
+        QVERIFY2(title.contains(QStringLiteral("vs llama_f32.gguf")) &&
+                     title.contains(QStringLiteral("largest move")) &&
+                     title.contains(QStringLiteral("its speed")),
+                 qPrintable(title));
+        w_->openModel(kModel);  // the other tests expect the GPT-2 reference
+        QVERIFY(changed.wait(10000));
+    }
+
     // A probe timer on the GUI thread measures the longest gap between its ticks while the worker
     // streams the default model's tokens at full speed (cached: the fastest stream, and the
     // 1024-token context makes the heatmap and the curves as large as they get).

@@ -87,7 +87,7 @@ class TestGgufReference : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         expected_ = readJson(kDir + "/expected.json");
-        QCOMPARE(expected_.size(), 4);
+        QCOMPARE(expected_.size(), 5);
     }
 
     void loadsWithItsArchitectureAndTypes_data() {
@@ -117,7 +117,7 @@ private Q_SLOTS:
     }
 
     void floatActivationsMatchPyTorch_data() {
-        addRows({"llama_mixed", "llama_f32", "qwen2_mixed", "gpt2_mixed"});
+        addRows({"llama_mixed", "llama_f32", "llama_q8_0", "qwen2_mixed", "gpt2_mixed"});
     }
     void floatActivationsMatchPyTorch() {
         QFETCH(QString, model);
