@@ -20,8 +20,10 @@ Committed fixture (tests/reference/gguf/, see README.md there):
                     F16 and Q6_K matrices;
   expected.json     per model: the sequence, the last position's logits after every prefix, greedy
                     ids from the prompt (float64 over the dequantized weights).
---all-types DIR also writes the mixed Llama once per type (every matrix in that type) into DIR,
-not committed (13 files, ~15 MB), with the same expectations in DIR/expected.json.
+--all-types DIR also writes the Llama, the Qwen2 and the GPT-2 once per type (every matrix in
+that type) into DIR, not committed (39 files, ~40 MB), with their expectations in
+DIR/expected.json (the same layout as ours); KVSCOPE_GGUF_REFERENCE_DIR=DIR points
+core.gguf_reference's float-activation test at them.
 """
 
 import argparse
@@ -432,9 +434,13 @@ def main():
     vocabs = {"llama": llama_vocab(), "qwen2": byte_level_vocab(VOCAB), "gpt2": gpt2_vocab}
     if args.all_types:
         os.makedirs(args.all_types, exist_ok=True)
-        s = MODELS["llama_mixed"]
-        out = {t: build("llama_" + t, s, [t], args.all_types, vocabs["llama"], sequence, prompt)
-               for t in ALL_TYPES}
+        out = {}
+        for base in ("llama_mixed", "qwen2_mixed", "gpt2_mixed"):
+            s = MODELS[base]
+            arch = s["arch"]
+            for t in ALL_TYPES:
+                out[arch + "_" + t] = build(arch + "_" + t, s, [t], args.all_types, vocabs[arch],
+                                            sequence, prompt)
         with open(os.path.join(args.all_types, "expected.json"), "w") as f:
             json.dump(out, f)
         return

@@ -129,6 +129,36 @@ private Q_SLOTS:
         QVERIFY2(worst <= 1e-4f, qPrintable(QString::number(worst)));
     }
 
+    // Every weight type for every architecture: the files make_gguf_reference.py --all-types DIR
+    // writes (not committed, 40 MB), when KVSCOPE_GGUF_REFERENCE_DIR names DIR; skipped otherwise.
+    void everyTypeOfEveryArchitecture() {
+        const QString dir = qEnvironmentVariable("KVSCOPE_GGUF_REFERENCE_DIR");
+        if (dir.isEmpty()) QSKIP("KVSCOPE_GGUF_REFERENCE_DIR is not set");
+        const QJsonObject all = readJson(dir + "/expected.json");
+        QVERIFY(!all.isEmpty());
+        Activations exact(false);
+        for (const QString& name : all.keys()) {
+            auto m = loadModel(dir + "/" + name + ".gguf");
+            QVERIFY2(m.ok(), qPrintable(m.errorMessage()));
+            const QJsonObject e = all[name].toObject();
+            const std::vector<int> seq = ids(e["sequence"]);
+            const QJsonArray logits = e["logits_last"].toArray();
+            for (Mode mode : {Mode::Naive, Mode::Cached}) {
+                float worst = 0;
+                for (std::size_t t = 0; t < seq.size(); ++t) {
+                    GenerationSession session(m.value());
+                    const std::vector<int> prefix(seq.begin(), seq.begin() + std::ptrdiff_t(t) + 1);
+                    QVERIFY(session.start(prefix, greedy(mode, 1)).ok() && session.step());
+                    worst = std::max(worst,
+                                     maxDiff(session.lastLogits(), logits[qsizetype(t)].toArray()));
+                }
+                qInfo("%s %s: max |logit - PyTorch float64| = %.3g", qPrintable(name),
+                      modeName(mode), double(worst));
+                QVERIFY2(worst <= 1e-4f, qPrintable(name + ": " + QString::number(worst)));
+            }
+        }
+    }
+
     void quantizedActivationsStayWithinTheBound_data() {
         addRows({"llama_mixed", "qwen2_mixed", "gpt2_mixed"});
     }
