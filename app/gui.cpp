@@ -24,7 +24,8 @@ int runGui(int argc, char** argv) {
     parser.addOption(
         {QStringLiteral("model"),
          QStringLiteral("Model folder or file to open (GPT-2 folder, model.safetensors, llama2.c "
-                        "checkpoint)."),
+                        "checkpoint, GGUF file), or a model inside kvscope, one of: %1.")
+             .arg(embeddedModelsHelp()),
          QStringLiteral("PATH")});
     parser.addOption({QStringLiteral("tokenizer"),
                       QStringLiteral("The tokenizer.bin of a llama2.c checkpoint, when it is not "

@@ -52,8 +52,9 @@ void addOptions(QCommandLineParser& p) {
                         "folder (config.json, model.safetensors, vocab.json, merges.txt) or its "
                         "model.safetensors; a llama2.c checkpoint (.bin, legacy or version 1) "
                         "with its tokenizer.bin; a GGUF file (llama, qwen2, gpt2; F32, F16, "
-                        "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K). Default: the embedded "
-                        "model."),
+                        "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K); or a model inside "
+                        "kvscope, one of: %1.")
+             .arg(embeddedModelsHelp()),
          QStringLiteral("PATH")},
         {QStringLiteral("ctx-size"),
          QStringLiteral("Positions a run may use (default: the model's, at most 8192). Rotary "
@@ -414,16 +415,17 @@ int runHeadless(int argc, char** argv) {
         return ExitUsage;
     }
     if (o.tokenize && !o.modelPath.isEmpty()) {  // the tokenizer alone: no weights are read
-        auto tokenizer = loadTokenizer(o.modelPath, LoadOptions{o.tokenizerPath});
+        auto tokenizer = loadTokenizer(o.modelPath, LoadOptions{.tokenizerPath = o.tokenizerPath});
         if (!tokenizer) {
             std::fprintf(stderr, "kvscope: %s\n", qPrintable(tokenizer.errorMessage()));
             return ExitModel;
         }
         return printTokens(*tokenizer.value(), *o.tokenize, o.addBos);
     }
-    auto model = o.modelPath.isEmpty()
-                     ? loadEmbeddedModel()
-                     : loadModel(o.modelPath, {}, LoadOptions{o.tokenizerPath, o.contextLength});
+    const QString path =
+        o.modelPath.isEmpty() ? embeddedModelPath(defaultEmbeddedModel()) : o.modelPath;
+    auto model = loadModel(
+        path, {}, LoadOptions{.tokenizerPath = o.tokenizerPath, .contextLength = o.contextLength});
     if (!model) {
         std::fprintf(stderr, "kvscope: %s\n", qPrintable(model.errorMessage()));
         return ExitModel;

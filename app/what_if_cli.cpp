@@ -126,16 +126,18 @@ Result<whatif::Query> buildQuery(const QCommandLineParser& p, int& exitCode) {
         q.source = QString::fromLatin1(found->source);
     } else {
         const QString path = p.value(QStringLiteral("model"));
-        auto model = path.isEmpty()
-                         ? loadEmbeddedModel()
-                         : loadModel(path, {}, LoadOptions{p.value(QStringLiteral("tokenizer"))});
+        auto model =
+            path.isEmpty()
+                ? loadEmbeddedModel()
+                : loadModel(path, {},
+                            LoadOptions{.tokenizerPath = p.value(QStringLiteral("tokenizer"))});
         if (!model) {
             exitCode = ExitModel;
             return model.error();
         }
         q.config = model.value()->config;
         q.name = model.value()->name;
-        q.source = path.isEmpty() ? QStringLiteral("the embedded default model") : path;
+        q.source = path.isEmpty() ? embeddedModelPath(defaultEmbeddedModel()) : path;
     }
     try {
         applyOverrides(p, q.config);

@@ -9,11 +9,13 @@
 #include "units.h"
 #include "what_if_panel.h"
 
+#include "model/embedded_model.h"
 #include "tensor/ggml_type.h"
 
 #include "qcustomplot_include.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDateTime>
@@ -206,6 +208,7 @@ void MainWindow::buildMenus() {
            "checkpoint and its tokenizer.bin."));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
+    buildEmbeddedMenu(file->addMenu(tr("E&mbedded Models")));
     file->addSeparator();
     QAction* exportAll = file->addAction(tr("&Export All…"), this, &MainWindow::exportAllDialog);
     exportAll->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
@@ -589,7 +592,7 @@ void MainWindow::openModelFolderDialog() {
 
 void MainWindow::openModel(const QString& path, const QString& tokenizer) {
     if (loading_) loading_->cancel();
-    auto* task = new ModelLoadTask(path, LoadOptions{tokenizer}, this);
+    auto* task = new ModelLoadTask(path, LoadOptions{.tokenizerPath = tokenizer}, this);
     loading_ = task;
     auto* progress = new QProgressDialog(tr("Loading %1…").arg(QFileInfo(path).fileName()),
                                          tr("Cancel"), 0, 100, this);
@@ -623,6 +626,27 @@ void MainWindow::openModel(const QString& path, const QString& tokenizer) {
         Q_EMIT modelLoadFailed(message);
     });
     task->start();
+}
+
+// One checkable entry per model inside the executable; the loaded one is checked. Opening one
+// goes through the same loader as a file ("embedded:NAME"), so the run settings stay.
+void MainWindow::buildEmbeddedMenu(QMenu* menu) {
+    auto* group = new QActionGroup(menu);
+    group->setExclusive(true);
+    for (const EmbeddedModel& m : embeddedModels()) {
+        const QString path = embeddedModelPath(m.key);
+        QAction* a = menu->addAction(m.title, this, [this, path] { openModel(path); });
+        a->setCheckable(true);
+        a->setToolTip(m.summary);
+        a->setStatusTip(m.summary);
+        a->setData(path);
+        a->setObjectName(QStringLiteral("embedded.") + m.key);
+        group->addAction(a);
+    }
+    menu->setToolTipsVisible(true);
+    connect(this, &MainWindow::modelChanged, menu, [this, group] {
+        for (QAction* a : group->actions()) a->setChecked(model_ && model_->source == a->data());
+    });
 }
 
 void MainWindow::rememberModel(const QString& path) {

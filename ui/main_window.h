@@ -91,6 +91,7 @@ private:
     void exportAllDialog();
     void rememberModel(const QString& path);
     void rebuildRecentMenu();
+    void buildEmbeddedMenu(QMenu* menu);
     void showAbout();
 
     ModelPtr model_;

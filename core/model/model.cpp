@@ -4,6 +4,7 @@
 #include "formats/llama2c.h"
 #include "formats/sniff.h"
 #include "model/architecture.h"
+#include "model/embedded_model.h"
 #include "model/gguf_config.h"
 #include "model/gguf_model.h"
 #include "model/hf_llama_names.h"
@@ -130,8 +131,8 @@ Result<ModelPtr> assemble(const LoadSteps& steps, const LoadProgress& progress,
         if (!store) return store.error();
         auto model = std::make_shared<Model>();
         model->tokenizer = tokenizer.take();
-        model->name = steps.name;
-        model->source = steps.source;
+        model->name = options.name.isEmpty() ? steps.name : options.name;
+        model->source = options.source.isEmpty() ? steps.source : options.source;
         model->format = steps.format;
         model->config = config.value();
         model->fileContext = model->config.nPositions;
@@ -443,17 +444,20 @@ Result<ModelPtr> loadFolder(const QString& path, const LoadProgress& progress,
             return pickleRefusal(f.filePath(), s.value().kind);
     }
     const QStringList files = dir.entryList(QDir::Files);
-    return Error{QStringLiteral("%1: no model here: expected model.safetensors (or its shards) with "
-                                "config.json and its tokenizer files, a GGUF file, or a llama2.c "
-                                "checkpoint, found %2")
-                     .arg(path, files.isEmpty() ? QStringLiteral("no files")
-                                                : files.mid(0, 8).join(QStringLiteral(", ")))};
+    return Error{
+        QStringLiteral("%1: no model here: expected model.safetensors (or its shards) with "
+                       "config.json and its tokenizer files, a GGUF file, or a llama2.c "
+                       "checkpoint, found %2")
+            .arg(path, files.isEmpty() ? QStringLiteral("no files")
+                                       : files.mid(0, 8).join(QStringLiteral(", ")))};
 }
 
 }  // namespace
 
 Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress,
                            const LoadOptions& options) {
+    if (const QString key = embeddedModelKey(path); !key.isEmpty())
+        return loadEmbeddedModel(key, progress, options);
     const QFileInfo info(path);
     if (!info.exists()) return Error{QStringLiteral("%1: no such file or folder").arg(path)};
     return info.isFile() ? loadFile(path, progress, options) : loadFolder(path, progress, options);
@@ -463,7 +467,7 @@ Result<ModelPtr> loadModel(const ModelSources& s, const LoadProgress& progress) 
     const ModelSources src = s;
     LoadSteps steps{
         s.name,
-        s.name,
+        s.source.isEmpty() ? s.name : s.source,
         QStringLiteral("safetensors"),
         QStringLiteral("config.json"),
         QStringLiteral("vocab.json and merges.txt"),

@@ -38,6 +38,7 @@ using ModelPtr = std::shared_ptr<const Model>;
 // valid while `keepAlive` lives (they are only read during loadModel()).
 struct ModelSources {
     QString name;
+    QString source;  // empty: the name
     QByteArray configJson, vocabJson, merges;
     std::shared_ptr<const void> keepAlive;
     const std::uint8_t* weights = nullptr;
@@ -60,11 +61,14 @@ struct LoadOptions {
     // kDefaultMaxContext. Rotary models take any length; a learned position table (GPT-2) keeps
     // its own length and refuses a longer one.
     int contextLength = 0;
+    // Shown instead of the file's name and path when set (the embedded models).
+    QString name, source;
 };
 
 // `path` is a model folder or a model file, identified by its bytes (formats/sniff.h): a Hugging
 // Face GPT-2 folder or the model.safetensors inside one; a llama2.c checkpoint (.bin) or a folder
-// holding one. PyTorch checkpoints (zip or pickle) are refused: unpickling runs code.
+// holding one; or "embedded:NAME", a model compiled into the executable (embedded_model.h). PyTorch
+// checkpoints (zip or pickle) are refused: unpickling runs code.
 Result<ModelPtr> loadModel(const QString& path, const LoadProgress& progress = {},
                            const LoadOptions& options = {});
 Result<ModelPtr> loadModel(const ModelSources& sources, const LoadProgress& progress = {});

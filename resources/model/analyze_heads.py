@@ -1,17 +1,17 @@
 #!/usr/bin/python3
-"""Look for copying (induction) heads in the exported default model.
+"""Look for copying heads in an exported embedded model (the GPT-2 or the Llama).
 
-For every position that holds a token of a character name which already
-appeared earlier in the story, take the attention weight that goes to the
-position right after the corresponding token of that name's most recent
-earlier occurrence: the token a copying head needs in order to predict
-what comes next.  Average per layer and head, next to the uniform baseline
-1/(i+1) at the same positions.
+Every character name is one token in both vocabularies.  For every position whose next token is
+a name that already occurred earlier in the story (spelled with the same token), take the
+attention weight that goes to the name's most recent earlier occurrence: the token a copying head
+has to fetch to predict what comes next.  Average per layer and head, next to the uniform
+baseline 1/(i+1) at the same positions.
 
-The stories are fresh ones from make_corpus.py with a seed the training never
-saw (default 2), so the names are new to the model and can only be copied.
+The stories are fresh ones from make_corpus.py with a seed the training never saw (default 2)
+and the training's name pool, so which names a story has can only be known by looking back.
 
-    /usr/bin/python3 resources/model/analyze_heads.py --model resources/model/default
+    /usr/bin/python3 resources/model/analyze_heads.py --arch gpt2 --model resources/model/default
+    /usr/bin/python3 resources/model/analyze_heads.py --arch llama --model resources/model/llama
 """
 
 import argparse
@@ -25,7 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bpe_train  # noqa: E402
 import gpt2_torch  # noqa: E402
+import llama_torch  # noqa: E402
 import make_corpus  # noqa: E402
+import sp_tokenizer  # noqa: E402
 
 # How the grammar introduces a character (see make_corpus.Story.opening and
 # newcomer); anything matched here is a name, not an ordinary capitalised word.
@@ -40,61 +42,76 @@ def story_names(text):
     return names
 
 
-def tokens_with_words(tok, text):
-    """Token ids of <|endoftext|> + text, and for each pre-token (word) its
-    stripped text and token span; the leading separator mirrors how stories
-    appear in the training stream."""
-    ids = [tok.vocab[bpe_train.SPECIAL]]
-    words = []
-    for w in bpe_train.pretokenize(text):
-        start = len(ids)
-        ids.extend(tok.vocab[s] for s in tok.bpe(w))
-        words.append((w.strip(), start, len(ids)))
-    return ids, words
+class Gpt2:
+    def __init__(self, directory):
+        config = gpt2_torch.load_config(directory)
+        self.tok = bpe_train.Tokenizer.load(directory)
+        self.model = gpt2_torch.GPT2(config)
+        self.model.load_state_dict(gpt2_torch.load_weights(directory), strict=True)
+        self.layers, self.heads, self.context = (config["n_layer"], config["n_head"],
+                                                 config["n_positions"])
+
+    def story_ids(self, text):  # as in the training stream
+        return [self.tok.vocab[bpe_train.SPECIAL]] + self.tok.encode(text)
+
+    def word_ids(self, word):
+        return self.tok.encode(word)
+
+
+class Llama:
+    def __init__(self, directory):
+        meta, W = llama_torch.read_gguf(os.path.join(directory, "model.gguf"))
+        c = llama_torch.config_from_meta(meta)
+        self.tok = sp_tokenizer.Tokenizer(directory)
+        self.model = llama_torch.Llama(c)
+        self.model.load_state(W)
+        self.layers, self.heads, self.context = c["n_layer"], c["n_head"], c["context"]
+
+    def story_ids(self, text):
+        return [self.tok.bos] + self.tok.encode(text)
+
+    def word_ids(self, word):
+        return self.tok.sp.encode(word)  # exactly these characters, no dummy space
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", choices=["gpt2", "llama"], required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--stories", type=int, default=200)
     ap.add_argument("--seed", type=int, default=2, help="make_corpus seed (training used 1)")
+    ap.add_argument("--name-pool", type=int, default=60, help="as the training corpus")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    config = gpt2_torch.load_config(args.model)
-    tok = bpe_train.Tokenizer.load(args.model)
-    model = gpt2_torch.GPT2(config)
-    model.load_state_dict(gpt2_torch.load_weights(args.model), strict=True)
-    model.eval()
-    L, H, T = config["n_layer"], config["n_head"], config["n_positions"]
-
+    m = (Gpt2 if args.arch == "gpt2" else Llama)(args.model)
+    m.model.eval()
+    L, H, T = m.layers, m.heads, m.context
+    make_corpus.INVENTED_POOL = make_corpus.invented_pool(args.name_pool)
     rng = make_corpus.Rng(args.seed)
     total = torch.zeros(L, H, dtype=torch.float64)
     uniform = 0.0
     events = 0
     for _ in range(args.stories):
         text = make_corpus.story(rng)
-        names = story_names(text)
-        ids, words = tokens_with_words(tok, text)
-        ids, words = ids[:T], [w for w in words if w[2] <= T]
-        queries, targets = [], []
-        last_seen = {}
-        for word, a, b in words:
-            if word not in names:
-                continue
-            if word in last_seen:
-                pa = last_seen[word]
-                # Same name, same tokens: token m of this occurrence should
-                # look at the token after token m of the earlier one.
-                for m in range(b - a):
-                    if pa + m + 1 < a:
-                        queries.append(a + m)
-                        targets.append(pa + m + 1)
-            last_seen[word] = a
+        ids = m.story_ids(text)[:T]
+        name_ids = set()
+        for name in story_names(text):
+            for spelling in (" " + name, name):
+                w = m.word_ids(spelling)
+                if len(w) == 1:
+                    name_ids.add(w[0])
+        queries, targets, last_seen = [], [], {}
+        for p, t in enumerate(ids):
+            if t in name_ids:
+                if t in last_seen and last_seen[t] < p - 1:
+                    queries.append(p - 1)
+                    targets.append(last_seen[t])
+                last_seen[t] = p
         if not queries:
             continue
         with torch.no_grad():
-            _, atts = model(torch.tensor([ids]), return_attention=True)
+            _, atts = m.model(torch.tensor([ids]), return_attention=True)
         q = torch.tensor(queries)
         t = torch.tensor(targets)
         for layer in range(L):
@@ -104,14 +121,15 @@ def main():
 
     mean = total / events
     base = uniform / events
-    print("%d stories (make_corpus seed %d), %d repeated-name token positions"
-          % (args.stories, args.seed, events))
+    print("%s: %d stories (make_corpus seed %d, name pool %d), %d positions before a repeated name"
+          % (args.arch, args.stories, args.seed, args.name_pool, events))
     print("uniform baseline 1/(i+1), averaged over the same positions: %.4f\n" % base)
-    print("| layer | head | mean attention to token after earlier occurrence | x uniform |")
+    print("| layer | head | mean attention to the name's earlier occurrence | x uniform |")
     print("| --- | --- | --- | --- |")
     for layer in range(L):
         for head in range(H):
-            print("| %d | %d | %.4f | %.1f |" % (layer, head, mean[layer, head], mean[layer, head] / base))
+            print("| %d | %d | %.4f | %.1f |" % (layer, head, mean[layer, head],
+                                                mean[layer, head] / base))
     best = int(torch.argmax(mean))
     bl, bh = divmod(best, H)
     print("\nbest: layer %d head %d, %.4f vs uniform %.4f (%.1fx)"

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Rebuild kvscope's embedded default model from nothing: corpus -> tokenizer ->
-# two training stages -> export into resources/model/default/, then the C++
-# test fixture.  Takes about 70 minutes on two cores (45 + 23 of training).
+# Rebuild kvscope's two embedded models from nothing: corpus -> tokenizers -> both trainings
+# (side by side, one core each) -> exports into resources/model/default/ (GPT-2, a Hugging Face
+# folder) and resources/model/llama/ (Llama, one GGUF file) -> the C++ test fixtures.
+# About 80 minutes on two cores (README.md beside this file has the measured times).
 # Debian's python3 is used explicitly because it is the one with python3-torch.
 #
 #   resources/model/build_default_model.sh
@@ -9,12 +10,21 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
 mkdir -p cache
-$PY make_corpus.py --seed 1 --chars 8000000 --out corpus.txt
-$PY bpe_train.py --corpus corpus.txt --vocab-size 1024 --out cache/tok
-# Stage 1: 1800 steps from scratch (peak lr 3e-3).
-$PY train.py --corpus corpus.txt --tokenizer cache/tok --out cache/stage1
-# Stage 2: a warm restart from the stage-1 export, 1000 more steps at half
-# the peak lr; the first run alone still looped inside invented names.
-$PY train.py --corpus corpus.txt --tokenizer cache/tok --init cache/stage1 --out default \
-    --steps 1000 --lr 1.5e-3 --warmup 50 --seed 4321
-$PY make_fixture.py --model default --out ../../tests/default_model/expected.json
+# A finite pool of 60 invented names per sex, so every name gets a token of its own.
+$PY make_corpus.py --seed 1 --chars 8000000 --name-pool 60 --out corpus.txt
+# Byte-level BPE: the trainer stops when no pair repeats (2,163 ids), every word and name whole.
+$PY bpe_train.py --corpus corpus.txt --vocab-size 3072 --out cache/tok
+# SentencePiece BPE: 2,560 pieces is the smallest round size with every name whole, with and
+# without the space before it.
+$PY sp_tokenizer.py --corpus corpus.txt --vocab-size 2560 --out cache/sp
+$PY train.py --arch gpt2 --corpus corpus.txt --tokenizer cache/tok --out default \
+    --layers 6 --heads 6 --dim 96 --steps 1800 --long-every 8 --lr 3e-3 > cache/gpt2.log &
+gpt2=$!
+$PY train.py --arch llama --corpus corpus.txt --tokenizer cache/sp --out llama \
+    --layers 6 --heads 8 --kv-heads 2 --dim 128 --hidden 336 --steps 1500 --long-every 8 --lr 2.5e-3 \
+    > cache/llama.log &
+llama=$!
+wait $gpt2
+wait $llama
+$PY make_fixture.py --arch gpt2 --model default --out ../../tests/default_model/expected.json
+$PY make_fixture.py --arch llama --model llama --out ../../tests/default_model/llama_expected.json

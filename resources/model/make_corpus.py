@@ -194,11 +194,34 @@ def invented_name(rng, female):
     return name[0].upper() + name[1:]
 
 
+def invented_pool(size):
+    """`size` distinct invented names per sex, from their own generator, so the
+    pool is the same whatever the corpus seed.  A finite pool lets the
+    tokenizer give every name a single token (the models trained on the
+    unbounded names looped inside their fragments)."""
+    rng = Rng(20261202)
+    pool = {True: [], False: []}
+    for female in (True, False):
+        seen = set(GIRL_NAMES + BOY_NAMES)
+        while len(pool[female]) < size:
+            name = invented_name(rng, female)
+            if name not in seen:
+                seen.add(name)
+                pool[female].append(name)
+    return pool
+
+
+INVENTED_POOL = None  # set by generate(): None means every invented name is new
+
+
 def make_character(rng, used):
     while True:
         female = rng.chance(50)
         if rng.chance(50):
-            name = invented_name(rng, female)
+            if INVENTED_POOL is None:
+                name = invented_name(rng, female)
+            else:
+                name = rng.pick(INVENTED_POOL[female])
         else:
             name = rng.pick(GIRL_NAMES if female else BOY_NAMES)
         if name not in used:
@@ -434,7 +457,9 @@ def story(rng):
     return "\n\n".join(out)
 
 
-def generate(seed, min_chars):
+def generate(seed, min_chars, name_pool=0):
+    global INVENTED_POOL
+    INVENTED_POOL = invented_pool(name_pool) if name_pool > 0 else None
     rng = Rng(seed)
     docs, total = [], 0
     while total < min_chars:
@@ -449,9 +474,11 @@ def main():
     ap.add_argument("--seed", type=int, default=1, help="generator seed")
     ap.add_argument("--chars", type=int, default=8_000_000,
                     help="stop after the first story that reaches this many characters")
+    ap.add_argument("--name-pool", type=int, default=0,
+                    help="draw invented names from this many per sex (0: invent each one)")
     ap.add_argument("--out", required=True, help="output UTF-8 text file")
     args = ap.parse_args()
-    text = generate(args.seed, args.chars)
+    text = generate(args.seed, args.chars, args.name_pool)
     data = text.encode("utf-8")
     with open(args.out, "wb") as f:
         f.write(data)

@@ -1,14 +1,13 @@
 #!/usr/bin/python3
-"""Train kvscope's embedded default model (a tiny GPT-2) and export it in the
-Hugging Face layout the C++ engine loads.
+"""Train one of kvscope's embedded models and export it where the C++ engine loads it: the
+GPT-2 (--arch gpt2) as a Hugging Face folder, the Llama (--arch llama) as an F32 GGUF file.
 
-    /usr/bin/python3 resources/model/train.py \
-        --corpus resources/model/corpus.txt \
-        --tokenizer resources/model/cache/tok \
+    /usr/bin/python3 resources/model/train.py --arch gpt2 \
+        --corpus resources/model/corpus.txt --tokenizer resources/model/cache/tok \
         --out resources/model/default
 
-CPU only, two threads (the machine is shared), fixed seeds.  Normally run via
-build_default_model.sh, which also regenerates the corpus and tokenizer.
+CPU only, fixed seeds.  Normally run by build_default_model.sh, which also makes the corpus and
+the tokenizers and trains both models side by side, one core each.
 """
 
 import argparse
@@ -27,19 +26,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bpe_train  # noqa: E402
 import gpt2_torch  # noqa: E402
+import llama_torch  # noqa: E402
+import sp_tokenizer  # noqa: E402
 
 SEP = bpe_train.SPECIAL
-
-
-def encode_stories(tok, stories):
-    """One flat id stream, <|endoftext|> after every story (GPT-2 style), so a
-    random window sees story boundaries the way generation will."""
-    eot = tok.vocab[SEP]
-    out = []
-    for s in stories:
-        out.extend(tok.encode(s))
-        out.append(eot)
-    return np.array(out, dtype=np.int64)
 
 
 def unigram_entropy(ids, vocab_size):
@@ -73,35 +63,111 @@ def evaluate(model, windows, batch):
     return total / count
 
 
-def export(model, tok_dir, out_dir, config):
-    os.makedirs(out_dir, exist_ok=True)
-    gpt2_torch.write_config(os.path.join(out_dir, "config.json"), config)
-    W = model.hf_state()
-    gpt2_torch.write_safetensors(os.path.join(out_dir, "model.safetensors"), W, "F32")
-    for name in ("vocab.json", "merges.txt"):
-        shutil.copyfile(os.path.join(tok_dir, name), os.path.join(out_dir, name))
+class Gpt2Recipe:
+    """The GPT-2: byte-level BPE, <|endoftext|> after every story, a Hugging Face folder."""
+
+    def __init__(self, args):
+        self.tok = bpe_train.Tokenizer.load(args.tokenizer)
+        self.vocab_size = len(self.tok.vocab)
+        self.config = gpt2_torch.hf_config(n_layer=args.layers, n_head=args.heads,
+                                           n_embd=args.dim, n_positions=args.context,
+                                           vocab_size=self.vocab_size,
+                                           eos_token_id=self.tok.vocab[SEP])
+
+    def encode(self, stories):
+        """One flat id stream, so a random window sees story boundaries the way generation
+        will."""
+        eot = self.tok.vocab[SEP]
+        out = []
+        for s in stories:
+            out.extend(self.tok.encode(s))
+            out.append(eot)
+        return np.array(out, dtype=np.int64)
+
+    def model(self):
+        return gpt2_torch.GPT2(self.config)
+
+    def decayed(self, model, name):
+        return dict(model.named_parameters())[name].dim() == 2 and name.startswith("h.")
+
+    def export(self, model, args, out_dir):
+        os.makedirs(out_dir, exist_ok=True)
+        gpt2_torch.write_config(os.path.join(out_dir, "config.json"), self.config)
+        gpt2_torch.write_safetensors(os.path.join(out_dir, "model.safetensors"),
+                                     model.hf_state(), "F32")
+        for name in ("vocab.json", "merges.txt"):
+            shutil.copyfile(os.path.join(args.tokenizer, name), os.path.join(out_dir, name))
+
+
+class LlamaRecipe:
+    """The Llama: SentencePiece BPE, <s> before and </s> after every story (the engine puts <s>
+    before a prompt), one GGUF file holding weights and vocabulary."""
+
+    def __init__(self, args):
+        self.tok = sp_tokenizer.Tokenizer(args.tokenizer)
+        self.vocab_size = self.tok.n_vocab
+        self.config = llama_torch.config(args.layers, args.heads, args.kv_heads, args.dim,
+                                         args.hidden, self.vocab_size, args.context)
+
+    def encode(self, stories):
+        out = []
+        for s in stories:
+            out.append(self.tok.bos)
+            out.extend(self.tok.encode(s))
+            out.append(self.tok.eos)
+        return np.array(out, dtype=np.int64)
+
+    def model(self):
+        return llama_torch.Llama(self.config)
+
+    def decayed(self, model, name):
+        return model.decayed(name.split(".", 1)[1].replace("__", "."))
+
+    def export(self, model, args, out_dir):
+        os.makedirs(out_dir, exist_ok=True)
+        llama_torch.write_gguf(os.path.join(out_dir, "model.gguf"), model.state(), self.config,
+                               self.tok.gguf_vocab(), "kvscope-tiny-llama")
+        shutil.copyfile(os.path.join(args.tokenizer, "sp.model"),
+                        os.path.join(out_dir, "sp.model"))
+
+
+def window_at(step, args):
+    """(window, batch) of a step: most steps take short windows, which cost far less attention
+    per token; every long_every-th step takes full-context windows with the same token count,
+    so every position is trained throughout."""
+    if args.long_every and step % args.long_every == args.long_every - 1:
+        return args.context, args.batch
+    return args.short_window, args.batch * (args.context // args.short_window)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", choices=["gpt2", "llama"], required=True)
     ap.add_argument("--corpus", required=True)
-    ap.add_argument("--tokenizer", required=True, help="directory with vocab.json, merges.txt")
+    ap.add_argument("--tokenizer", required=True,
+                    help="directory with vocab.json and merges.txt (gpt2) or sp.model (llama)")
     ap.add_argument("--out", required=True, help="export directory")
     ap.add_argument("--cache", default=os.path.join(HERE, "cache"),
                     help="encoded corpus and partial exports")
-    ap.add_argument("--steps", type=int, default=1800)
-    ap.add_argument("--batch", type=int, default=4, help="1024-token windows per step")
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--heads", type=int, default=6)
+    ap.add_argument("--kv-heads", type=int, default=2, help="llama only")
+    ap.add_argument("--dim", type=int, default=96)
+    ap.add_argument("--hidden", type=int, default=336, help="llama only: SwiGLU width")
+    ap.add_argument("--context", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=4, help="full-context windows per step")
+    ap.add_argument("--short-window", type=int, default=256)
+    ap.add_argument("--long-every", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.05)
-    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--weight-decay", type=float, default=0.1)
-    ap.add_argument("--val-every", type=int, default=300)
+    ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--val-percent", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--init", help="exported model directory to start from (a second "
-                    "stage with a fresh warmup + cosine schedule); its log is kept")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -114,18 +180,19 @@ def main():
         print(msg, flush=True)
         log_lines.append(msg)
 
-    tok = bpe_train.Tokenizer.load(args.tokenizer)
-    V = len(tok.vocab)
+    recipe = (Gpt2Recipe if args.arch == "gpt2" else LlamaRecipe)(args)
+    V = recipe.vocab_size
     with open(args.corpus, encoding="utf-8") as f:
-        stories = f.read().split(SEP)
+        stories = [s for s in f.read().split(SEP) if s]
     # Every k-th story is held out: deterministic and spread over the corpus.
     k = 100 // args.val_percent
     val_stories = [s for i, s in enumerate(stories) if i % k == k - 1]
     train_stories = [s for i, s in enumerate(stories) if i % k != k - 1]
-    os.makedirs(args.cache, exist_ok=True)
-    train_ids = encode_stories(tok, train_stories)
-    val_ids = encode_stories(tok, val_stories)
-    np.save(os.path.join(args.cache, "val_ids.npy"), val_ids)
+    cache = os.path.join(args.cache, args.arch)
+    os.makedirs(cache, exist_ok=True)
+    train_ids = recipe.encode(train_stories)
+    val_ids = recipe.encode(val_stories)
+    np.save(os.path.join(cache, "val_ids.npy"), val_ids)
     H_uni = unigram_entropy(train_ids, V)
     H_uni_val = unigram_entropy(val_ids, V)
     log("corpus: %d train stories (%d tokens), %d val stories (%d tokens), %.2f chars/token"
@@ -134,29 +201,18 @@ def main():
     log("unigram entropy: %.4f nats/token (train), %.4f (val)" % (H_uni, H_uni_val))
     log("encoding took %.1f s" % (time.time() - t_start))
 
-    config = gpt2_torch.hf_config(n_layer=4, n_head=4, n_embd=64, n_positions=1024,
-                                  vocab_size=V, eos_token_id=tok.vocab[SEP])
-    T = config["n_positions"]
-    model = gpt2_torch.GPT2(config)
-    prior_log, prior_minutes = "", 0.0
-    if args.init:
-        # Read back the exported file, so a stage starts from exactly what
-        # the C++ app would have loaded.
-        model.load_state_dict(gpt2_torch.load_weights(args.init), strict=True)
-        with open(os.path.join(args.init, "training_log.txt")) as f:
-            prior_log = f.read()
-        with open(os.path.join(args.init, "training_summary.json")) as f:
-            prior_minutes = json.load(f)["train_minutes"]
-        log("initialised from %s (%.1f min of earlier training)" % (args.init, prior_minutes))
+    T = args.context
+    model = recipe.model()
     n_params = sum(p.numel() for p in model.parameters())
-    log("model: %d parameters (%.2f MB float32); batch %d x %d tokens, %d steps, lr %g"
-        % (n_params, n_params * 4 / 1e6, args.batch, T, args.steps, args.lr))
+    log("model: %s %s, %d parameters (%.2f MB float32); %d steps of %d tokens, lr %g"
+        % (args.arch, json.dumps(recipe.config, sort_keys=True), n_params, n_params * 4 / 1e6,
+           args.steps, args.batch * T, args.lr))
 
-    # Decay only matrices: decaying gains, biases and embeddings towards zero
-    # just fights the layer norms.
+    # Decay only the block matrices: decaying gains and embeddings towards zero just fights
+    # the norms.
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (decay if p.dim() == 2 and name.startswith("h.") else no_decay).append(p)
+        (decay if recipe.decayed(model, name) else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95))
@@ -171,10 +227,10 @@ def main():
     for step in range(args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
-        # Random offsets, so every position embedding sees every kind of
-        # context and stories start anywhere in the window.
-        starts = rng.integers(0, len(train_ids) - T - 1, size=args.batch)
-        batch = torch.stack([train_t[s:s + T + 1] for s in starts])
+        # Random offsets, so stories start anywhere in the window.
+        w, b = window_at(step, args)
+        starts = rng.integers(0, len(train_ids) - w - 1, size=b)
+        batch = torch.stack([train_t[s:s + w + 1] for s in starts])
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, V), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -194,29 +250,30 @@ def main():
             val_loss = evaluate(model, val_windows, args.batch)
             log("step %5d  val loss %.4f nats/token" % (done, val_loss))
             # A partial export lets the C++ side be tried while training runs.
-            export(model, args.tokenizer, os.path.join(args.cache, "partial"), config)
+            recipe.export(model, args, os.path.join(cache, "partial"))
 
     train_secs = time.time() - t_train
     final_train = evaluate(model, torch.stack(
         [train_t[s:s + T + 1] for s in np.random.default_rng(99).integers(
             0, len(train_ids) - T - 1, size=n_val)]), args.batch)
-    export(model, args.tokenizer, args.out, config)
+    recipe.export(model, args, args.out)
     log("final: train loss %.4f, val loss %.4f nats/token, unigram entropy %.4f"
         % (final_train, val_loss, H_uni))
-    log("wall time: training %.1f min, total %.1f min; all stages %.1f min of training"
-        % (train_secs / 60, (time.time() - t_start) / 60, prior_minutes + train_secs / 60))
+    log("wall time: training %.1f min, total %.1f min (%d thread%s)"
+        % (train_secs / 60, (time.time() - t_start) / 60, args.threads,
+           "" if args.threads == 1 else "s"))
     with open(os.path.join(args.out, "training_log.txt"), "w") as f:
-        f.write(prior_log)
         f.write("# resources/model/train.py %s\n" % " ".join(
             "--%s %s" % (k.replace("_", "-"), v) for k, v in sorted(vars(args).items())
-            if k not in ("corpus", "tokenizer", "out", "cache", "init")))
+            if k not in ("corpus", "tokenizer", "out", "cache")))
         f.write("\n".join(log_lines) + "\n")
     with open(os.path.join(args.out, "training_summary.json"), "w") as f:
-        json.dump({"train_loss": round(final_train, 4), "val_loss": round(val_loss, 4),
-                   "unigram_entropy": round(H_uni, 4), "steps": args.steps,
-                   "batch": args.batch,
-                   "train_minutes": round(prior_minutes + train_secs / 60, 1),
-                   "parameters": n_params}, f, indent=2)
+        json.dump({"arch": args.arch, "train_loss": round(final_train, 4),
+                   "val_loss": round(val_loss, 4), "unigram_entropy": round(H_uni, 4),
+                   "unigram_entropy_val": round(H_uni_val, 4), "steps": args.steps,
+                   "tokens_seen": args.steps * args.batch * T, "threads": args.threads,
+                   "train_minutes": round(train_secs / 60, 1), "parameters": n_params}, f,
+                  indent=2)
         f.write("\n")
 
 

@@ -407,7 +407,7 @@ int main(int argc, char** argv) {
         // (llama.cpp's llama2.c converter writes 128), as llama-bench sets its own.
         for (const QString& f : ggufFiles)
             if (!loadNamed(f, QFileInfo(f).completeBaseName(), models, loads,
-                           LoadOptions{{}, 1024}))
+                           LoadOptions{.contextLength = 1024}))
                 return 3;
     }
 

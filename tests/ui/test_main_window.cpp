@@ -13,6 +13,8 @@
 
 #include <QElapsedTimer>
 #include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
 #include <QSignalSpy>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
@@ -222,6 +224,49 @@ private Q_SLOTS:
                  qPrintable(title));
         w_->openModel(kModel);  // the other tests expect the GPT-2 reference
         QVERIFY(changed.wait(10000));
+    }
+
+    // File > Embedded Models lists every model inside the executable, checks the loaded one, and
+    // switching between them loads the other through the same path as a file, keeping the run
+    // settings.
+    void embeddedModelsMenuSwitchesAndKeepsSettings() {
+        QMenu* menu = nullptr;
+        for (QMenu* m : w_->menuBar()->findChildren<QMenu*>())
+            if (m->title().remove(QLatin1Char('&')) == QLatin1String("Embedded Models")) menu = m;
+        QVERIFY(menu);
+        QStringList listed;
+        for (QAction* a : menu->actions()) listed << a->data().toString();
+        QCOMPARE(listed,
+                 (QStringList{QStringLiteral("embedded:gpt2"), QStringLiteral("embedded:llama")}));
+        auto* gpt2 = menu->findChild<QAction*>(QStringLiteral("embedded.gpt2"));
+        auto* llama = menu->findChild<QAction*>(QStringLiteral("embedded.llama"));
+        QVERIFY(gpt2 && llama);
+        QVERIFY(!gpt2->isChecked() && !llama->isChecked());  // the reference model is loaded
+
+        QSettings().setValue(QStringLiteral("controls/temperature"), 0.55);
+        QSettings().setValue(QStringLiteral("controls/seed"), 4242);
+        w_->controls()->restoreSettings();
+        const GenerationSettings before = w_->controls()->settings();
+        QSignalSpy changed(w_.get(), &MainWindow::modelChanged);
+        llama->trigger();
+        QVERIFY(changed.wait(20000));
+        QCOMPARE(w_->model()->source, QStringLiteral("embedded:llama"));
+        QVERIFY(w_->windowTitle().contains(QLatin1String("embedded:llama")));
+        QVERIFY(llama->isChecked() && !gpt2->isChecked());
+        const GenerationSettings after = w_->controls()->settings();
+        QCOMPARE(after.sampler.temperature, before.sampler.temperature);
+        QCOMPARE(after.sampler.seed, before.sampler.seed);
+        QCOMPARE(after.maxNewTokens, before.maxNewTokens);
+        QCOMPARE(after.mode, before.mode);
+
+        gpt2->trigger();
+        QVERIFY(changed.wait(20000));
+        QCOMPARE(w_->model()->source, QStringLiteral("embedded:gpt2"));
+        QVERIFY(gpt2->isChecked() && !llama->isChecked());
+        QCOMPARE(w_->controls()->settings().sampler.seed, before.sampler.seed);
+        w_->openModel(kModel);  // the other tests expect the GPT-2 reference
+        QVERIFY(changed.wait(10000));
+        QVERIFY(!gpt2->isChecked() && !llama->isChecked());
     }
 
     // A probe timer on the GUI thread measures the longest gap between its ticks while the worker
