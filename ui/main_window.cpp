@@ -5,6 +5,7 @@
 #include "cost_charts.h"
 #include "distribution_chart.h"
 #include "model_load_task.h"
+#include "roofs_probe.h"
 #include "token_strip.h"
 #include "units.h"
 #include "what_if_panel.h"
@@ -114,7 +115,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     distribution_ = new DistributionChart;
     heatmap_ = new AttentionHeatmap;
     costs_ = new CostCharts;
-    whatIf_ = new WhatIfPanel;
+    roofs_ = new RoofsProbe(this);
+    whatIf_ = new WhatIfPanel(roofs_);
     setCentralWidget(tokens_);
     buildDocks();
     buildMenus();
@@ -130,6 +132,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](int ms) { worker_->setDelayMs(ms); });
     connect(controls_, &ControlPanel::focusModeChanged, this, [this] { dirty_ = true; });
     connect(tokens_, &TokenStrip::stepSelected, this, &MainWindow::selectStep);
+    auto showRoofs = [this] { costs_->setRoofs(roofs_->roofs(), roofs_->isMeasuring()); };
+    connect(roofs_, &RoofsProbe::changed, this, showRoofs);
+    connect(costs_, &CostCharts::measureRoofsRequested, roofs_, &RoofsProbe::measure);
+    showRoofs();
     for (const auto& [name, plot] : charts()) {
         plot->setObjectName(name);  // single exports name their file and title by it
         installExportMenu(plot, [this] { return chartCaption(view_); });

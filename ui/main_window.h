@@ -24,6 +24,7 @@ class AttentionHeatmap;
 class CostCharts;
 class DistributionChart;
 class ModelLoadTask;
+class RoofsProbe;
 class TokenStrip;
 class WhatIfPanel;
 
@@ -46,6 +47,8 @@ public:
     AttentionHeatmap* attention() const { return heatmap_; }
     CostCharts* costs() const { return costs_; }
     WhatIfPanel* whatIf() const { return whatIf_; }
+    // This machine's roofs, which the what-if dock and the roofline chart both read.
+    RoofsProbe* roofs() const { return roofs_; }
     const RunExport* run() const { return run_.get(); }
     bool isRunning() const { return running_; }
     QList<QPair<QString, QCustomPlot*>> charts() const;
@@ -116,6 +119,7 @@ private:
     AttentionHeatmap* heatmap_ = nullptr;
     CostCharts* costs_ = nullptr;
     WhatIfPanel* whatIf_ = nullptr;
+    RoofsProbe* roofs_ = nullptr;
     QLabel* statusTokens_ = nullptr;
     QLabel* statusSpeed_ = nullptr;
     QLabel* statusCompute_ = nullptr;
