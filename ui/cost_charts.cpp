@@ -547,7 +547,7 @@ public:
         charts::labelAxes(r, kPositionAxis, QStringLiteral("FLOPs per step"), true);
         // In a layout row of its own: inside the axis rect the legend would cover the bars it
         // explains. Up to four entries a line, fewer when the plot is narrow.
-        useWrappingLegend();
+        charts::useWrappingLegend(plot, 1, 4);
         const QString id = plot->objectName();
         for (int i = 0; i < theme::kComponents; ++i) {
             auto* b = new QCPBars(plot->xAxis, plot->yAxis);
@@ -613,25 +613,6 @@ public:
     }
 
 private:
-    void useWrappingLegend() {
-        QCPLegend* old = plot->legend;
-        auto* legend = new charts::WrappingLegend(4);
-        legend->setFont(old->font());
-        legend->setTextColor(old->textColor());
-        legend->setBrush(old->brush());
-        legend->setBorderPen(old->borderPen());
-        legend->setIconSize(old->iconSize());
-        legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, false);
-        legend->setWrap(4);
-        plot->axisRect()->insetLayout()->take(old);
-        delete old;
-        plot->legend = legend;
-        plot->plotLayout()->insertRow(1);
-        plot->plotLayout()->addElement(1, 0, legend);
-        plot->plotLayout()->setRowStretchFactor(1, 0.001);
-        legend->setLayer(QStringLiteral("legend"));
-    }
-
     void addBars(double position, const FlopBreakdown& f, bool prefill) {
         for (int i = 0; i < theme::kComponents; ++i)
             bars_[i]->addData(position, double(theme::componentValue(f, i)));

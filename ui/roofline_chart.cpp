@@ -112,8 +112,10 @@ RooflineChart::RooflineChart(QWidget* parent)
         roofLabel(new SlopeText(plot_, bandwidthRoof_), "roofline.roof.bandwidth.label", ink);
     computeLabel_ = roofLabel(new QCPItemText(plot_), "roofline.roof.compute.label", ink);
     note_ = charts::addSubtitle(plot_, QStringLiteral("roofline.note"));
-    // Bottom right: below the compute roof and right of the cached steps, which sit low and left.
-    r->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    // In a row of its own under the note: where the steps fall depends on the machine and the
+    // model (a small model's decode steps run from cache, above the memory roof), so no corner
+    // of the axis rect is reliably free.
+    charts::useWrappingLegend(plot_, 2, 3);
     hover_ = QObject::connect(plot_, &QCustomPlot::mouseMove, plot_, [this](QMouseEvent* e) {
         onMouseMove(e->position(), e->globalPosition().toPoint());
     });
