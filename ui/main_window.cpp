@@ -468,6 +468,7 @@ void MainWindow::showRun(std::unique_ptr<RunExport> run) {
     controls_->setState(ControlPanel::State::Idle);
     shelved_.reset();
     run_ = std::move(run);
+    if (run_->roofs) roofs_->setRoofs(run_->roofs);
     view_ = RunView{run_.get(), -1, run_->runs.front().mode};
     dirty_ = true;
     onFrame();
@@ -562,6 +563,7 @@ Result<QStringList> MainWindow::exportAll(const QString& dir) {
     auto written = exportAllCharts(charts(), dir, chartCaption(view_), QSize(1200, 750));
     if (!written) return written;
     QStringList files = written.value();
+    run_->roofs = roofs_->roofs();  // run.json records the roofs the roofline chart draws
     const QString json = QDir(dir).filePath(QStringLiteral("run.json"));
     const QString csv = QDir(dir).filePath(QStringLiteral("run.csv"));
     if (auto w = writeFile(json, QJsonDocument(runToJson(*run_)).toJson()); !w) return w.error();

@@ -54,7 +54,8 @@ public:
     QList<QPair<QString, QCustomPlot*>> charts() const;
     Result<QStringList> exportAll(const QString& dir);
     void selectStep(int step);
-    // Shows a run computed elsewhere (the headless export), as if it had just finished here.
+    // Shows a run computed elsewhere (the headless export), as if it had just finished here; the
+    // roofs it carries, if any, replace the window's (not remembered).
     void showRun(std::unique_ptr<RunExport> run);
 
 Q_SIGNALS:
