@@ -111,6 +111,8 @@ RooflineChart::RooflineChart(QWidget* parent)
     bandwidthLabel_ =
         roofLabel(new SlopeText(plot_, bandwidthRoof_), "roofline.roof.bandwidth.label", ink);
     computeLabel_ = roofLabel(new QCPItemText(plot_), "roofline.roof.compute.label", ink);
+    computeLabel_->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+    computeLabel_->setPadding(QMargins(2, 0, 6, 3));
     note_ = charts::addSubtitle(plot_, QStringLiteral("roofline.note"));
     // In a row of its own under the note: where the steps fall depends on the machine and the
     // model (a small model's decode steps run from cache, above the memory roof), so no corner
@@ -204,19 +206,34 @@ void RooflineChart::placeRoofs(double xLower, double xUpper) {
     bandwidthRoof_->addData(ridge, gemm);
     computeRoof_->addData(ridge, gemm);
     computeRoof_->addData(xUpper, gemm);
-    // Each label half-way along the part of its line in sight (on log axes: the geometric mean).
+    // Each label above its line, along the part of it in sight (on log axes, fractions of that part
+    // are fractions of its log). The flat roof's half-way point is free: no step beats the GEMM
+    // rate by much. Steps can sit above the slope, though (a small model's weights read from
+    // cache), so the memory label goes where it covers fewest of them.
     const double slopeFrom = std::max(xLower, plot_->yAxis->range().lower / bw);
-    const double xSlope = std::sqrt(slopeFrom * ridge);
+    const double span = std::log(ridge / slopeFrom);
+    double xSlope = std::sqrt(slopeFrom * ridge), clearest = -1;
+    for (double t : {0.5, 0.35, 0.65, 0.2}) {  // not at the ridge: the compute label ends there
+        const double x = slopeFrom * std::exp(t * span);
+        double nearest = std::numeric_limits<double>::infinity();  // log distance to a step
+        for (const Point& p : points_)
+            if (shown_[idx(p.mode)] && p.at.gflops > 0.7 * bw * p.at.intensity)
+                nearest = std::min(nearest, std::abs(std::log(p.at.intensity / x)));
+        // Half the label's length, about a third of the slope's log span, is far enough.
+        if (std::min(nearest, span / 3) > clearest)
+            clearest = std::min(nearest, span / 3), xSlope = x;
+    }
     bandwidthLabel_->position->setCoords(xSlope, bw * xSlope);
     bandwidthLabel_->setText(QStringLiteral("memory roof: %1 GB/s read").arg(num(bw)));
-    computeLabel_->position->setCoords(std::sqrt(ridge * xUpper), gemm);
+    // Its right end at the right edge: centred on a short flat part it would run off the plot.
+    computeLabel_->position->setCoords(xUpper, gemm);
     computeLabel_->setText(QStringLiteral("compute roof: %1 GFLOP/s GEMM").arg(num(gemm)));
 }
 
 void RooflineChart::updateNote() {
     note_->setVisible(true);
-    const QString bytes =
-        QStringLiteral("Bytes moved: weights at their stored size, K/V read and written.");
+    // Short: on a 1280x720 screen every line here is a line less of chart.
+    const QString bytes = QStringLiteral("Bytes: weights as stored, K/V read and written.");
     if (const auto roofs = validRoofs(roofs_)) {
         QString when =
             roofs_->measured.isValid()
@@ -224,17 +241,16 @@ void RooflineChart::updateNote() {
                       .arg(roofs_->measured.toUTC().toString(QStringLiteral("yyyy-MM-dd hh:mm")))
                 : QStringLiteral("given");
         if (roofs_->threads > 0) when += QStringLiteral(" at %1 threads").arg(roofs_->threads);
-        note_->setText(QStringLiteral("This machine's roofs, %1; they meet at %2 FLOP/byte. %3 "
-                                      "Hover a step: which roof bounds it, and how far below.")
+        // No word of hovering: the note is in every export, where nothing can be hovered.
+        note_->setText(QStringLiteral("Roofs %1, meeting at %2 FLOP/byte. %3")
                            .arg(when, num(ridgeIntensity(*roofs)), bytes));
     } else if (measuring_) {
-        note_->setText(
-            QStringLiteral("Measuring this machine's roofs (about a second, in the background); "
-                           "they appear here when done. %1")
-                .arg(bytes));
+        note_->setText(QStringLiteral("Measuring this machine's roofs (about a second, in the "
+                                      "background)… %1")
+                           .arg(bytes));
     } else {
-        note_->setText(QStringLiteral("This machine's roofs are not measured yet: press Measure "
-                                      "roofs, or run kvscope --headless --measure-roofs once. %1")
+        note_->setText(QStringLiteral("Roofs not measured yet: press Measure roofs, or run "
+                                      "kvscope --headless --measure-roofs once. %1")
                            .arg(bytes));
     }
 }
@@ -258,8 +274,10 @@ QString RooflineChart::describe(const Point& p) const {
         at->bound == Roof::Bandwidth
             ? QStringLiteral("memory bandwidth (%1 GB/s)").arg(num(roofs->bandwidthGBs))
             : QStringLiteral("compute (GEMM %1 GFLOP/s)").arg(num(roofs->gemmGflops));
-    head += QStringLiteral("\nbound by %1: ran at %2% of the roof (%3 GFLOP/s at this intensity)")
-                .arg(roof, num(percent), num(at->attainableGflops));
+    head += QStringLiteral("\nbound by %1: ran at %2% of the roof").arg(roof, num(percent));
+    // Under the slope the roof's height depends on the intensity: say what it is there.
+    if (at->bound == Roof::Bandwidth)
+        head += QStringLiteral(" (%1 GFLOP/s at this intensity)").arg(num(at->attainableGflops));
     // The probe reads 256 MB, more than any cache; a small model's weights can stay in one.
     if (percent > 100)
         head += QStringLiteral(
