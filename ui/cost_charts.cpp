@@ -1148,11 +1148,11 @@ void CostCharts::setRoofs(const std::optional<MachineRoofs>& roofs, bool measuri
     d_->measureRoofs->setText(roofs && !measuring ? tr("Measure again") : tr("Measure roofs"));
     // The hover hint lives here, in the window only: the chart's note goes into every export.
     d_->roofsStatus->setText(measuring ? tr("Measuring this machine's roofs…")
-                             : roofs ? tr("%1 GB/s read · %2 GFLOP/s GEMM · hover a step for the "
-                                          "roof that bounds it")
-                                           .arg(roofs->bandwidthGBs, 0, 'f', 1)
-                                           .arg(roofs->gemmGflops, 0, 'f', 1)
-                                     : tr("Roofs not measured yet."));
+                             : roofs
+                                 ? tr("%1 GB/s read · %2 GFLOP/s GEMM · hover a step for its bound")
+                                       .arg(roofs->bandwidthGBs, 0, 'f', 1)
+                                       .arg(roofs->gemmGflops, 0, 'f', 1)
+                                 : tr("Roofs not measured yet."));
     d_->roofsStatus->setToolTip(roofs && !measuring ? describeRoofs(*roofs)
                                                     : d_->roofsStatus->text());
     updateCharts();

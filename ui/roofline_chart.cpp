@@ -149,9 +149,12 @@ void RooflineChart::setRoofs(const std::optional<MachineRoofs>& roofs, bool meas
 void RooflineChart::update(bool naiveRan, bool cachedRan, std::optional<int> selectedPosition) {
     shown_[0] = naiveRan;
     shown_[1] = cachedRan;
-    for (int i = 0; i < 2; ++i) {
-        charts::setShown(decode_[i], shown_[i] && !decode_[i]->data()->isEmpty());
-        charts::setShown(prefill_[i], shown_[i] && !prefill_[i]->data()->isEmpty());
+    // Re-listed in one order every time: a series shown again would otherwise join at the end
+    // (the cached prefill arrives before the first cached decode step).
+    for (QCPGraph* g : {decode_[0], decode_[1], prefill_[0], prefill_[1]}) g->removeFromLegend();
+    for (QCPGraph* g : {decode_[0], decode_[1], prefill_[0], prefill_[1]}) {
+        const int i = g == decode_[0] || g == prefill_[0] ? 0 : 1;
+        charts::setShown(g, shown_[i] && !g->data()->isEmpty());
     }
     selected_->data()->clear();
     double xLo = std::numeric_limits<double>::infinity(), xHi = 0;
