@@ -137,7 +137,8 @@ void RooflineChart::clear() {
 void RooflineChart::add(const StepResult& s) {
     const auto at = rooflinePoint(s, std::nullopt);
     if (!at) return;
-    points_.push_back({s.mode, s.step, s.position, s.promptLength, s.prefill, *at});
+    points_.push_back({s.mode, s.step, s.position, s.promptLength, s.prefill,
+                       double(s.flops.total()), double(s.bytes.total()), s.milliseconds, *at});
     (s.prefill ? prefill_ : decode_)[idx(s.mode)]->addData(at->intensity, at->gflops);
 }
 
@@ -271,7 +272,7 @@ QString RooflineChart::describe(const Point& p) const {
     head += QStringLiteral("\n%1 FLOP/byte, %2 GFLOP/s").arg(num(p.at.intensity), num(p.at.gflops));
     const auto roofs = validRoofs(roofs_);
     if (!roofs) return head + QStringLiteral("\nroofs not measured yet: no bound to compare with");
-    const auto at = rooflinePoint(p.at.intensity, 1.0, 1e-6 * p.at.intensity / p.at.gflops, roofs);
+    const auto at = rooflinePoint(p.flops, p.bytes, p.milliseconds, roofs);
     const double percent = 100 * at->fractionOfRoof;
     const QString roof =
         at->bound == Roof::Bandwidth

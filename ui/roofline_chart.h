@@ -60,7 +60,8 @@ private:
         Mode mode = Mode::Cached;
         int step = 0, position = 0, promptLength = 0;
         bool prefill = false;
-        RooflinePoint at;  // without roofs: intensity and rate only
+        double flops = 0, bytes = 0, milliseconds = 0;  // as measured, for the roofs to judge
+        RooflinePoint at;                               // without roofs: intensity and rate only
     };
 
     QString describe(const Point& p) const;
