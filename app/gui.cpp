@@ -2,7 +2,7 @@
 
 #include "main_window.h"
 #include "model/embedded_model.h"
-#include "what_if_panel.h"
+#include "roofs_probe.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -47,7 +47,7 @@ int runGui(int argc, char** argv) {
         window.statusBar()->showMessage(embedded.errorMessage());
     }
     window.show();
-    window.whatIf()->measureRoofsIfUnknown();  // in the background, once per machine
+    window.roofs()->measureIfUnknown();  // in the background, once per machine
     return app.exec();
 }
 

@@ -1,5 +1,6 @@
 #include "headless.h"
 
+#include "cost/machine_probe.h"
 #include "main_window.h"
 #include "model/embedded_model.h"
 #include "model/model.h"
@@ -16,6 +17,7 @@
 #include <QJsonObject>
 #include <QLayout>
 #include <QResizeEvent>
+#include <QSettings>
 
 #include <algorithm>
 #include <cmath>
@@ -31,6 +33,7 @@ struct Options {
     QString modelPath, tokenizerPath, prompt, jsonPath, csvPath, exportDir;
     std::optional<QByteArray> tokenize;  // --tokenize / --tokenize-file: these exact bytes
     bool addBos = false;
+    bool measureRoofs = false;
     int contextLength = 0;  // --ctx-size; 0: the model's
     std::vector<Mode> modes;
     GenerationSettings settings;
@@ -125,8 +128,10 @@ void addOptions(QCommandLineParser& p) {
         {QStringLiteral("no-attention"),
          QStringLiteral("Do not capture attention probabilities (faster; no recompute check).")},
         {QStringLiteral("json"),
-         QStringLiteral("Write every step (ids, text, top-k, FLOPs by component, cumulative, ms, "
-                        "KV bytes) with the settings and model config to FILE."),
+         QStringLiteral(
+             "Write every step (ids, text, top-k, FLOPs by component, cumulative, ms, "
+             "KV bytes, bytes moved) with the settings, the model config and the machine's roofs "
+             "(see --measure-roofs) to FILE."),
          QStringLiteral("FILE")},
         {QStringLiteral("csv"), QStringLiteral("Write one row per step to FILE."),
          QStringLiteral("FILE")},
@@ -134,6 +139,12 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("Write every chart (PNG, PDF, SVG) with run.csv and run.json to DIR, as "
                         "the window's File > Export All does; needs no display."),
          QStringLiteral("DIR")},
+        {QStringLiteral("measure-roofs"),
+         QStringLiteral("Before the run, measure this machine's read bandwidth and GEMM rate "
+                        "(about a second) and remember them for the window and later runs. "
+                        "--json, --export-dir's run.json (\"machine_roofs\") and the roofline "
+                        "chart record the roofs: these, else the ones last remembered, else "
+                        "none (null). With --what-if: as --probe.")},
     });
     addWhatIfOptions(p);
 }
@@ -252,6 +263,7 @@ Result<Options> parseOptions(const QCommandLineParser& p) {
     o.jsonPath = p.value(QStringLiteral("json"));
     o.csvPath = p.value(QStringLiteral("csv"));
     o.exportDir = p.value(QStringLiteral("export-dir"));
+    o.measureRoofs = p.isSet(QStringLiteral("measure-roofs"));
     return o;
 }
 
@@ -318,6 +330,17 @@ int generate(const Options& o, RunExport& out) {
     }
     std::fprintf(stderr, "kvscope: %s\n", qPrintable(lines.join(QStringLiteral("; "))));
     return ExitOk;
+}
+
+// --measure-roofs, else what the window or an earlier --measure-roofs remembered (the window's
+// settings: the command line sets no organization, so it names them).
+std::optional<MachineRoofs> machineRoofs(bool measure) {
+    QSettings settings(QStringLiteral("kvscope"), QStringLiteral("kvscope"));
+    if (!measure) return rememberedRoofs(settings);
+    const MachineRoofs r = measureMachineRoofs();
+    rememberRoofs(settings, r);
+    std::fprintf(stderr, "kvscope: roofs: %s\n", qPrintable(describeRoofs(r)));
+    return r;
 }
 
 int exportRun(const Options& o, const RunExport& run) {
@@ -432,6 +455,7 @@ int runHeadless(int argc, char** argv) {
     }
     if (o.tokenize) return printTokens(*model.value()->tokenizer, *o.tokenize, o.addBos);
     RunExport run{model.value(), o.prompt, {}, o.settings, {}, std::nullopt};
+    run.roofs = machineRoofs(o.measureRoofs);  // measured before the run, not beside it
     const QByteArray utf8 = o.prompt.toUtf8();
     const Tokenizer& tok = *model.value()->tokenizer;
     run.promptIds =

@@ -171,7 +171,8 @@ Result<whatif::Query> buildQuery(const QCommandLineParser& p, int& exitCode) {
     return q;
 }
 
-// --bandwidth and --gemm, --probe, or what an earlier measurement left in the settings.
+// --bandwidth and --gemm, --probe (or --measure-roofs), or what an earlier measurement left in
+// the settings.
 Result<bool> addRoofs(const QCommandLineParser& p, whatif::Query& q) {
     const bool bw = p.isSet(QStringLiteral("bandwidth")), gemm = p.isSet(QStringLiteral("gemm"));
     if (bw != gemm) return Error{QStringLiteral("--bandwidth and --gemm: give both or neither")};
@@ -186,7 +187,7 @@ Result<bool> addRoofs(const QCommandLineParser& p, whatif::Query& q) {
                                "GFLOP/s)")};
         q.roofs = whatif::Roofs{b, g};
         q.roofsSource = QStringLiteral("given on the command line");
-    } else if (p.isSet(QStringLiteral("probe"))) {
+    } else if (p.isSet(QStringLiteral("probe")) || p.isSet(QStringLiteral("measure-roofs"))) {
         const MachineRoofs r = measureMachineRoofs();
         rememberRoofs(settings, r);
         q.roofs = r.roofs();

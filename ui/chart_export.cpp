@@ -64,6 +64,13 @@ ExportLook::ExportLook(QCustomPlot* plot, QSize size, const QString& caption) : 
         item->setVisible(false);
         undo_.push_back([item] { item->setVisible(true); });
     }
+    // Plottables too: the roofline rings the selected step with a scatter graph.
+    for (int i = 0; i < plot->plottableCount(); ++i) {
+        QCPAbstractPlottable* p = plot->plottable(i);
+        if (!charts::isInteractive(p) || !p->visible()) continue;
+        p->setVisible(false);
+        undo_.push_back([p] { p->setVisible(true); });
+    }
     addCaption(caption, f);
 }
 

@@ -212,6 +212,26 @@ QSize WrappingLegend::minimumOuterSizeHint() const {
     return s;
 }
 
+WrappingLegend* useWrappingLegend(QCustomPlot* plot, int row, int maxColumns) {
+    QCPLegend* old = plot->legend;
+    auto* legend = new WrappingLegend(maxColumns);
+    legend->setFont(old->font());
+    legend->setTextColor(old->textColor());
+    legend->setBrush(old->brush());
+    legend->setBorderPen(old->borderPen());
+    legend->setIconSize(old->iconSize());
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, false);
+    legend->setWrap(maxColumns);
+    plot->axisRect()->insetLayout()->take(old);
+    delete old;
+    plot->legend = legend;
+    plot->plotLayout()->insertRow(row);
+    plot->plotLayout()->addElement(row, 0, legend);
+    plot->plotLayout()->setRowStretchFactor(row, 0.001);
+    legend->setLayer(QStringLiteral("legend"));
+    return legend;
+}
+
 void InsideText::setFullText(const QString& text) {
     full_ = text;
     setText(text);

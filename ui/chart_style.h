@@ -65,6 +65,10 @@ private:
     int maxColumns_;
 };
 
+// Replaces `plot`'s legend (inside its axis rect) with a WrappingLegend in a layout row of its own
+// at `row`, where it covers no data.
+WrappingLegend* useWrappingLegend(QCustomPlot* plot, int row, int maxColumns);
+
 // A label that stays inside its clip rect (the axis rect): drawn right of its position, else
 // left of it, else broken at its last " from " into two lines.
 class InsideText : public QCPItemText {

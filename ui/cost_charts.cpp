@@ -3,6 +3,7 @@
 #include "chart_style.h"
 #include "cost/curve_fit.h"
 #include "cost/what_if.h"
+#include "roofline_chart.h"
 #include "theme.h"
 
 #include "qcustomplot_include.h"
@@ -11,6 +12,7 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <QSignalBlocker>
 #include <QStackedWidget>
 #include <QTabWidget>
@@ -545,7 +547,7 @@ public:
         charts::labelAxes(r, kPositionAxis, QStringLiteral("FLOPs per step"), true);
         // In a layout row of its own: inside the axis rect the legend would cover the bars it
         // explains. Up to four entries a line, fewer when the plot is narrow.
-        useWrappingLegend();
+        charts::useWrappingLegend(plot, 1, 4);
         const QString id = plot->objectName();
         for (int i = 0; i < theme::kComponents; ++i) {
             auto* b = new QCPBars(plot->xAxis, plot->yAxis);
@@ -611,25 +613,6 @@ public:
     }
 
 private:
-    void useWrappingLegend() {
-        QCPLegend* old = plot->legend;
-        auto* legend = new charts::WrappingLegend(4);
-        legend->setFont(old->font());
-        legend->setTextColor(old->textColor());
-        legend->setBrush(old->brush());
-        legend->setBorderPen(old->borderPen());
-        legend->setIconSize(old->iconSize());
-        legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, false);
-        legend->setWrap(4);
-        plot->axisRect()->insetLayout()->take(old);
-        delete old;
-        plot->legend = legend;
-        plot->plotLayout()->insertRow(1);
-        plot->plotLayout()->addElement(1, 0, legend);
-        plot->plotLayout()->setRowStretchFactor(1, 0.001);
-        legend->setLayer(QStringLiteral("legend"));
-    }
-
     void addBars(double position, const FlopBreakdown& f, bool prefill) {
         for (int i = 0; i < theme::kComponents; ++i)
             bars_[i]->addData(position, double(theme::componentValue(f, i)));
@@ -827,10 +810,9 @@ public:
         bytes_[0] = charts::addLine(top_, QStringLiteral("memory.kvBytes.naive"),
                                     QStringLiteral("KV cache: naive keeps none"),
                                     theme::modeColor(Mode::Naive), false);
-        bytes_[1] =
-            charts::addLine(top_, QStringLiteral("memory.kvBytes.cached"),
-                            QStringLiteral("KV cache held (cached)"),
-                            theme::modeColor(Mode::Cached), false);
+        bytes_[1] = charts::addLine(top_, QStringLiteral("memory.kvBytes.cached"),
+                                    QStringLiteral("KV cache held (cached)"),
+                                    theme::modeColor(Mode::Cached), false);
         // With grouped- or multi-query attention: what the same model would hold with one K/V
         // head per query head, beside what it holds (closed form; hidden for MHA models).
         mha_ = charts::addLine(top_, QStringLiteral("memory.kvBytes.mha"),
@@ -944,6 +926,25 @@ private:
     VLine select_[2];
 };
 
+// --- Each step on this machine's roofline --------------------------------------------------------
+
+// The roofline draws itself (roofline_chart.h); this hosts it among the tabs, with their empty
+// state and run handling.
+class RooflineTab : public Chart {
+public:
+    explicit RooflineTab(std::unique_ptr<RooflineChart> r)
+        : Chart(r->plot()), roofline(std::move(r)) {}
+    void reset(const Ctx&) override { roofline->clear(); }
+    void add(const Ctx&, const StepResult& s) override { roofline->add(s); }
+    void update(const Ctx& c, std::optional<double> x) override {
+        const auto position = x ? std::optional<int>(int(*x)) : std::nullopt;
+        roofline->update(c.ran[0], c.ran[1], position);
+    }
+    // Both axes are always logarithmic: the log-log box leaves them alone.
+
+    const std::unique_ptr<RooflineChart> roofline;
+};
+
 // Identifies a run: when any part changes, the charts start over instead of appending.
 struct RunKey {
     const RunExport* run = nullptr;
@@ -979,10 +980,14 @@ struct CostCharts::Impl {
     QWidget* cumulativeOptions = nullptr;  // shown under the tabs while Cumulative is
     QComboBox* beyond = nullptr;
     QCheckBox* attentionAlone = nullptr;
+    QWidget* rooflineOptions = nullptr;  // shown under the tabs while Roofline is
+    QPushButton* measureRoofs = nullptr;
+    QLabel* roofsStatus = nullptr;
     QStackedWidget* breakdownStack = nullptr;  // one breakdown per mode, the focus one shown
     std::vector<std::unique_ptr<Chart>> charts;
-    std::vector<QCustomPlot*> tabPlots[5];  // the charts each tab holds
+    std::vector<QCustomPlot*> tabPlots[6];  // the charts each tab holds
     CumulativeChart* cumulative = nullptr;
+    RooflineTab* roofline = nullptr;
     BreakdownChart* breakdown[2] = {nullptr, nullptr};
     RunView view;
     RunKey key;
@@ -991,11 +996,14 @@ struct CostCharts::Impl {
 };
 
 namespace {
-// Short labels: all five tabs and the checkbox fit a cost panel a third of a 1280 px window wide.
-const char* const kTabNames[] = {"Per step", "Cumulative", "Breakdown", "Time", "Memory"};
-// Every tab but the stacked bars of the breakdown, whose sums a log axis would misstate.
-constexpr bool kTabHasLogLog[] = {true, true, false, true, true};
+// Short labels: all six tabs and the checkbox fit a cost panel a third of a 1280 px window wide.
+const char* const kTabNames[] = {"Per step", "Cumulative", "Breakdown",
+                                 "Time",     "Memory",     "Roofline"};
+// Every tab but the stacked bars of the breakdown, whose sums a log axis would misstate, and the
+// roofline, whose axes are logarithmic whatever the box says.
+constexpr bool kTabHasLogLog[] = {true, true, false, true, true, false};
 constexpr int kCumulativeTab = 1;
+constexpr int kRooflineTab = 5;
 }  // namespace
 
 CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<Impl>()) {
@@ -1018,12 +1026,17 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<I
     }
     QCustomPlot* time = add(std::make_unique<TimeChart>(this))->plot;
     QCustomPlot* memory = add(std::make_unique<MemoryChart>(this))->plot;
+    d_->roofline = static_cast<RooflineTab*>(
+        add(std::make_unique<RooflineTab>(std::make_unique<RooflineChart>(this))));
+    QCustomPlot* roofline = d_->roofline->plot;
     d_->tabPlots[0] = {perStep};
     d_->tabPlots[1] = {d_->cumulative->plot};
     d_->tabPlots[2] = {d_->breakdown[0]->plot, d_->breakdown[1]->plot};
     d_->tabPlots[3] = {time};
     d_->tabPlots[4] = {memory};
-    const QList<QWidget*> pages = {perStep, d_->cumulative->plot, d_->breakdownStack, time, memory};
+    d_->tabPlots[5] = {roofline};
+    const QList<QWidget*> pages = {perStep, d_->cumulative->plot, d_->breakdownStack, time, memory,
+                                   roofline};
     for (int i = 0; i < pages.size(); ++i) d_->tabs->addTab(pages[i], tr(kTabNames[i]));
 
     d_->logBox = new QCheckBox(tr("log-log"), this);
@@ -1033,17 +1046,22 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent), d_(std::make_unique<I
         if (i < 0) return;
         for (QCustomPlot* p : d_->tabPlots[i]) p->replot(QCustomPlot::rpQueuedReplot);
         d_->cumulativeOptions->setVisible(i == kCumulativeTab);
+        d_->rooflineOptions->setVisible(i == kRooflineTab);
         updateLogAvailability();
     });
     connect(d_->logBox, &QCheckBox::toggled, this, &CostCharts::setLogScale);
     buildCumulativeOptions();
+    buildRooflineOptions();
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(2);
     layout->addWidget(d_->tabs);
     layout->addWidget(d_->cumulativeOptions);
+    layout->addWidget(d_->rooflineOptions);
     d_->cumulativeOptions->setVisible(d_->tabs->currentIndex() == kCumulativeTab);
+    d_->rooflineOptions->setVisible(d_->tabs->currentIndex() == kRooflineTab);
+    setRoofs(std::nullopt);
     reset();
     updateCharts();
     updateLogAvailability();
@@ -1060,7 +1078,7 @@ void CostCharts::updateLogAvailability() {
     d_->logBox->setToolTip(
         available ? tr("Log-log axes: a power law T^k becomes a straight line of slope k.")
                   : tr("Log-log axes apply to every tab but Breakdown, whose stacked bars a log "
-                       "axis would misstate."));
+                       "axis would misstate, and Roofline, whose axes are always logarithmic."));
     if (available == d_->logAvailable) return;
     d_->logAvailable = available;
     Q_EMIT logScaleAvailableChanged(available);
@@ -1099,6 +1117,50 @@ void CostCharts::buildCumulativeOptions() {
     connect(d_->beyond, &QComboBox::currentIndexChanged, this,
             [this] { setExtension(d_->beyond->currentData().toLongLong()); });
     connect(d_->attentionAlone, &QCheckBox::toggled, this, &CostCharts::setShowAttention);
+}
+
+// Under the tabs while Roofline is shown: what the roofs are, and a button to measure them.
+void CostCharts::buildRooflineOptions() {
+    auto* row = new QWidget(this);
+    row->setObjectName(QStringLiteral("roofline.options"));
+    auto* h = new QHBoxLayout(row);
+    h->setContentsMargins(6, 0, 6, 2);
+    d_->measureRoofs = new QPushButton(tr("Measure roofs"), row);
+    d_->measureRoofs->setObjectName(QStringLiteral("roofline.measure"));
+    d_->measureRoofs->setToolTip(
+        tr("Measure this machine's read bandwidth (a read-sum over 256 MB) and GEMM rate (a "
+           "1024³ float product) now: about a second, in the background, best while nothing "
+           "else runs. Remembered for the next start."));
+    d_->roofsStatus = new QLabel(row);
+    d_->roofsStatus->setObjectName(QStringLiteral("roofline.status"));
+    // Squeezed rather than widening the panel: the chart's note says the same at full length.
+    d_->roofsStatus->setMinimumWidth(0);
+    d_->roofsStatus->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    h->addWidget(d_->measureRoofs);
+    h->addWidget(d_->roofsStatus, 1);
+    d_->rooflineOptions = row;
+    connect(d_->measureRoofs, &QPushButton::clicked, this, &CostCharts::measureRoofsRequested);
+}
+
+void CostCharts::setRoofs(const std::optional<MachineRoofs>& roofs, bool measuring) {
+    d_->roofline->roofline->setRoofs(roofs, measuring);
+    d_->measureRoofs->setEnabled(!measuring);
+    d_->measureRoofs->setText(roofs && !measuring ? tr("Measure again") : tr("Measure roofs"));
+    // The hover hint lives here, in the window only: the chart's note goes into every export.
+    d_->roofsStatus->setText(measuring ? tr("Measuring this machine's roofs…")
+                             : roofs
+                                 ? tr("%1 GB/s read · %2 GFLOP/s GEMM · hover a step for its bound")
+                                       .arg(roofs->bandwidthGBs, 0, 'f', 1)
+                                       .arg(roofs->gemmGflops, 0, 'f', 1)
+                                 : tr("Roofs not measured yet."));
+    d_->roofsStatus->setToolTip(roofs && !measuring ? describeRoofs(*roofs)
+                                                    : d_->roofsStatus->text());
+    updateCharts();
+    replotShown();
+}
+
+const RooflineChart& CostCharts::roofline() const {
+    return *d_->roofline->roofline;
 }
 
 void CostCharts::setShowAttention(bool on) {

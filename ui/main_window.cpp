@@ -5,6 +5,7 @@
 #include "cost_charts.h"
 #include "distribution_chart.h"
 #include "model_load_task.h"
+#include "roofs_probe.h"
 #include "token_strip.h"
 #include "units.h"
 #include "what_if_panel.h"
@@ -116,7 +117,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     distribution_ = new DistributionChart;
     heatmap_ = new AttentionHeatmap;
     costs_ = new CostCharts;
-    whatIf_ = new WhatIfPanel;
+    roofs_ = new RoofsProbe(this);
+    whatIf_ = new WhatIfPanel(roofs_);
     setCentralWidget(tokens_);
     buildDocks();
     buildMenus();
@@ -132,6 +134,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](int ms) { worker_->setDelayMs(ms); });
     connect(controls_, &ControlPanel::focusModeChanged, this, [this] { dirty_ = true; });
     connect(tokens_, &TokenStrip::stepSelected, this, &MainWindow::selectStep);
+    auto showRoofs = [this] { costs_->setRoofs(roofs_->roofs(), roofs_->isMeasuring()); };
+    connect(roofs_, &RoofsProbe::changed, this, showRoofs);
+    connect(costs_, &CostCharts::measureRoofsRequested, roofs_, &RoofsProbe::measure);
+    showRoofs();
     for (const auto& [name, plot] : charts()) {
         plot->setObjectName(name);  // single exports name their file and title by it
         installExportMenu(plot, [this] { return chartCaption(view_); });
@@ -465,6 +471,7 @@ void MainWindow::showRun(std::unique_ptr<RunExport> run) {
     controls_->setState(ControlPanel::State::Idle);
     shelved_.reset();
     run_ = std::move(run);
+    if (run_->roofs) roofs_->setRoofs(run_->roofs);
     view_ = RunView{run_.get(), -1, run_->runs.front().mode};
     dirty_ = true;
     onFrame();
@@ -559,6 +566,7 @@ Result<QStringList> MainWindow::exportAll(const QString& dir) {
     auto written = exportAllCharts(charts(), dir, chartCaption(view_), QSize(1200, 750));
     if (!written) return written;
     QStringList files = written.value();
+    run_->roofs = roofs_->roofs();  // run.json records the roofs the roofline chart draws
     const QString json = QDir(dir).filePath(QStringLiteral("run.json"));
     const QString csv = QDir(dir).filePath(QStringLiteral("run.csv"));
     if (auto w = writeFile(json, QJsonDocument(runToJson(*run_)).toJson()); !w) return w.error();

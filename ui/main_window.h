@@ -24,6 +24,7 @@ class AttentionHeatmap;
 class CostCharts;
 class DistributionChart;
 class ModelLoadTask;
+class RoofsProbe;
 class TokenStrip;
 class WhatIfPanel;
 
@@ -46,12 +47,15 @@ public:
     AttentionHeatmap* attention() const { return heatmap_; }
     CostCharts* costs() const { return costs_; }
     WhatIfPanel* whatIf() const { return whatIf_; }
+    // This machine's roofs, which the what-if dock and the roofline chart both read.
+    RoofsProbe* roofs() const { return roofs_; }
     const RunExport* run() const { return run_.get(); }
     bool isRunning() const { return running_; }
     QList<QPair<QString, QCustomPlot*>> charts() const;
     Result<QStringList> exportAll(const QString& dir);
     void selectStep(int step);
-    // Shows a run computed elsewhere (the headless export), as if it had just finished here.
+    // Shows a run computed elsewhere (the headless export), as if it had just finished here; the
+    // roofs it carries, if any, replace the window's (not remembered).
     void showRun(std::unique_ptr<RunExport> run);
 
 Q_SIGNALS:
@@ -117,6 +121,7 @@ private:
     AttentionHeatmap* heatmap_ = nullptr;
     CostCharts* costs_ = nullptr;
     WhatIfPanel* whatIf_ = nullptr;
+    RoofsProbe* roofs_ = nullptr;
     QLabel* statusTokens_ = nullptr;
     QLabel* statusSpeed_ = nullptr;
     QLabel* statusCompute_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include "chart_style.h"
 #include "model/model_presets.h"
+#include "roofs_probe.h"
 #include "theme.h"
 #include "units.h"
 
@@ -14,12 +15,10 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QScrollArea>
-#include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTextDocument>
-#include <QThread>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -100,15 +99,19 @@ struct WhatIfPanel::Impl {
     QString loadedName;
     ModelConfig typed;  // what the fields hold (kept for fields the form does not show)
     QString typedSource;
-    std::optional<MachineRoofs> roofs;
-    QThread* probe = nullptr;
+    RoofsProbe* roofs = nullptr;
     bool userChose = false;  // until then a newly loaded model is what the panel shows
 };
 
-WhatIfPanel::WhatIfPanel(QWidget* parent) : QWidget(parent), d_(std::make_unique<Impl>()) {
+WhatIfPanel::WhatIfPanel(RoofsProbe* roofs, QWidget* parent)
+    : QWidget(parent), d_(std::make_unique<Impl>()) {
+    d_->roofs = roofs ? roofs : new RoofsProbe(this);
     buildForm();
     buildChart();
-    d_->roofs = rememberedRoofs(QSettings());
+    connect(d_->roofs, &RoofsProbe::changed, this, [this] {
+        updateRoofsLine();
+        recompute();
+    });
     {
         const QSignalBlocker quiet(d_->length);
         d_->length->setValue(100000);
@@ -120,13 +123,7 @@ WhatIfPanel::WhatIfPanel(QWidget* parent) : QWidget(parent), d_(std::make_unique
     updateRoofsLine();
 }
 
-WhatIfPanel::~WhatIfPanel() {
-    if (d_->probe) {
-        d_->probe->disconnect(this);
-        d_->probe->wait();  // well under a second of work
-        delete d_->probe;
-    }
-}
+WhatIfPanel::~WhatIfPanel() = default;
 
 void WhatIfPanel::buildForm() {
     Impl& d = *d_;
@@ -246,7 +243,7 @@ void WhatIfPanel::buildForm() {
     connect(d.length, &QSpinBox::valueChanged, this, &WhatIfPanel::recompute);
     for (QComboBox* c : {d.weightType, d.kvType})
         connect(c, &QComboBox::currentIndexChanged, this, &WhatIfPanel::recompute);
-    connect(d.measure, &QPushButton::clicked, this, &WhatIfPanel::measureRoofs);
+    connect(d.measure, &QPushButton::clicked, d.roofs, &RoofsProbe::measure);
 }
 
 void WhatIfPanel::buildChart() {
@@ -413,9 +410,9 @@ std::optional<whatif::Query> WhatIfPanel::query() const {
     q.prompt = 1;
     q.weightType = whatif::typeNamed(d.weightType->currentText()).value_or(GgmlType::F16);
     q.kvType = whatif::typeNamed(d.kvType->currentText()).value_or(GgmlType::F16);
-    if (d.roofs) {
-        q.roofs = d.roofs->roofs();
-        q.roofsSource = describeRoofs(*d.roofs);
+    if (const auto r = d.roofs->roofs()) {
+        q.roofs = r->roofs();
+        q.roofsSource = describeRoofs(*r);
     }
     return q;
 }
@@ -591,47 +588,17 @@ void WhatIfPanel::updateReport(const whatif::Query& q) {
     d_->report->setText(h);
 }
 
-void WhatIfPanel::setRoofs(const MachineRoofs& roofs) {
-    d_->roofs = roofs;
-    updateRoofsLine();
-    recompute();
-}
-
-std::optional<MachineRoofs> WhatIfPanel::roofs() const {
+RoofsProbe* WhatIfPanel::roofsProbe() const {
     return d_->roofs;
-}
-
-bool WhatIfPanel::isMeasuring() const {
-    return d_->probe != nullptr;
-}
-
-void WhatIfPanel::measureRoofsIfUnknown() {
-    if (!d_->roofs) measureRoofs();
-}
-
-void WhatIfPanel::measureRoofs() {
-    if (d_->probe) return;
-    auto result = std::make_shared<MachineRoofs>();
-    d_->probe = QThread::create([result] { *result = measureMachineRoofs(); });
-    connect(d_->probe, &QThread::finished, this, [this, result] {
-        d_->probe->deleteLater();
-        d_->probe = nullptr;
-        QSettings settings;
-        rememberRoofs(settings, *result);
-        setRoofs(*result);
-        Q_EMIT roofsMeasured();
-    });
-    d_->probe->start(QThread::LowPriority);
-    updateRoofsLine();
 }
 
 void WhatIfPanel::updateRoofsLine() {
     Impl& d = *d_;
-    d.measure->setEnabled(!d.probe);
-    if (d.probe)
+    d.measure->setEnabled(!d.roofs->isMeasuring());
+    if (d.roofs->isMeasuring())
         d.roofsLine->setText(tr("Measuring this machine's roofs…"));
-    else if (d.roofs)
-        d.roofsLine->setText(tr("Roofs: %1").arg(describeRoofs(*d.roofs)));
+    else if (const auto r = d.roofs->roofs())
+        d.roofsLine->setText(tr("Roofs: %1").arg(describeRoofs(*r)));
     else
         d.roofsLine->setText(tr("Roofs not measured yet."));
     d.roofsLine->setToolTip(

@@ -6,10 +6,9 @@
 // how long a step would take at this machine's measured roofs. A log-log chart (objectName
 // "what_if", exported like the other charts) draws per-step and cumulative FLOPs.
 //
-// The roofs come from a short probe (core/cost/machine_probe.h) run on a thread of its own, at
-// start-up when none is remembered or when the user asks; never on the GUI thread.
+// The roofs come from the window's RoofsProbe (roofs_probe.h), which the roofline chart reads
+// too; the panel's Measure button asks it to measure again.
 
-#include "cost/machine_probe.h"
 #include "cost/what_if_report.h"
 
 #include <QWidget>
@@ -21,10 +20,13 @@ class QCustomPlot;
 
 namespace kvscope {
 
+class RoofsProbe;
+
 class WhatIfPanel : public QWidget {
     Q_OBJECT
 public:
-    explicit WhatIfPanel(QWidget* parent = nullptr);
+    // `roofs`: the window's; null gives the panel one of its own (a panel shown alone).
+    explicit WhatIfPanel(RoofsProbe* roofs = nullptr, QWidget* parent = nullptr);
     ~WhatIfPanel() override;
 
     // The first entry of the model list, "the loaded model".
@@ -41,16 +43,7 @@ public:
     // The figures as shown (plain text), for tests and the clipboard.
     QString reportText() const;
 
-    void setRoofs(const MachineRoofs& roofs);
-    std::optional<MachineRoofs> roofs() const;
-    // Measures the roofs on a background thread and remembers them in QSettings.
-    void measureRoofs();
-    // At start-up: measures only when QSettings remembers no roofs.
-    void measureRoofsIfUnknown();
-    bool isMeasuring() const;
-
-Q_SIGNALS:
-    void roofsMeasured();
+    RoofsProbe* roofsProbe() const;
 
 private:
     void buildForm();

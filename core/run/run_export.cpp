@@ -1,5 +1,7 @@
 #include "run/run_export.h"
 
+#include "cost/roofline.h"
+
 #include <QJsonArray>
 #include <QSaveFile>
 
@@ -131,6 +133,18 @@ QJsonObject flopsToJson(const FlopBreakdown& f) {
     return o;
 }
 
+QJsonValue roofsToJson(const std::optional<MachineRoofs>& r) {
+    if (!r || !r->roofs().valid()) return QJsonValue();
+    QJsonObject o{{"bandwidth_gbs", r->bandwidthGBs},
+                  {"gemm_gflops", r->gemmGflops},
+                  {"ridge_flop_per_byte", ridgeIntensity(r->roofs())},
+                  {"threads", r->threads}};
+    o.insert(QStringLiteral("measured_utc"),
+             r->measured.isValid() ? QJsonValue(r->measured.toUTC().toString(Qt::ISODate))
+                                   : QJsonValue());
+    return o;
+}
+
 QJsonObject runToJson(const RunExport& e) {
     const Model& m = *e.model;
     QJsonArray promptIds, runs;
@@ -172,6 +186,8 @@ QJsonObject runToJson(const RunExport& e) {
                   {"model", modelToJson(m)},
                   {"settings", settings},
                   {"attention_crossover_length", crossover},
+                  // Added with the roofline: what the steps' rates are measured against.
+                  {"machine_roofs", roofsToJson(e.roofs)},
                   {"runs", runs}};
     if (e.runs.size() == 2) {
         bool equal = e.runs[0].steps.size() == e.runs[1].steps.size();

@@ -2,6 +2,7 @@
 // Run data for handouts and scripts: run.json (settings, model, every step) and run.csv (one row
 // per step). Used by the headless CLI and by the window's "Export all".
 
+#include "cost/machine_probe.h"
 #include "run/generation_session.h"
 #include "run/step_result.h"
 
@@ -26,10 +27,15 @@ struct RunExport {
     GenerationSettings settings;  // mode is per run
     std::vector<RunRecord> runs;
     std::optional<float> maxLogitDiff;  // when both modes ran in lockstep
+    // This machine's roofs (machine_probe.h), which the roofline chart draws the steps under;
+    // nullopt when not measured. run.json's "machine_roofs".
+    std::optional<MachineRoofs> roofs = std::nullopt;
 };
 
 QJsonObject modelToJson(const Model& m);
 QJsonObject flopsToJson(const FlopBreakdown& f);
+// {bandwidth_gbs, gemm_gflops, ridge_flop_per_byte, threads, measured_utc}, or null.
+QJsonValue roofsToJson(const std::optional<MachineRoofs>& r);
 QJsonObject runToJson(const RunExport& e);
 QByteArray runToCsv(const RunExport& e);
 

@@ -26,8 +26,15 @@ struct Run {
     QByteArray out, err;
 };
 
-Run runCli(const QStringList& args) {
+// `configHome`: XDG_CONFIG_HOME for the run (where the remembered roofs live); empty keeps the
+// user's.
+Run runCli(const QStringList& args, const QString& configHome = QString()) {
     QProcess p;
+    if (!configHome.isEmpty()) {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("XDG_CONFIG_HOME"), configHome);
+        p.setProcessEnvironment(env);
+    }
     p.start(QStringLiteral(KVSCOPE_BIN), args);
     if (!p.waitForFinished(120000)) qFatal("kvscope did not finish");
     return Run{p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
@@ -308,6 +315,43 @@ private Q_SLOTS:
         QVERIFY(rows[0].join(',').startsWith("mode,step,position"));
     }
 
+    // Issue 13, 6: run.json records this machine's roofs, null until they are measured,
+    // measured first with --measure-roofs, and remembered from then on (for the window too).
+    void runJsonRecordsTheMachineRoofs() {
+        QTemporaryDir config, dir;
+        const QString json = dir.filePath("out.json");
+        const QStringList run{"--headless", "--model",        kModel,   "--max-tokens",
+                              "2",          "--no-attention", "--json", json};
+        Run r = runCli(run, config.path());
+        QCOMPARE(r.exitCode, 0);
+        QJsonObject o = QJsonDocument::fromJson(readAll(json)).object();
+        QVERIFY(o.contains("machine_roofs") && o["machine_roofs"].isNull());
+
+        const QDateTime before = QDateTime::currentDateTimeUtc().addSecs(-1);
+        r = runCli(run + QStringList{"--measure-roofs"}, config.path());
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.err.contains("roofs: "), r.err.constData());
+        o = QJsonDocument::fromJson(readAll(json)).object();
+        const QJsonObject roofs = o["machine_roofs"].toObject();
+        const double bw = roofs["bandwidth_gbs"].toDouble(), gemm = roofs["gemm_gflops"].toDouble();
+        QVERIFY2(bw > 0 && gemm > 0, qPrintable(QJsonDocument(roofs).toJson()));
+        QCOMPARE(roofs["ridge_flop_per_byte"].toDouble(), gemm / bw);
+        QVERIFY(roofs["threads"].toInt() >= 1);
+        const QDateTime when = QDateTime::fromString(roofs["measured_utc"].toString(), Qt::ISODate);
+        QVERIFY2(when.isValid() && when.timeSpec() == Qt::UTC && when >= before,
+                 qPrintable(roofs["measured_utc"].toString()));
+        const QJsonObject first =
+            o["runs"].toArray()[0].toObject()["steps"].toArray()[0].toObject();
+        QVERIFY(first.contains("bytes_moved"));
+
+        r = runCli(run, config.path());  // remembered
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(!r.err.contains("roofs: "));  // not measured again
+        QCOMPARE(QJsonDocument::fromJson(readAll(json)).object()["machine_roofs"].toObject(),
+                 roofs);
+        QVERIFY(runCli({"--help"}).out.contains("--measure-roofs"));
+    }
+
     // The files hold the tokens' own text (a newline is a newline), as the tokenizer's bytes read
     // as UTF-8, and the 1-based rank the window shows: 1 for the candidate of highest raw logit,
     // the first of top_k.
@@ -474,15 +518,23 @@ private Q_SLOTS:
         const QStringList base{"--prompt", "Once upon", "--max-tokens", "40", "--seed", "11"};
         Run plain, neutral;
         const QJsonObject a = runJson(base, &plain);
-        const QJsonObject b = runJson(base + QStringList{"--min-p", "0", "--repeat-penalty", "1",
-                                                         "--presence-penalty", "0",
-                                                         "--frequency-penalty", "0",
-                                                         "--repeat-last-n", "64"},
-                                      &neutral);
+        const QJsonObject b = runJson(
+            base + QStringList{"--min-p", "0", "--repeat-penalty", "1", "--presence-penalty", "0",
+                               "--frequency-penalty", "0", "--repeat-last-n", "64"},
+            &neutral);
         QCOMPARE(ids(a["runs"][0]["tokens"]), ids(b["runs"][0]["tokens"]));
-        const QStringList chain{"--min-p",          "0.05", "--repeat-penalty",    "1.5",
-                                "--presence-penalty", "0.5",  "--frequency-penalty", "0.25",
-                                "--repeat-last-n",  "-1",   "--mode",              "both"};
+        const QStringList chain{"--min-p",
+                                "0.05",
+                                "--repeat-penalty",
+                                "1.5",
+                                "--presence-penalty",
+                                "0.5",
+                                "--frequency-penalty",
+                                "0.25",
+                                "--repeat-last-n",
+                                "-1",
+                                "--mode",
+                                "both"};
         Run run;
         const QJsonObject c = runJson(base + chain, &run);
         QCOMPARE(run.exitCode, 0);

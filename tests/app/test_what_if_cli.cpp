@@ -161,6 +161,15 @@ private Q_SLOTS:
                  QStringLiteral("given on the command line"));
     }
 
+    // --measure-roofs, the run's option, measures for --what-if as --probe does.
+    void measureRoofsActsAsProbe() {
+        const QJsonObject o = whatIf({"--preset", "gpt2-small", "--measure-roofs"});
+        QVERIFY(!o["roofs"].isNull());
+        QVERIFY2(o["roofs"].toObject()["source"].toString().contains("GB/s read"),
+                 qPrintable(o["roofs"].toObject()["source"].toString()));
+        QVERIFY(!o["step_time"].isNull());
+    }
+
     void usageErrors_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("message");

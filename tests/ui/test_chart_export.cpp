@@ -304,6 +304,10 @@ private Q_SLOTS:
                 QVERIFY2(QFileInfo(f).size() > 1000, qPrintable(f));
             }
         QVERIFY(!QFileInfo::exists(QDir(dir).filePath(QStringLiteral("breakdown.png"))));
+        for (const char* suffix : {"png", "pdf", "svg"}) {  // issue 13, 6
+            const QString f = QDir(dir).filePath(QStringLiteral("roofline.%1").arg(suffix));
+            QVERIFY2(QFileInfo(f).size() > 1000, qPrintable(f));
+        }
     }
 };
 

@@ -535,21 +535,30 @@ private Q_SLOTS:
     }
 
     // Issue 14, 10 and issue 13, 2: the log-log box is enabled on every tab it changes (Per
-    // step, Cumulative, Time, Memory) and disabled on the stacked Breakdown.
+    // step, Cumulative, Time, Memory) and disabled on the stacked Breakdown and on the Roofline,
+    // whose axes are always logarithmic (issue 13, 3).
     void logLogIsOfferedOnlyWhereItApplies() {
         CostCharts w;
         QSignalSpy spy(&w, &CostCharts::logScaleAvailableChanged);
         auto* tabs = w.findChild<QTabWidget*>();
         auto* box = w.findChild<QCheckBox*>(QStringLiteral("logLog"));
         QVERIFY(tabs && box);
-        for (int i : {0, 1, 2, 3, 4, 0}) {
+        QCOMPARE(tabs->count(), 6);
+        for (int i : {0, 1, 2, 3, 4, 5, 0}) {
             tabs->setCurrentIndex(i);
-            QCOMPARE(box->isEnabled(), i != 2);
-            QCOMPARE(w.logScaleAvailable(), i != 2);
+            QCOMPARE(box->isEnabled(), i != 2 && i != 5);
+            QCOMPARE(w.logScaleAvailable(), i != 2 && i != 5);
         }
-        QCOMPARE(spy.count(), 2);
+        QCOMPARE(spy.count(), 4);
         QCOMPARE(spy.at(0).at(0).toBool(), false);
         QCOMPARE(spy.at(1).at(0).toBool(), true);
+        QCOMPARE(spy.at(3).at(0).toBool(), true);
+        QCustomPlot* roofline = plotNamed(w, QStringLiteral("roofline"));
+        for (bool on : {true, false}) {
+            w.setLogScale(on);
+            QCOMPARE(roofline->xAxis->scaleType(), QCPAxis::stLogarithmic);
+            QCOMPARE(roofline->yAxis->scaleType(), QCPAxis::stLogarithmic);
+        }
     }
 
     // Issue 13, 2: attention FLOPs on their own beside the totals, equal to the run's own
@@ -798,7 +807,7 @@ private Q_SLOTS:
         const QString dir = tmp_.filePath(QStringLiteral("all/charts"));
         const auto written = exportAllCharts(w.namedPlots(), dir, chartCaption(viewOf(compare_)));
         QVERIFY2(written, qPrintable(written.errorMessage()));
-        QCOMPARE(written.value().size(), 18);  // six charts: a breakdown per mode
+        QCOMPARE(written.value().size(), 21);  // seven charts: a breakdown per mode, the roofline
         for (const auto& [name, plot] : w.namedPlots())
             for (const char* suffix : {".png", ".pdf", ".svg"})
                 QVERIFY(written.value().contains(QDir(dir).filePath(name + suffix)));

@@ -7,11 +7,15 @@
 #include "distribution_chart.h"
 #include "main_window.h"
 #include "model/embedded_model.h"
+#include "roofs_probe.h"
 #include "token_strip.h"
+#include "what_if_panel.h"
 
 #include "qcustomplot_include.h"
 
 #include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
@@ -92,6 +96,10 @@ private Q_SLOTS:
                      points(graph(w_->costs(), "perStep.cached.prefill")),
                  40);
         QVERIFY(run->maxLogitDiff && *run->maxLogitDiff <= 1e-4f);
+        QCOMPARE(points(graph(w_->costs(), "roofline.naive")), 40);
+        QCOMPARE(points(graph(w_->costs(), "roofline.cached")) +
+                     points(graph(w_->costs(), "roofline.prefill.cached")),
+                 40);
     }
 
     void scrubbingSelectsTheStepEverywhere() {
@@ -113,6 +121,14 @@ private Q_SLOTS:
     }
 
     void exportAllWritesWhatItClaims() {
+        // One probe for the window: the what-if dock and the roofline read the same roofs, and
+        // run.json records them.
+        QCOMPARE(w_->whatIf()->roofsProbe(), w_->roofs());
+        MachineRoofs roofs;
+        roofs.bandwidthGBs = 12.5, roofs.gemmGflops = 75, roofs.threads = 2;
+        roofs.measured = QDateTime(QDate(2026, 1, 2), QTime(3, 4, 5), Qt::UTC);
+        w_->roofs()->setRoofs(roofs);
+        QVERIFY(graph(w_->costs(), "roofline.roof.bandwidth")->visible());
         QTemporaryDir dir;
         auto files = w_->exportAll(dir.path());
         QVERIFY2(files.ok(), qPrintable(files.errorMessage()));
@@ -133,6 +149,7 @@ private Q_SLOTS:
             }
         }
         QCOMPARE(png, w_->charts().size());
+        QVERIFY(files.value().contains(QDir(dir.path()).filePath("roofline.png")));
         QCOMPARE(pdf, png);
         QCOMPARE(svg, png);
         QFile csv(QDir(dir.path()).filePath("run.csv"));
@@ -149,6 +166,12 @@ private Q_SLOTS:
                     .toObject()
                     .value(QStringLiteral("tokens_equal"))
                     .toBool());
+        const QJsonObject recorded = o["machine_roofs"].toObject();
+        QCOMPARE(recorded["bandwidth_gbs"].toDouble(), 12.5);
+        QCOMPARE(recorded["gemm_gflops"].toDouble(), 75.0);
+        QCOMPARE(recorded["ridge_flop_per_byte"].toDouble(), 6.0);
+        QCOMPARE(recorded["threads"].toInt(), 2);
+        QCOMPARE(recorded["measured_utc"].toString(), QStringLiteral("2026-01-02T03:04:05Z"));
     }
 
     void badModelKeepsTheOldOne() {

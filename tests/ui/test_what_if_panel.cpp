@@ -10,6 +10,7 @@
 #include "model/embedded_model.h"
 #include "model/model_presets.h"
 #include "qcustomplot_include.h"
+#include "roofs_probe.h"
 #include "what_if_panel.h"
 
 #include <QComboBox>
@@ -149,7 +150,7 @@ private Q_SLOTS:
         p.setLength(8192);
         MachineRoofs r;
         r.bandwidthGBs = 30, r.gemmGflops = 150, r.threads = 2;
-        p.setRoofs(r);
+        p.roofsProbe()->setRoofs(r);
         const QString text = p.reportText();
         QVERIFY2(text.contains(QStringLiteral("cached: ")) &&
                      text.contains(QStringLiteral("bound by the read bandwidth")),
@@ -161,24 +162,27 @@ private Q_SLOTS:
         QVERIFY(text.contains(charts::siValue(t.seconds(), QStringLiteral("s"))));
     }
 
-    // The probe runs on a thread of its own: measureRoofs returns at once, the result arrives
+    // The probe runs on a thread of its own: measure() returns at once, the result arrives
     // through the event loop, and QSettings keeps it for the next panel.
     void probeRunsInTheBackgroundAndIsRemembered() {
         QSettings().clear();
         {
             WhatIfPanel p;
-            QVERIFY(!p.roofs());
-            QSignalSpy done(&p, &WhatIfPanel::roofsMeasured);
-            p.measureRoofs();
-            QVERIFY(p.isMeasuring());
+            RoofsProbe* probe = p.roofsProbe();
+            QVERIFY(!probe->roofs());
+            QSignalSpy done(probe, &RoofsProbe::measured);
+            probe->measure();
+            QVERIFY(probe->isMeasuring());
             QVERIFY(done.isEmpty());
             QVERIFY(done.wait(60000));
-            QVERIFY(!p.isMeasuring());
-            QVERIFY(p.roofs() && p.roofs()->bandwidthGBs > 0 && p.roofs()->gemmGflops > 0);
-            qInfo("roofs: %s", qPrintable(describeRoofs(*p.roofs())));
+            QVERIFY(!probe->isMeasuring());
+            const auto r = probe->roofs();
+            QVERIFY(r && r->bandwidthGBs > 0 && r->gemmGflops > 0);
+            qInfo("roofs: %s", qPrintable(describeRoofs(*r)));
+            QVERIFY(p.reportText().contains(QStringLiteral("bound by")));
         }
         WhatIfPanel again;
-        QVERIFY(again.roofs());
+        QVERIFY(again.roofsProbe()->roofs());
         QVERIFY(again.reportText().contains(QStringLiteral("bound by")));
     }
 
@@ -230,14 +234,14 @@ private Q_SLOTS:
         w.whatIf()->setLength(1000000);
         MachineRoofs r;
         r.bandwidthGBs = 30, r.gemmGflops = 120, r.threads = 2;
-        w.whatIf()->setRoofs(r);
+        w.roofs()->setRoofs(r);
         QTest::qWait(200);
         w.grab().save(QDir(keep).filePath(QStringLiteral("whatif_window_1280x680.png")));
         WhatIfPanel p;
         p.resize(1200, 700);
         p.selectPreset(QStringLiteral("gpt2-small"));
         p.setLength(1000000);
-        p.setRoofs(r);
+        p.roofsProbe()->setRoofs(r);
         p.show();
         QVERIFY(QTest::qWaitForWindowExposed(&p));
         QTest::qWait(200);
