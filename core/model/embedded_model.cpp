@@ -59,7 +59,7 @@ const std::vector<EmbeddedModel>& embeddedModels() {
          QStringLiteral("GPT-2, 6 layers, 6 heads, 96 wide, 2,163-token byte-level BPE, "
                         "trained on the project's stories")},
         {QStringLiteral("llama"), QStringLiteral("kvscope tiny Llama (embedded:llama)"),
-         QStringLiteral("Llama, 6 layers, 8 query heads sharing 2 KV heads, 128 wide, "
+         QStringLiteral("Llama, 6 layers, 8 query heads sharing 2 KV heads, 96 wide, "
                         "2,560-piece SentencePiece, trained on the same stories")},
     };
     return models;

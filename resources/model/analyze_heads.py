@@ -88,6 +88,7 @@ def main():
     m.model.eval()
     L, H, T = m.layers, m.heads, m.context
     make_corpus.INVENTED_POOL = make_corpus.invented_pool(args.name_pool)
+    make_corpus.NO_REPEATS = True  # as the training corpus (--no-repeats)
     rng = make_corpus.Rng(args.seed)
     total = torch.zeros(L, H, dtype=torch.float64)
     uniform = 0.0

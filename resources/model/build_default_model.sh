@@ -11,17 +11,19 @@ cd "$(dirname "$0")"
 PY=/usr/bin/python3
 mkdir -p cache
 # A finite pool of 60 invented names per sex, so every name gets a token of its own.
-$PY make_corpus.py --seed 1 --chars 8000000 --name-pool 60 --out corpus.txt
+# No place, activity or food twice in a story while others are left, and every kind of episode
+# once before any repeats, so the likeliest continuation (greedy decoding) keeps moving on.
+$PY make_corpus.py --seed 1 --chars 8000000 --name-pool 60 --no-repeats --out corpus.txt
 # Byte-level BPE: the trainer stops when no pair repeats (2,163 ids), every word and name whole.
 $PY bpe_train.py --corpus corpus.txt --vocab-size 3072 --out cache/tok
 # SentencePiece BPE: 2,560 pieces is the smallest round size with every name whole, with and
 # without the space before it.
 $PY sp_tokenizer.py --corpus corpus.txt --vocab-size 2560 --out cache/sp
 $PY train.py --arch gpt2 --corpus corpus.txt --tokenizer cache/tok --out default \
-    --layers 6 --heads 6 --dim 96 --steps 1800 --long-every 8 --lr 3e-3 > cache/gpt2.log &
+    --layers 6 --heads 6 --dim 96 --steps 1500 --long-every 8 --lr 3e-3 > cache/gpt2.log &
 gpt2=$!
 $PY train.py --arch llama --corpus corpus.txt --tokenizer cache/sp --out llama \
-    --layers 6 --heads 8 --kv-heads 2 --dim 128 --hidden 336 --steps 1500 --long-every 8 --lr 2.5e-3 \
+    --layers 6 --heads 8 --kv-heads 2 --dim 96 --hidden 256 --steps 1500 --long-every 8 --lr 3e-3 \
     > cache/llama.log &
 llama=$!
 wait $gpt2

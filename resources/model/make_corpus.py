@@ -212,6 +212,7 @@ def invented_pool(size):
 
 
 INVENTED_POOL = None  # set by generate(): None means every invented name is new
+NO_REPEATS = False  # set by generate(): see Story.pick
 
 
 def make_character(rng, used):
@@ -262,6 +263,28 @@ class Story:
         self.obj_adj = rng.pick(COLORS if rng.chance(50) else SIZES)
         self.home = rng.pick(PLACES)
         self.lines = []
+        self.seen = {}  # per word list: the items this story has used (NO_REPEATS)
+
+    def pick(self, seq):
+        """An item of seq; with NO_REPEATS one this story has not used yet while any is left,
+        so a story never visits the same place twice and greedy decoding has something new to
+        say in every episode."""
+        if not NO_REPEATS:
+            return self.rng.pick(seq)
+        return self.sample(seq, 1)[0]
+
+    def sample(self, seq, k):
+        if not NO_REPEATS:
+            return self.rng.sample(seq, k)
+        key = tuple(seq)
+        used = self.seen.setdefault(key, set())
+        fresh = [x for x in seq if x not in used]
+        if len(fresh) < k:
+            used.clear()
+            fresh = list(seq)
+        out = self.rng.sample(fresh, k)
+        used.update(out)
+        return out
 
     def say(self, text):
         self.lines.append(text)
@@ -284,48 +307,48 @@ class Story:
             self.say("There once was %s named %s. %s was very %s." % (a_an(a.kind), a.name, cap(a.he), a.trait))
         else:
             self.say("In a small village by the %s, there lived %s %s called %s." % (
-                r.pick(["river", "sea", "forest", "hills", "lake"]), a_an(a.trait), a.kind, a.name))
+                self.pick(["river", "sea", "forest", "hills", "lake"]), a_an(a.trait), a.kind, a.name))
         self.say("%s had a friend named %s. %s was %s %s." % (
             a.name, b.name, b.name, a_an(b.trait), b.kind))
         if r.chance(50):
-            self.say("%s and %s liked to %s together." % (a.name, b.name, r.pick(ACTIVITIES)))
+            self.say("%s and %s liked to %s together." % (a.name, b.name, self.pick(ACTIVITIES)))
         if len(self.cast) > 2:
             c = self.cast[2]
             self.say("%s also knew %s, %s %s who was always %s." % (
-                a.name, c.name, a_an(c.trait), c.kind, r.pick(FEELINGS)))
+                a.name, c.name, a_an(c.trait), c.kind, self.pick(FEELINGS)))
 
     def find_object(self):
         r, a = self.rng, self.cast[0]
-        self.say("%s, %s went to the %s. %s" % (r.pick(TIMES), a.name, r.pick(PLACES), r.pick(WEATHER)))
+        self.say("%s, %s went to the %s. %s" % (self.pick(TIMES), a.name, self.pick(PLACES), self.pick(WEATHER)))
         self.say("There, %s saw %s %s %s." % (
-            a.name, a_an(self.obj_adj), self.obj[0], r.pick(SPOTS)))
+            a.name, a_an(self.obj_adj), self.obj[0], self.pick(SPOTS)))
         self.say("\"What a %s %s!\" %s said. %s picked it up and took it home." % (
-            r.pick(["nice", "lovely", "strange", "wonderful", "funny", "pretty"]),
+            self.pick(["nice", "lovely", "strange", "wonderful", "funny", "pretty"]),
             self.obj[0], a.name, cap(a.he)))
 
     def play(self):
         r = self.rng
         a, b = self.two()
-        act = r.pick(ACTIVITIES)
+        act = self.pick(ACTIVITIES)
         self.say("\"%s, %s!\" %s %s. \"Do you want to %s with me?\"" % (
-            r.pick(GREETINGS), b.name, a.name, r.pick(SAID), act))
+            self.pick(GREETINGS), b.name, a.name, self.pick(SAID), act))
         if r.chance(75):
-            self.say("\"Yes, %s!\" said %s. \"Let's go to the %s.\"" % (a.name, b.name, r.pick(PLACES)))
+            self.say("\"Yes, %s!\" said %s. \"Let's go to the %s.\"" % (a.name, b.name, self.pick(PLACES)))
             self.say("So %s and %s went there together. They had a lot of fun, and %s felt %s." % (
-                a.name, b.name, b.name, r.pick(["happy", "glad", "excited", "proud"])))
+                a.name, b.name, b.name, self.pick(["happy", "glad", "excited", "proud"])))
         else:
-            self.say("\"Not today, %s,\" said %s. \"I am too %s.\"" % (a.name, b.name, r.pick(FEELINGS)))
+            self.say("\"Not today, %s,\" said %s. \"I am too %s.\"" % (a.name, b.name, self.pick(FEELINGS)))
             self.say("%s was a little %s, but %s understood. %s went home alone." % (
-                a.name, r.pick(["sad", "lonely", "quiet"]), a.he, cap(a.he)))
+                a.name, self.pick(["sad", "lonely", "quiet"]), a.he, cap(a.he)))
 
     def count(self):
         r = self.rng
         a, b = self.two()
-        food = r.pick(FOODS)
+        food = self.pick(FOODS)
         n = r.between(2, 30)
         k = r.between(1, min(n - 1, 9))
         self.say("At the %s, %s found a basket with %s %s in it." % (
-            r.pick(PLACES), a.name, number_phrase(r, n), food[1]))
+            self.pick(PLACES), a.name, number_phrase(r, n), food[1]))
         self.say("\"Let's count them,\" said %s. %s counted slowly: %s." % (
             b.name, a.name, ", ".join(str(i) for i in range(1, min(n, 6) + 1)) + (" and more" if n > 6 else "")))
         self.say("\"There are %d %s!\" %s said." % (n, food[1], a.name))
@@ -339,34 +362,34 @@ class Story:
         trouble = r.below(3)
         if trouble == 0:
             self.say("%s, %s could not find %s. %s looked everywhere, but it was gone." % (
-                r.pick(TIMES), a.name, self.thing(), cap(a.he)))
+                self.pick(TIMES), a.name, self.thing(), cap(a.he)))
             self.say("%s felt %s. %s came to help. \"Don't worry, %s,\" said %s. \"We will find it.\"" % (
-                a.name, r.pick(["sad", "worried", "upset"]), b.name, a.name, b.name))
-            p1, p2 = r.sample(PLACES, 2)
+                a.name, self.pick(["sad", "worried", "upset"]), b.name, a.name, b.name))
+            p1, p2 = self.sample(PLACES, 2)
             self.say("They looked in the %s and at the %s. At last, %s found it %s." % (
-                p1, p2, b.name, r.pick(SPOTS)))
+                p1, p2, b.name, self.pick(SPOTS)))
             self.say("\"Thank you, %s!\" said %s, and %s hugged %s friend." % (b.name, a.name, a.he, a.his))
         elif trouble == 1:
             self.say("Then %s heard %s from the %s. \"What was that?\" asked %s." % (
-                a.name, r.pick(SOUNDS), r.pick(PLACES), b.name))
+                a.name, self.pick(SOUNDS), self.pick(PLACES), b.name))
             self.say("%s was %s, but %s went to look. It was only %s %s." % (
-                a.name, r.pick(["scared", "a bit afraid", "nervous"]), a.he,
-                a_an(r.pick(TRAITS)), r.pick(KINDS)[0]))
+                a.name, self.pick(["scared", "a bit afraid", "nervous"]), a.he,
+                a_an(self.pick(TRAITS)), self.pick(KINDS)[0]))
             self.say("%s and %s laughed. \"You were very brave, %s,\" said %s." % (
                 a.name, b.name, a.name, b.name))
         else:
             self.say("%s wanted to reach %s %s, but it was too high." % (
-                a.name, a_an(r.pick(COLORS)), r.pick(OBJECTS)[0]))
+                a.name, a_an(self.pick(COLORS)), self.pick(OBJECTS)[0]))
             self.say("\"Can you help me, %s?\" %s asked. %s thought for a moment." % (b.name, a.name, b.name))
             self.say("Then %s brought %s, and together they got it down. %s said, \"We did it!\"" % (
-                b.name, r.pick(HELPERS), a.name))
+                b.name, self.pick(HELPERS), a.name))
 
     def newcomer(self):
         r = self.rng
         if len(self.cast) >= 4:
             return self.play()
         c = make_character(r, self.used)
-        a = r.pick(self.cast)
+        a = self.pick(self.cast)
         self.say("Then %s %s came by. %s name was %s." % (
             a_an(c.trait), c.kind, cap(c.his), c.name))
         self.say("\"Hello, I am %s,\" said %s. \"Can I play with you?\"" % (c.name, c.name))
@@ -383,7 +406,7 @@ class Story:
                 a.name, b.name, self.thing()))
         else:
             self.say("\"No, it is mine!\" said %s. %s looked %s and walked away." % (
-                a.name, b.name, r.pick(["sad", "hurt", "lonely"])))
+                a.name, b.name, self.pick(["sad", "hurt", "lonely"])))
             self.say("Later, %s felt bad. %s went to find %s and said, \"I am sorry, %s. You can hold it.\"" % (
                 a.name, cap(a.he), b.name, b.name))
             self.say("%s smiled, and the two friends were happy again." % b.name)
@@ -391,20 +414,20 @@ class Story:
     def trip(self):
         r = self.rng
         a, b = self.two()
-        p1, p2, p3 = r.sample(PLACES, 3)
+        p1, p2, p3 = self.sample(PLACES, 3)
         self.say("%s, %s and %s went on a trip. First they walked to the %s, then to the %s." % (
-            r.pick(TIMES), a.name, b.name, p1, p2))
-        self.say("%s It took %s hours to reach the %s." % (r.pick(WEATHER), number_phrase(r, r.between(2, 9)), p3))
+            self.pick(TIMES), a.name, b.name, p1, p2))
+        self.say("%s It took %s hours to reach the %s." % (self.pick(WEATHER), number_phrase(r, r.between(2, 9)), p3))
         self.say("At the %s, %s saw %s %s %s. \"Look, %s!\" said %s." % (
-            p3, b.name, number_phrase(r, r.between(2, 12)), r.pick(COLORS), r.pick(OBJECTS)[1], a.name, b.name))
-        self.say("%s was %s. \"I have never seen so many!\" %s said." % (a.name, r.pick(["amazed", "surprised", "happy"]), a.he))
+            p3, b.name, number_phrase(r, r.between(2, 12)), self.pick(COLORS), self.pick(OBJECTS)[1], a.name, b.name))
+        self.say("%s was %s. \"I have never seen so many!\" %s said." % (a.name, self.pick(["amazed", "surprised", "happy"]), a.he))
 
     def meal(self):
         r = self.rng
         a, b = self.two()
-        f1, f2 = r.sample(FOODS, 2)
+        f1, f2 = self.sample(FOODS, 2)
         self.say("%s was hungry, so %s made %s for %s and %s." % (
-            a.name, a.he, a_an(f1[0] + " " + r.pick(["pie", "soup", "salad", "cake"])), a.him, b.name))
+            a.name, a.he, a_an(f1[0] + " " + self.pick(["pie", "soup", "salad", "cake"])), a.him, b.name))
         self.say("\"This is very good, %s,\" said %s. \"Can I have some %s too?\"" % (a.name, b.name, f2[1]))
         self.say("%s gave %s %s %s, and they ate until they were full." % (
             a.name, b.name, number_phrase(r, r.between(2, 9)), f2[1]))
@@ -415,11 +438,11 @@ class Story:
         form = r.below(3)
         if form == 0:
             self.say("That night, %s went to sleep in %s %s. %s dreamed about %s and about %s." % (
-                a.name, a.his, r.pick(HOMES), cap(a.he), self.thing(), b.name))
+                a.name, a.his, self.pick(HOMES), cap(a.he), self.thing(), b.name))
         elif form == 1:
             self.say("In the end, %s put %s on a shelf so %s would never lose it again." % (
                 a.name, self.thing(), a.he))
-            self.say("%s learned that %s." % (a.name, r.pick(MORALS)))
+            self.say("%s learned that %s." % (a.name, self.pick(MORALS)))
         else:
             names = [c.name for c in self.cast]
             self.say("%s and %s were tired but happy. %s kept %s forever." % (
@@ -442,8 +465,15 @@ def story(rng):
     else:
         n = rng.between(10, 22)
     episodes = [s.play, s.count, s.problem, s.newcomer, s.share, s.trip, s.meal]
+    bag = []
     for _ in range(n):
-        rng.pick(episodes)()
+        if not NO_REPEATS:
+            rng.pick(episodes)()
+            continue
+        # Every kind of episode once before any comes again.
+        if not bag:
+            bag = rng.sample(episodes, len(episodes))
+        bag.pop()()
     s.ending()
     # Paragraphs of two to four sentences, so newlines carry some meaning.
     out, para = [], []
@@ -457,9 +487,10 @@ def story(rng):
     return "\n\n".join(out)
 
 
-def generate(seed, min_chars, name_pool=0):
-    global INVENTED_POOL
+def generate(seed, min_chars, name_pool=0, no_repeats=False):
+    global INVENTED_POOL, NO_REPEATS
     INVENTED_POOL = invented_pool(name_pool) if name_pool > 0 else None
+    NO_REPEATS = no_repeats
     rng = Rng(seed)
     docs, total = [], 0
     while total < min_chars:
@@ -476,9 +507,12 @@ def main():
                     help="stop after the first story that reaches this many characters")
     ap.add_argument("--name-pool", type=int, default=0,
                     help="draw invented names from this many per sex (0: invent each one)")
+    ap.add_argument("--no-repeats", action="store_true",
+                    help="each kind of episode once before any repeats; no place, activity, "
+                    "food, time or sound twice in a story while others are left")
     ap.add_argument("--out", required=True, help="output UTF-8 text file")
     args = ap.parse_args()
-    text = generate(args.seed, args.chars, args.name_pool)
+    text = generate(args.seed, args.chars, args.name_pool, args.no_repeats)
     data = text.encode("utf-8")
     with open(args.out, "wb") as f:
         f.write(data)
