@@ -4,6 +4,8 @@
 #include "chart_export.h"
 #include "cost_charts.h"
 #include "distribution_chart.h"
+#include "lesson_driver.h"
+#include "lesson_panel.h"
 #include "model_load_task.h"
 #include "roofs_probe.h"
 #include "token_strip.h"
@@ -198,6 +200,66 @@ void MainWindow::buildDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, what);
     tabifyDockWidget(cost, what);
     cost->raise();
+    buildLessonDock();
+}
+
+// The lesson reads beside the controls it drives, under them in the left column, so that
+// pointing at any other panel never hides the narration. Hidden until a lesson opens.
+void MainWindow::buildLessonDock() {
+    lessonPanel_ = new LessonPanel;
+    auto* d = dock(tr("Lesson"), QStringLiteral("lesson"), lessonPanel_, this);
+    auto* controls = findChild<QDockWidget*>(QStringLiteral("controls"));
+    splitDockWidget(controls, d, Qt::Vertical);
+    d->hide();
+    // Closing goes through the panel's Close (or View > Lesson), which gives the settings back.
+    d->setFeatures(d->features() & ~QDockWidget::DockWidgetClosable);
+    connect(d->toggleViewAction(), &QAction::triggered, this, [this](bool on) {
+        if (!on) return closeLesson();
+        if (lessonDriver_->current() < 0) openLesson();
+    });
+    lessonDriver_ = new LessonDriver(this, lessonPanel_, this);
+    connect(lessonPanel_, &LessonPanel::closeRequested, this, &MainWindow::closeLesson);
+    // A presenter's remote sends Page Down and Page Up.
+    const auto bind = [this, d](QKeySequence key, void (LessonDriver::*go)()) {
+        auto* s = new QShortcut(key, this);
+        connect(s, &QShortcut::activated, this, [this, d, go] {
+            if (d->isVisible()) (lessonDriver_->*go)();
+        });
+    };
+    bind(QKeySequence(Qt::Key_PageDown), &LessonDriver::next);
+    bind(QKeySequence(Qt::ALT | Qt::Key_Right), &LessonDriver::next);
+    bind(QKeySequence(Qt::Key_PageUp), &LessonDriver::back);
+    bind(QKeySequence(Qt::ALT | Qt::Key_Left), &LessonDriver::back);
+}
+
+Result<bool> MainWindow::openLesson(const QString& path) {
+    auto lesson = loadLesson(path.isEmpty() ? builtInLessonPath() : path);
+    if (!lesson) return lesson.error();
+    auto* d = findChild<QDockWidget*>(QStringLiteral("lesson"));
+    if (!d->isVisible()) {
+        d->show();
+        // The narration gets most of the left column; the controls scroll.
+        resizeDocks({findChild<QDockWidget*>(QStringLiteral("controls")), d}, {35, 65},
+                    Qt::Vertical);
+    }
+    d->raise();
+    lessonPanel_->focusNext();
+    const QString file = lesson.value().file;
+    lessonDriver_->start(lesson.take(), LessonDriver::rememberedStep(file));
+    return true;
+}
+
+void MainWindow::closeLesson() {
+    lessonDriver_->finish();
+    findChild<QDockWidget*>(QStringLiteral("lesson"))->hide();
+}
+
+void MainWindow::openLessonDialog() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open a lesson"), QString(),
+                                                      tr("Lessons (*.md);;All files (*)"));
+    if (path.isEmpty()) return;
+    if (auto r = openLesson(path); !r)
+        QMessageBox::warning(this, tr("Cannot open the lesson"), r.errorMessage());
 }
 
 void MainWindow::buildMenus() {
@@ -234,6 +296,14 @@ void MainWindow::buildMenus() {
     for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* lesson = help->addAction(tr("&Lesson"), this, [this] { openLesson(); });
+    lesson->setShortcut(QKeySequence::HelpContents);
+    lesson->setStatusTip(
+        tr("A guided lesson that drives the app: tokens, sampling, attention, naive "
+           "generation, the KV cache, the cost curves, GQA and quantization."));
+    lesson->setObjectName(QStringLiteral("help.lesson"));
+    help->addAction(tr("Open Lesson &File…"), this, &MainWindow::openLessonDialog);
+    help->addSeparator();
     help->addAction(tr("&About kvscope"), this, &MainWindow::showAbout);
 
     auto* gen = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this);
@@ -394,6 +464,7 @@ void MainWindow::onStep(const StepResultPtr& step) {
         if (r.mode == step->mode) r.steps.push_back(step);
     computeMs_[step->mode == Mode::Naive ? 0 : 1] += step->milliseconds;
     dirty_ = true;
+    Q_EMIT stepAppended();
 }
 
 // A run that never started (refused, or stopped while queued) gives the screen back to the last.
@@ -480,6 +551,7 @@ void MainWindow::showRun(std::unique_ptr<RunExport> run) {
 void MainWindow::selectStep(int step) {
     view_.selectedStep = step;
     dirty_ = true;
+    Q_EMIT stepSelected(step);
 }
 
 void MainWindow::updateView() {
