@@ -66,8 +66,12 @@ QString figureText(const Figure& f) {
         case FigureUnit::Percent:
             return QString::number(f.value, 'f', f.value >= 10 || f.value == 0 ? 1 : 2) +
                    QLatin1Char('%');
-        case FigureUnit::Factor:
-            return QString::number(f.value, 'f', f.value >= 100 ? 0 : 1) + QStringLiteral("×");
+        case FigureUnit::Factor:  // "4×" for a whole ratio (heads per K/V head), else "33.3×"
+            return QString::number(f.value, 'f',
+                                   f.value >= 100 || f.value == std::round(f.value) ? 0 : 1) +
+                   QStringLiteral("×");
+        case FigureUnit::Exponent:
+            return QString::number(f.value, 'f', 2);
         case FigureUnit::Number:
             return plainNumber(f.value);
         case FigureUnit::Milliseconds:

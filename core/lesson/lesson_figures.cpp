@@ -72,7 +72,7 @@ Result<Figure> slopeOf(const Inputs& in, const std::function<double(const FlopBr
     }
     const auto fit = fitPowerLaw(x, y);
     if (!fit) return Error{QStringLiteral("a slope needs at least two generated steps")};
-    return of(fit->slope, FigureUnit::Number);
+    return of(fit->slope, FigureUnit::Exponent);
 }
 
 Result<Figure> needRoofs(const Inputs& in, const std::function<Figure(const MachineRoofs&)>& f) {

@@ -22,7 +22,8 @@ enum class FigureUnit {
     Bytes,         // bytes, shown with an SI prefix
     Percent,       // 0..100
     Factor,        // a ratio, shown as "12.3×"
-    Number,        // a plain number, three significant digits (a slope, a difference)
+    Number,        // a plain number, three significant digits (a difference, an entropy)
+    Exponent,      // a power law's exponent, two decimals (2.00 reads as a square)
     Milliseconds,  //
     GBytesPerS,    // 1e9 bytes per second
     GFlopsPerS,    // 1e9 FLOPs per second
