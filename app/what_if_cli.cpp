@@ -127,10 +127,8 @@ Result<whatif::Query> buildQuery(const QCommandLineParser& p, int& exitCode) {
     } else {
         const QString path = p.value(QStringLiteral("model"));
         auto model =
-            path.isEmpty()
-                ? loadEmbeddedModel()
-                : loadModel(path, {},
-                            LoadOptions{.tokenizerPath = p.value(QStringLiteral("tokenizer"))});
+            loadModel(path.isEmpty() ? embeddedModelPath(defaultEmbeddedModel()) : path, {},
+                      LoadOptions{.tokenizerPath = p.value(QStringLiteral("tokenizer"))});
         if (!model) {
             exitCode = ExitModel;
             return model.error();

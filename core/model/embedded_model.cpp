@@ -13,8 +13,8 @@ namespace {
 
 const QString kPrefix = QStringLiteral("embedded:");
 
-QString path(const char* file) {
-    return QStringLiteral(":/kvscope/model/") + QLatin1String(file);
+QString path(const QString& file) {
+    return QStringLiteral(":/kvscope/model/") + file;
 }
 
 QString keys() {
@@ -23,19 +23,21 @@ QString keys() {
     return k.join(QStringLiteral(", "));
 }
 
-Result<ModelPtr> loadGpt2(const EmbeddedModel& m, const LoadProgress& progress) {
+// A Hugging Face GPT-2 folder's four files under NAME/ in the resource, read from memory.
+Result<ModelPtr> loadFolder(const EmbeddedModel& m, const LoadProgress& progress) {
     ModelSources s;
     s.name = m.title;
     s.source = embeddedModelPath(m.key);
-    const QResource weights(path("gpt2/model.safetensors"));
+    const QString dir = m.key + QLatin1Char('/');
+    const QResource weights(path(dir + QStringLiteral("model.safetensors")));
     if (!weights.isValid())
         return Error{QStringLiteral("%1: missing from this build").arg(weights.fileName())};
     for (auto [file, target] :
-         {std::pair{"gpt2/config.json", &s.configJson}, std::pair{"gpt2/vocab.json", &s.vocabJson},
-          std::pair{"gpt2/merges.txt", &s.merges}}) {
-        const QResource r(path(file));
+         {std::pair{"config.json", &s.configJson}, std::pair{"vocab.json", &s.vocabJson},
+          std::pair{"merges.txt", &s.merges}}) {
+        const QResource r(path(dir + QLatin1String(file)));
         if (!r.isValid())
-            return Error{QStringLiteral("%1: missing from this build").arg(path(file))};
+            return Error{QStringLiteral("%1: missing from this build").arg(r.fileName())};
         *target = r.uncompressedData();
     }
     if (weights.compressionAlgorithm() == QResource::NoCompression) {
@@ -94,11 +96,13 @@ Result<ModelPtr> loadEmbeddedModel(const QString& key, const LoadProgress& progr
     const QString k = key.isEmpty() ? defaultEmbeddedModel() : key;
     for (const EmbeddedModel& m : embeddedModels()) {
         if (m.key != k) continue;
-        if (k == QLatin1String("gpt2")) return loadGpt2(m, progress);
+        // A model is stored either as one GGUF file or as a GPT-2 folder's four files.
+        const QString gguf = path(k + QStringLiteral("/model.gguf"));
+        if (!QResource(gguf).isValid()) return loadFolder(m, progress);
         LoadOptions named = options;
         named.name = m.title;
         named.source = embeddedModelPath(k);
-        return loadModel(path("llama/model.gguf"), progress, named);
+        return loadModel(gguf, progress, named);
     }
     return Error{QStringLiteral("%1: no such embedded model: expected one of %2")
                      .arg(embeddedModelPath(k), keys())};

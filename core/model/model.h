@@ -56,13 +56,13 @@ constexpr int kDefaultMaxContext = 8192;
 
 struct LoadOptions {
     // A llama2.c checkpoint's tokenizer.bin; empty: the tokenizer.bin beside the checkpoint.
-    QString tokenizerPath;
+    QString tokenizerPath = {};
     // Positions a run may use (llama.cpp's --ctx-size); 0: the file's, capped at
     // kDefaultMaxContext. Rotary models take any length; a learned position table (GPT-2) keeps
     // its own length and refuses a longer one.
     int contextLength = 0;
     // Shown instead of the file's name and path when set (the embedded models).
-    QString name, source;
+    QString name = {}, source = {};
 };
 
 // `path` is a model folder or a model file, identified by its bytes (formats/sniff.h): a Hugging

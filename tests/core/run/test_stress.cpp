@@ -267,15 +267,20 @@ class TestStress : public QObject {
     // same state: its sessions otherwise keep whatever the last random run touched (K/V caches
     // and activations, up to both modes' whole context: 9 MB for the embedded GPT-2).
     RssReading settledRss(const ModelPtr& m, std::uint64_t& id) {
-        RunRequest tiny;
-        tiny.runId = ++id;
-        tiny.model = m;
-        tiny.prompt = QStringLiteral("Once");
-        tiny.compare = true;
-        tiny.settings.maxNewTokens = 1;
         RunLog out;
-        runToEnd(tiny, out);
+        runToEnd(compareRequest(m, ++id, QStringLiteral("Once"), 1), out);
         return readRss();
+    }
+
+    static RunRequest compareRequest(const ModelPtr& m, std::uint64_t id, const QString& prompt,
+                                     int maxNewTokens) {
+        RunRequest r;
+        r.runId = id;
+        r.model = m;
+        r.prompt = prompt;
+        r.compare = true;
+        r.settings.maxNewTokens = maxNewTokens;
+        return r;
     }
 
     // Posts a run and waits for its end; the caller checks QTest::currentTestFailed().
@@ -330,12 +335,7 @@ private Q_SLOTS:
         // and their GEMM work buffers only reach their full size on the longest sequences, and
         // without this step the random cycles that reach them first added 1.5 MiB (+10.1%).
         for (const ModelPtr& m : {loadModel(kReferenceModel).value(), model}) {
-            RunRequest warm;
-            warm.runId = ++id;
-            warm.model = m;
-            warm.prompt = QStringLiteral("Once upon a time");
-            warm.compare = true;
-            warm.settings.maxNewTokens = 200;
+            RunRequest warm = compareRequest(m, ++id, QStringLiteral("Once upon a time"), 200);
             checkFullRun(warm);
             if (QTest::currentTestFailed()) return;
             QString longPrompt;
