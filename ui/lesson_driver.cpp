@@ -344,7 +344,9 @@ bool LessonDriver::runRun(const LessonAction& a) {
     waitFor(connect(window_, &MainWindow::runEnded, this, [this, signature, a] {
         const RunExport* r = window_->run();
         const bool made = r && !r->runs.empty() && !r->runs.front().steps.empty();
-        lastRun_ = made ? signature : QString();
+        // A run the reader stopped is shown as it is, but made again when a step asks for it.
+        const bool whole = made && r->runs.front().stop != StopReason::Cancelled;
+        lastRun_ = whole ? signature : QString();
         if (!made) return fail(a, tr("the run produced no token"));
         resumeAfterWait();
     }));

@@ -25,7 +25,7 @@ namespace {
 #ifdef KVSCOPE_SANITIZED
 constexpr int kStepTimeoutMs = 600000;
 #else
-constexpr int kStepTimeoutMs = 120000;
+constexpr int kStepTimeoutMs = 300000;
 #endif
 
 // The panel a step's last @show names ("cost:memory" is the cost dock).
