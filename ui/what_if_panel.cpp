@@ -286,7 +286,9 @@ void WhatIfPanel::buildChart() {
         }
         d.context_[r] =
             charts::addVLine(d.rects[r], QStringLiteral("whatIf.%1.context").arg(rectName[r]),
-                             QPen(QColor(120, 120, 120), 1.0, Qt::DashLine), r == 0);
+                             QPen(Qt::gray, 1.0, Qt::DashLine), r == 0);
+        // A grey that keeps its contrast in dark mode (as the cost charts' guides).
+        d.context_[r].setInk(0.47);
     }
     p->legend->setFont(QFont(p->legend->font().family(), 7));
     // Top left: every curve starts low and rises to the right, so that corner stays empty.
