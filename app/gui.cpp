@@ -33,6 +33,7 @@ int runGui(int argc, char** argv) {
                       QStringLiteral("FILE")});
     parser.addOption(
         {QStringLiteral("prompt"), QStringLiteral("Initial prompt."), QStringLiteral("TEXT")});
+    parser.addOption({QStringLiteral("present"), QStringLiteral("Start in presentation mode.")});
     parser.process(app);
 
     MainWindow window;
@@ -46,6 +47,7 @@ int runGui(int argc, char** argv) {
     } else {
         window.statusBar()->showMessage(embedded.errorMessage());
     }
+    window.setPresentationMode(parser.isSet(QStringLiteral("present")));
     window.show();
     window.roofs()->measureIfUnknown();  // in the background, once per machine
     return app.exec();

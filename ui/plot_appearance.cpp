@@ -24,10 +24,18 @@ QBrush refilled(QBrush b, const QColor& c) {
     return b;
 }
 
-// Every axis of the plot: the axis rects' (however deeply nested) and the colour scales'.
+// The plot's layout elements, however deeply nested, and its legend even while a chart keeps it
+// out of the layout (the distribution does until there is a step).
+QList<QCPLayoutElement*> allElements(QCustomPlot* plot) {
+    QList<QCPLayoutElement*> out = plot->plotLayout()->elements(true);
+    if (plot->legend && !out.contains(plot->legend)) out << plot->legend;
+    return out;
+}
+
+// Every axis of the plot: the axis rects' and the colour scales'.
 std::set<QCPAxis*> allAxes(QCustomPlot* plot) {
     std::set<QCPAxis*> axes;
-    for (QCPLayoutElement* el : plot->plotLayout()->elements(true)) {
+    for (QCPLayoutElement* el : allElements(plot)) {
         if (auto* r = qobject_cast<QCPAxisRect*>(el))
             for (QCPAxis* a : r->axes()) axes.insert(a);
         if (auto* c = qobject_cast<QCPColorScale*>(el)) axes.insert(c->axis());
@@ -155,9 +163,7 @@ protected:
             applyPalette(plot_, plot_->palette());
             restyle();
         }
-        // Polish: a chart built while presentation mode was already on.
-        if (e->type() == QEvent::FontChange || e->type() == QEvent::Polish)
-            setDrawnScale(plot_, theme::uiScale());
+        if (e->type() == QEvent::FontChange) setDrawnScale(plot_, theme::uiScale());
         return false;
     }
 
@@ -192,7 +198,7 @@ void setPaper(QCPItemText* text, bool framed) {
 void applyPalette(QCustomPlot* plot, const QPalette& pal) {
     plot->setBackground(pal.brush(QPalette::Base));
     for (QCPAxis* a : allAxes(plot)) colourAxis(a, pal.color(QPalette::Text));
-    for (QCPLayoutElement* el : plot->plotLayout()->elements(true)) colourElement(el, pal);
+    for (QCPLayoutElement* el : allElements(plot)) colourElement(el, pal);
     forEachPart(plot, [&pal](QCPLayerable* p) { colourPart(p, pal); });
 }
 
@@ -206,7 +212,7 @@ void setDrawnScale(QCustomPlot* plot, double scale) {
     if (k == 1) return;
     plot->setProperty(kScale, scale);
     for (QCPAxis* a : allAxes(plot)) scaleAxis(a, k);
-    for (QCPLayoutElement* el : plot->plotLayout()->elements(true)) scaleElement(el, k);
+    for (QCPLayoutElement* el : allElements(plot)) scaleElement(el, k);
     forEachPart(plot, [k](QCPLayerable* p) { scalePart(p, k); });
     // Exports change the scale too: what the chart fits to its fonts must follow.
     if (Follower* f = followerOf(plot)) f->restyle();

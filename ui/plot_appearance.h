@@ -33,9 +33,10 @@ double drawnScale(const QCustomPlot* plot);
 // Then the chart, if it follows the appearance, redoes what depends on its font sizes.
 void setDrawnScale(QCustomPlot* plot, double scale);
 
-// Keeps `plot` in step with its palette (applyPalette) and with theme::uiScale() (setDrawnScale),
-// when it is first shown and on every palette or font change; then `restyled`, if given, redoes
-// the chart's own colours and whatever depends on its font sizes.
+// Keeps `plot` in step with its palette (applyPalette) and with theme::uiScale() (setDrawnScale)
+// on every palette or font change; then `restyled`, if given, redoes the chart's own colours and
+// whatever depends on its font sizes. Charts are built at normal size, some from the app's font:
+// the window builds them all before presentation mode can be turned on.
 void followAppearance(QCustomPlot* plot, std::function<void()> restyled = {});
 
 }  // namespace kvscope::charts
