@@ -59,6 +59,7 @@ void Appearance::setColorScheme(ColorScheme scheme) {
 void Appearance::setPresentation(bool on) {
     if (on == presentation_) return syncActions();
     presentation_ = on;
+    Q_EMIT presentationChanging(on);
     apply();
     Q_EMIT presentationChanged(on);
 }

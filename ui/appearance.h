@@ -51,6 +51,10 @@ public:
 
 Q_SIGNALS:
     void changed();
+    // Before the look changes (presentation() already says `on`) and after: a window shrinks its
+    // layout before the fonts grow, and grows it back after they have shrunk, never passing
+    // through a layout wider than the screen.
+    void presentationChanging(bool on);
     void presentationChanged(bool on);
 
 private:

@@ -574,7 +574,7 @@ void AttentionHeatmap::updateOverlay(const StepResult& step) {
 void AttentionHeatmap::showNaiveOverlay(const StepResult& step) {
     const long long n = step.position - step.firstComputedRow;
     setTriangle(step.position);
-    triangle_->setPen(QPen(theme::modeColor(Mode::Naive), 2.5));
+    triangle_->setPen(QPen(theme::modeColor(Mode::Naive, plot_->palette()), 2.5));
     triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
     overlayText_ = tr("naive step: recomputed %1 rows = %2 cells; max change vs earlier steps: %3")
                        .arg(n)
@@ -586,7 +586,7 @@ void AttentionHeatmap::showNaiveOverlay(const StepResult& step) {
 void AttentionHeatmap::showPrefillOverlay(const StepResult& step) {
     const long long n = step.position;
     setTriangle(step.position);
-    triangle_->setPen(QPen(theme::modeColor(Mode::Cached), 2.5));
+    triangle_->setPen(QPen(theme::modeColor(Mode::Cached, plot_->palette()), 2.5));
     triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
     overlayText_ = tr("cached prefill: %1 prompt rows = %2 cells computed in one pass; "
                       "their K/V written to the cache")

@@ -189,7 +189,7 @@ void DistributionChart::applyPalette() {
     plot_->legend->setBrush(bg);
     plot_->legend->setBorderPen(recoloured(plot_->legend->borderPen(), theme::blend(fg, bg, 0.6)));
     // Colours follow the run's mode; the sampled bar differs in lightness too, for greyscale.
-    const QColor mode = theme::modeColor(shown_ ? shown_->mode : view_.focusMode);
+    const QColor mode = theme::modeColor(shown_ ? shown_->mode : view_.focusMode, pal);
     raw_->setBrush(theme::blend(fg, bg, 0.82));
     raw_->setPen(recoloured(raw_->pen(), theme::blend(fg, bg, 0.45)));
     candidates_->setBrush(theme::blend(mode, bg, 0.6));

@@ -5,6 +5,7 @@
 #include "cost_charts.h"
 #include "distribution_chart.h"
 #include "model_load_task.h"
+#include "plot_appearance.h"
 #include "roofs_probe.h"
 #include "token_strip.h"
 #include "units.h"
@@ -141,6 +142,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     showRoofs();
     for (const auto& [name, plot] : charts()) {
         plot->setObjectName(name);  // single exports name their file and title by it
+        // Built in a dark system palette, the modes' colours are lifted as after a change.
+        charts::applyPalette(plot, plot->palette());
         installExportMenu(plot, [this] { return chartCaption(view_); });
     }
 
@@ -156,6 +159,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         resize(screen()->availableGeometry().size().boundedTo(QSize(1920, 1200)));
     restoreState(q.value(QStringLiteral("window/state")).toByteArray());
     controls_->setState(ControlPanel::State::NoModel);
+    connect(appearance_, &Appearance::presentationChanging, this,
+            &MainWindow::onPresentationChanging);
     connect(appearance_, &Appearance::presentationChanged, this,
             &MainWindow::onPresentationChanged);
     appearance_->restoreSettings();
@@ -241,9 +246,13 @@ int MainWindow::fitControlsWidth() {
 // panels, even for a moment, would widen the window past the screen.
 void MainWindow::arrangeForPresentation() {
     QDockWidget *ctl = dockNamed("controls"), *cost = dockNamed("cost");
-    addDockWidget(Qt::BottomDockWidgetArea, cost);
+    // Only what is not in place moves: taking the cost dock out of its group, even for a moment,
+    // puts the rest of the group beside it.
+    if (dockWidgetArea(cost) != Qt::BottomDockWidgetArea)
+        addDockWidget(Qt::BottomDockWidgetArea, cost);
     for (const char* name : {"whatIf", "attention", "distribution"})
-        tabifyDockWidget(cost, dockNamed(name));
+        if (!tabifiedDockWidgets(cost).contains(dockNamed(name)))
+            tabifyDockWidget(cost, dockNamed(name));
     resizeDocks({ctl}, {fitControlsWidth()}, Qt::Horizontal);
     resizeDocks({cost}, {height() * 2 / 3}, Qt::Vertical);
 }
@@ -749,16 +758,22 @@ void MainWindow::resetLayout() {
     arrangeDocks();
 }
 
-// Presentation mode has its own arrangement; leaving it gives back the docks as they were.
-void MainWindow::onPresentationChanged(bool on) {
+// Presentation mode has its own arrangement, made while the fonts are still small; leaving it
+// gives back the docks as they were, once the fonts are small again.
+void MainWindow::onPresentationChanging(bool on) {
     // The compute-only rate is the engine's figure, not the audience's: at 1.5 times the size
     // the status line has room for the run's message and the other figures only.
     statusCompute_->setVisible(!on);
+    if (!on) return;
+    normalState_ = saveState();
+    arrangeDocks();
+}
+
+void MainWindow::onPresentationChanged(bool on) {
     if (on) {
-        normalState_ = saveState();
-        arrangeDocks();
+        arrangeDocks();  // again, the controls' width for the larger font
     } else if (!normalState_.isEmpty()) {
-        arrangeDocks();  // the controls' width for the normal font
+        arrangeDocks();
         restoreState(normalState_);
         normalState_.clear();
     }

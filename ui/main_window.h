@@ -84,6 +84,7 @@ private:
     void arrangeForScreen();
     void arrangeForPresentation();
     int fitControlsWidth();
+    void onPresentationChanging(bool on);
     void onPresentationChanged(bool on);
     QDockWidget* dockNamed(const char* name) const;
     void buildMenus();

@@ -68,6 +68,39 @@ void colourElement(QCPLayoutElement* el, const QPalette& pal) {
     }
 }
 
+// A mode's colour set for either background, in the mode's colour for `pal`'s (alpha kept); any
+// other colour as it is.
+QColor forModes(const QColor& c, const QPalette& pal) {
+    for (Mode m : {Mode::Naive, Mode::Cached})
+        for (const QColor& set : {theme::modeColor(m), theme::liftedForDark(theme::modeColor(m))})
+            if (c.rgb() == set.rgb()) return withAlpha(theme::modeColor(m, pal), c.alpha());
+    return c;
+}
+
+// Lines, markers and labels in a mode's colour. Bars keep theirs: filled areas read on dark as
+// they are, and the breakdown's components (two of them in the modes' colours) must stay apart.
+void colourModes(QCPLayerable* part, const QPalette& pal) {
+    if (qobject_cast<QCPBars*>(part)) return;
+    for (const char* name : {"pen", "brush", "color"}) {
+        const QVariant v = part->property(name);
+        if (v.typeId() == QMetaType::QPen) {
+            const QPen p = v.value<QPen>();
+            part->setProperty(name, recoloured(p, forModes(p.color(), pal)));
+        } else if (v.typeId() == QMetaType::QBrush) {
+            const QBrush b = v.value<QBrush>();
+            part->setProperty(name, refilled(b, forModes(b.color(), pal)));
+        } else if (v.typeId() == QMetaType::QColor) {
+            part->setProperty(name, forModes(v.value<QColor>(), pal));
+        }
+    }
+    if (auto* g = qobject_cast<QCPGraph*>(part); g && !g->scatterStyle().isNone()) {
+        QCPScatterStyle s = g->scatterStyle();
+        s.setPen(recoloured(s.pen(), forModes(s.pen().color(), pal)));
+        s.setBrush(refilled(s.brush(), forModes(s.brush().color(), pal)));
+        g->setScatterStyle(s);
+    }
+}
+
 // The marked parts: ink for text or lines, paper for a text's box.
 void colourPart(QCPLayerable* part, const QPalette& pal) {
     const QVariant ink = part->property(kInk);
@@ -199,7 +232,10 @@ void applyPalette(QCustomPlot* plot, const QPalette& pal) {
     plot->setBackground(pal.brush(QPalette::Base));
     for (QCPAxis* a : allAxes(plot)) colourAxis(a, pal.color(QPalette::Text));
     for (QCPLayoutElement* el : allElements(plot)) colourElement(el, pal);
-    forEachPart(plot, [&pal](QCPLayerable* p) { colourPart(p, pal); });
+    forEachPart(plot, [&pal](QCPLayerable* p) {
+        colourModes(p, pal);
+        colourPart(p, pal);
+    });
 }
 
 double drawnScale(const QCustomPlot* plot) {

@@ -24,7 +24,8 @@ void setInk(QCPLayerable* part, double t);
 void setPaper(QCPItemText* text, bool framed);
 
 // Colours the parts every chart has from `pal`: background, axes and grids, text elements,
-// legends, and the parts marked by setInk and setPaper.
+// legends, lines and markers in a mode's colour (theme::modeColor), and the parts marked by setInk
+// and setPaper.
 void applyPalette(QCustomPlot* plot, const QPalette& pal);
 
 // The factor the plot's fonts, pens, markers and legend icons are drawn at, relative to how the

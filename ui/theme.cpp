@@ -97,6 +97,16 @@ QColor modeColor(Mode m) {
     return m == Mode::Naive ? QColor(213, 94, 0) : QColor(0, 114, 178);
 }
 
+QColor modeColor(Mode m, const QPalette& p) {
+    return isDark(p) ? liftedForDark(modeColor(m)) : modeColor(m);
+}
+
+QColor liftedForDark(const QColor& c) {
+    QColor out = blend(c, Qt::white, 0.25);
+    out.setAlpha(c.alpha());
+    return out;
+}
+
 QColor weightsColor() {
     return QColor(0x00, 0x9E, 0x73);  // Okabe-Ito bluish green
 }

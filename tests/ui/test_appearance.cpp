@@ -151,12 +151,15 @@ private Q_SLOTS:
 
     // Greys drawn on white (the cost charts' guides, the roofline's roofs) keep their contrast on
     // dark: the same share of the way from the text colour to the background in both schemes.
-    void greysFollowThePalette() {
-        QCPAbstractPlottable* reference = nullptr;
-        for (QCustomPlot* p : charts())
+    // The modes' lines are lifted on dark (the blue fades there) and come back on light.
+    void greysAndModeColoursFollowThePalette() {
+        QCPGraph *reference = nullptr, *cached = nullptr;
+        for (QCustomPlot* p : charts()) {
             if (auto* g = p->findChild<QCPGraph*>(QStringLiteral("cumulative.reference.1")))
                 reference = g;
-        QVERIFY(reference);
+            if (auto* g = p->findChild<QCPGraph*>(QStringLiteral("perStep.cached"))) cached = g;
+        }
+        QVERIFY(reference && cached);
         QList<double> shares;
         for (ColorScheme s : {ColorScheme::Dark, ColorScheme::Light}) {
             w_->setColorScheme(s);
@@ -164,9 +167,12 @@ private Q_SLOTS:
             const double text = pal.color(QPalette::Text).lightness();
             const double base = pal.color(QPalette::Base).lightness();
             shares << (reference->pen().color().lightness() - text) / (base - text);
+            QCOMPARE(cached->pen().color(), theme::modeColor(Mode::Cached, pal));
         }
         QVERIFY2(shares[0] > 0.2 && shares[0] < 0.8 && std::abs(shares[0] - shares[1]) < 0.03,
                  qPrintable(QStringLiteral("%1 dark, %2 light").arg(shares[0]).arg(shares[1])));
+        QVERIFY(theme::modeColor(Mode::Cached, theme::darkPalette()) !=
+                theme::modeColor(Mode::Cached));
     }
 
     void systemRestoresTheStartUpPalette() {
