@@ -124,7 +124,9 @@ QCustomPlot* newPlot(const QString& id, const QString& title, QWidget* parent) {
     const QPalette pal = paletteOf(plot);
     plot->setBackground(pal.color(QPalette::Base));
     plot->plotLayout()->insertRow(0);
-    auto* heading = new QCPTextElement(plot, title, sized(10, true));
+    // Wrapped, not cut, when presentation mode's font makes it wider than the plot.
+    auto* heading = new WrappedText(plot, title, sized(10, true));
+    heading->setTextFlags(Qt::AlignHCenter | Qt::AlignVCenter | Qt::TextWordWrap);
     heading->setObjectName(id + QStringLiteral(".title"));
     heading->setTextColor(pal.color(QPalette::Text));
     plot->plotLayout()->addElement(0, 0, heading);

@@ -10,6 +10,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QEvent>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -89,6 +90,7 @@ struct WhatIfPanel::Impl {
     QLabel* source = nullptr;
     QLabel* report = nullptr;
 
+    QScrollArea* form = nullptr;  // the fields, in a column of their own
     QTabWidget* views = nullptr;  // the chart, the figures
     QCustomPlot* plot = nullptr;
     QCPAxisRect* rects[2] = {nullptr, nullptr};  // cumulative, per step
@@ -209,8 +211,8 @@ void WhatIfPanel::buildForm() {
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setMinimumWidth(form->minimumSizeHint().width() + 16);
-    scroll->setMaximumWidth(form->sizeHint().width() + 40);
+    d.form = scroll;
+    fitFormWidth();
 
     auto* figures = new QScrollArea;
     figures->setObjectName(QStringLiteral("whatIf.figures"));
@@ -295,6 +297,18 @@ void WhatIfPanel::buildChart() {
     d.rects[0]->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
     charts::addSubtitle(p, QStringLiteral("whatIf.note"))
         ->setText(tr("dash-dot: attention overtakes the weights · grey: the context"));
+}
+
+// The form's column is as wide as its fields, which follow the font (presentation mode).
+void WhatIfPanel::fitFormWidth() {
+    QWidget* form = d_->form->widget();
+    d_->form->setMinimumWidth(form->minimumSizeHint().width() + 16);
+    d_->form->setMaximumWidth(form->sizeHint().width() + 40);
+}
+
+void WhatIfPanel::changeEvent(QEvent* event) {
+    QWidget::changeEvent(event);
+    if (event->type() == QEvent::FontChange) fitFormWidth();
 }
 
 void WhatIfPanel::setLoadedModel(const ModelConfig& config, const QString& name) {
