@@ -761,8 +761,9 @@ void MainWindow::resetLayout() {
 // Presentation mode has its own arrangement, made while the fonts are still small; leaving it
 // gives back the docks as they were, once the fonts are small again.
 void MainWindow::onPresentationChanging(bool on) {
-    // The compute-only rate is the engine's figure, not the audience's: at 1.5 times the size
-    // the status line has room for the run's message and the other figures only.
+    // At 1.5 times the size the status line has room for the run's message, the tokens, FLOPs
+    // and KV bytes only: the two speeds leave it (the Time tab draws them).
+    statusSpeed_->setVisible(!on);
     statusCompute_->setVisible(!on);
     if (!on) return;
     normalState_ = saveState();
