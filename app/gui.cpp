@@ -9,6 +9,8 @@
 #include <QIcon>
 #include <QStatusBar>
 
+#include <cstdio>
+
 namespace kvscope {
 
 int runGui(int argc, char** argv) {
@@ -34,6 +36,12 @@ int runGui(int argc, char** argv) {
     parser.addOption(
         {QStringLiteral("prompt"), QStringLiteral("Initial prompt."), QStringLiteral("TEXT")});
     parser.addOption({QStringLiteral("present"), QStringLiteral("Start in presentation mode.")});
+    parser.addOption({QStringLiteral("lesson"),
+                      QStringLiteral("Start the guided lesson: the built-in one, or the lesson "
+                                     "FILE given after the options (docs/LESSONS.md).")});
+    parser.addPositionalArgument(QStringLiteral("FILE"),
+                                 QStringLiteral("With --lesson: a lesson file (Markdown)."),
+                                 QStringLiteral("[FILE]"));
     parser.process(app);
 
     MainWindow window;
@@ -50,6 +58,13 @@ int runGui(int argc, char** argv) {
     window.setPresentationMode(parser.isSet(QStringLiteral("present")));
     window.show();
     window.roofs()->measureIfUnknown();  // in the background, once per machine
+    if (parser.isSet(QStringLiteral("lesson"))) {
+        const QStringList files = parser.positionalArguments();
+        if (auto r = window.openLesson(files.value(0)); !r) {
+            std::fprintf(stderr, "kvscope: %s\n", qPrintable(r.errorMessage()));
+            window.statusBar()->showMessage(r.errorMessage());
+        }
+    }
     return app.exec();
 }
 

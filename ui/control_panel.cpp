@@ -340,6 +340,34 @@ Mode ControlPanel::focusMode() const {
     return compareFocus_ == 0 ? Mode::Naive : Mode::Cached;
 }
 
+void ControlPanel::setRunMode(RunMode m) {
+    mode_->setCurrentIndex(int(m));
+}
+
+void ControlPanel::setCompareFocus(Mode m) {
+    compareFocus_ = m == Mode::Naive ? 0 : 1;
+    syncFocusBox();
+}
+
+void ControlPanel::setSettings(const GenerationSettings& s) {
+    temperature_->setValue(double(s.sampler.temperature));
+    topK_->setValue(s.sampler.topK);
+    topP_->setValue(double(s.sampler.topP));
+    seed_->setText(QString::number(s.sampler.seed));
+    minP_->setValue(double(s.sampler.minP));
+    repeatPenalty_->setValue(double(s.sampler.repeatPenalty));
+    presencePenalty_->setValue(double(s.sampler.presencePenalty));
+    frequencyPenalty_->setValue(double(s.sampler.frequencyPenalty));
+    repeatLastN_->setValue(s.sampler.repeatLastN);
+    maxTokens_->setValue(s.maxNewTokens);
+    stopAtEot_->setChecked(s.stopAtEndOfText);
+    threads_->setValue(s.threads);
+}
+
+void ControlPanel::setDelayMs(int ms) {
+    delay_->setValue(ms);
+}
+
 // Outside Compare the box is greyed and names the one run there is; the user's Compare choice
 // comes back with Compare.
 void ControlPanel::syncFocusBox() {

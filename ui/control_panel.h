@@ -33,6 +33,11 @@ public:
     GenerationSettings settings() const;  // mode from runMode() (cached when comparing)
     int delayMs() const;
     Mode focusMode() const;  // which run single-run panels show when comparing
+    // Setters for a lesson (and tests): they write the widgets, as if the user had.
+    void setRunMode(RunMode m);
+    void setCompareFocus(Mode m);                   // the run the panels show when comparing
+    void setSettings(const GenerationSettings& s);  // all but the mode
+    void setDelayMs(int ms);
 
     enum class State { Idle, Running, Paused, NoModel };
     void setState(State s);

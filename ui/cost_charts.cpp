@@ -1281,6 +1281,14 @@ void CostCharts::setLogScale(bool on) {
     replotShown();
 }
 
+void CostCharts::showTab(int index) {
+    d_->tabs->setCurrentIndex(index);
+}
+
+int CostCharts::currentTab() const {
+    return d_->tabs->currentIndex();
+}
+
 std::optional<double> CostCharts::cumulativeSlope(Mode m) const {
     return d_->cumulative->slope(m);
 }

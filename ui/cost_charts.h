@@ -51,6 +51,9 @@ public:
     bool showsAttention() const;
     void setExtension(std::int64_t length);
     std::int64_t extension() const;
+    // The tabs, in order: per step, cumulative, breakdown, time, memory, roofline.
+    void showTab(int index);
+    int currentTab() const;
     // Whether the tab on screen has log-log axes to switch (see logScaleAvailableChanged).
     bool logScaleAvailable() const;
     // The exponent fitted to a mode's cumulative FLOPs (measured, or predicted when that mode did

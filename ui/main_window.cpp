@@ -4,6 +4,8 @@
 #include "chart_export.h"
 #include "cost_charts.h"
 #include "distribution_chart.h"
+#include "lesson_driver.h"
+#include "lesson_panel.h"
 #include "model_load_task.h"
 #include "plot_appearance.h"
 #include "roofs_probe.h"
@@ -193,6 +195,7 @@ void MainWindow::buildDocks() {
     dock(tr("Cost"), QStringLiteral("cost"), costs_, this);
     dock(tr("What if"), QStringLiteral("whatIf"), whatIf_, this);
     arrangeDocks();
+    buildLessonDock();
 }
 
 QDockWidget* MainWindow::dockNamed(const char* name) const {
@@ -207,6 +210,7 @@ void MainWindow::arrangeDocks() {
                                      dockNamed("whatIf")};
     for (QDockWidget* d : all) d->setFloating(false);
     addDockWidget(Qt::LeftDockWidgetArea, ctl);
+    if (QDockWidget* lesson = dockNamed("lesson")) splitDockWidget(ctl, lesson, Qt::Vertical);
     if (appearance_->presentation())
         arrangeForPresentation();
     else
@@ -257,6 +261,65 @@ void MainWindow::arrangeForPresentation() {
     resizeDocks({cost}, {height() * 2 / 3}, Qt::Vertical);
 }
 
+// The lesson reads beside the controls it drives, under them in the left column, so that
+// pointing at any other panel never hides the narration. Hidden until a lesson opens.
+void MainWindow::buildLessonDock() {
+    lessonPanel_ = new LessonPanel;
+    auto* d = dock(tr("Lesson"), QStringLiteral("lesson"), lessonPanel_, this);
+    auto* controls = findChild<QDockWidget*>(QStringLiteral("controls"));
+    splitDockWidget(controls, d, Qt::Vertical);
+    d->hide();
+    // Closing goes through the panel's Close (or View > Lesson), which gives the settings back.
+    d->setFeatures(d->features() & ~QDockWidget::DockWidgetClosable);
+    connect(d->toggleViewAction(), &QAction::triggered, this, [this](bool on) {
+        if (!on) return closeLesson();
+        if (lessonDriver_->current() < 0) openLesson();
+    });
+    lessonDriver_ = new LessonDriver(this, lessonPanel_, this);
+    connect(lessonPanel_, &LessonPanel::closeRequested, this, &MainWindow::closeLesson);
+    // A presenter's remote sends Page Down and Page Up.
+    const auto bind = [this, d](QKeySequence key, void (LessonDriver::*go)()) {
+        auto* s = new QShortcut(key, this);
+        connect(s, &QShortcut::activated, this, [this, d, go] {
+            if (d->isVisible()) (lessonDriver_->*go)();
+        });
+    };
+    bind(QKeySequence(Qt::Key_PageDown), &LessonDriver::next);
+    bind(QKeySequence(Qt::ALT | Qt::Key_Right), &LessonDriver::next);
+    bind(QKeySequence(Qt::Key_PageUp), &LessonDriver::back);
+    bind(QKeySequence(Qt::ALT | Qt::Key_Left), &LessonDriver::back);
+}
+
+Result<bool> MainWindow::openLesson(const QString& path) {
+    auto lesson = loadLesson(path.isEmpty() ? builtInLessonPath() : path);
+    if (!lesson) return lesson.error();
+    auto* d = findChild<QDockWidget*>(QStringLiteral("lesson"));
+    if (!d->isVisible()) {
+        d->show();
+        // The narration gets most of the left column; the controls scroll.
+        resizeDocks({findChild<QDockWidget*>(QStringLiteral("controls")), d}, {35, 65},
+                    Qt::Vertical);
+    }
+    d->raise();
+    lessonPanel_->focusNext();
+    const QString file = lesson.value().file;
+    lessonDriver_->start(lesson.take(), LessonDriver::rememberedStep(file));
+    return true;
+}
+
+void MainWindow::closeLesson() {
+    lessonDriver_->finish();
+    findChild<QDockWidget*>(QStringLiteral("lesson"))->hide();
+}
+
+void MainWindow::openLessonDialog() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open a lesson"), QString(),
+                                                      tr("Lessons (*.md);;All files (*)"));
+    if (path.isEmpty()) return;
+    if (auto r = openLesson(path); !r)
+        QMessageBox::warning(this, tr("Cannot open the lesson"), r.errorMessage());
+}
+
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open Model…"), this, &MainWindow::openModelDialog);
@@ -296,6 +359,14 @@ void MainWindow::buildMenus() {
     reset->setStatusTip(tr("Show every panel again, docked where it was at the first start."));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* lesson = help->addAction(tr("&Lesson"), this, [this] { openLesson(); });
+    lesson->setShortcut(QKeySequence::HelpContents);
+    lesson->setStatusTip(
+        tr("A guided lesson that drives the app: tokens, sampling, attention, naive "
+           "generation, the KV cache, the cost curves, GQA and quantization."));
+    lesson->setObjectName(QStringLiteral("help.lesson"));
+    help->addAction(tr("Open Lesson &File…"), this, &MainWindow::openLessonDialog);
+    help->addSeparator();
     help->addAction(tr("&About kvscope"), this, &MainWindow::showAbout);
 
     auto* gen = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this);
@@ -456,6 +527,7 @@ void MainWindow::onStep(const StepResultPtr& step) {
         if (r.mode == step->mode) r.steps.push_back(step);
     computeMs_[step->mode == Mode::Naive ? 0 : 1] += step->milliseconds;
     dirty_ = true;
+    Q_EMIT stepAppended();
 }
 
 // A run that never started (refused, or stopped while queued) gives the screen back to the last.
@@ -542,6 +614,7 @@ void MainWindow::showRun(std::unique_ptr<RunExport> run) {
 void MainWindow::selectStep(int step) {
     view_.selectedStep = step;
     dirty_ = true;
+    Q_EMIT stepSelected(step);
 }
 
 void MainWindow::updateView() {

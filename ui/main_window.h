@@ -25,6 +25,8 @@ namespace kvscope {
 class AttentionHeatmap;
 class CostCharts;
 class DistributionChart;
+class LessonDriver;
+class LessonPanel;
 class ModelLoadTask;
 class RoofsProbe;
 class TokenStrip;
@@ -56,6 +58,21 @@ public:
     QList<QPair<QString, QCustomPlot*>> charts() const;
     Result<QStringList> exportAll(const QString& dir);
     void selectStep(int step);
+    int selectedStep() const { return view_.selectedStep; }
+    // What the Generate, Step and Stop buttons do (the lesson drives the engine through these).
+    void generate(bool paused);
+    void stepOnce();
+    void stopRun();
+    // Redraws every panel from the run now rather than at the next frame.
+    void refreshPanels() { onFrame(); }
+
+    // Opens a lesson (core/lesson/lesson.h) in the Lesson dock, at the step where the reader
+    // stopped; empty: the built-in lesson. A file that does not parse is reported (the message
+    // names the line) and changes nothing.
+    Result<bool> openLesson(const QString& path = QString());
+    void closeLesson();
+    LessonDriver* lesson() const { return lessonDriver_; }
+    LessonPanel* lessonPanel() const { return lessonPanel_; }
     // Shows a run computed elsewhere (the headless export), as if it had just finished here; the
     // roofs it carries, if any, replace the window's (not remembered).
     void showRun(std::unique_ptr<RunExport> run);
@@ -72,6 +89,8 @@ Q_SIGNALS:
     void runEnded();
     void modelChanged();
     void modelLoadFailed(const QString& message);
+    void stepAppended();          // a step of the run on screen arrived
+    void stepSelected(int step);  // the step the panels show (-1: the newest)
 
 protected:
     void closeEvent(QCloseEvent* e) override;
@@ -90,10 +109,7 @@ private:
     void buildMenus();
     void buildStatusBar();
     void wireWorker();
-    void generate(bool paused);
     void togglePause();
-    void stepOnce();
-    void stopRun();
     void resetRun();
     void onRunStarted(quint64 runId, const std::vector<int>& promptIds);
     void onStep(const StepResultPtr& step);
@@ -114,6 +130,8 @@ private:
     void rebuildRecentMenu();
     void buildEmbeddedMenu(QMenu* menu);
     void showAbout();
+    void openLessonDialog();
+    void buildLessonDock();
 
     ModelPtr model_;
     QThread workerThread_;
@@ -149,6 +167,8 @@ private:
     ModelLoadTask* loading_ = nullptr;
     Appearance* appearance_ = nullptr;
     QByteArray normalState_;  // the docks as they were before presentation mode
+    LessonPanel* lessonPanel_ = nullptr;
+    LessonDriver* lessonDriver_ = nullptr;
 };
 
 }  // namespace kvscope

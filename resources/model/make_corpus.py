@@ -238,6 +238,31 @@ def make_character(rng, used):
     return Character(name, kind, female, rng.pick(TRAITS))
 
 
+def odd_opening(rng):
+    """Text that is not how the grammar opens a story, for a model to learn that after anything
+    at all a story can begin: a bare capitalised word, a name it never saw (invented afresh, so
+    it comes in pieces), a short question, a fragment or a line of counting. The training stream
+    puts a few stories after one of these (train.py --odd-openings)."""
+    kind = rng.below(6)
+    if kind == 0:
+        words = [k[0] for k in KINDS] + [o[0] for o in OBJECTS] + [f[0] for f in FOODS] + PLACES
+        return cap(rng.pick(words))
+    if kind == 1:
+        return invented_name(rng, rng.chance(50)) + rng.pick(["", "", " was here.", "!"])
+    if kind == 2:
+        return rng.pick(["Why was the %s %s?", "Where did the %s go?", "What is your %s?",
+                         "Who saw the %s?"]).replace("%s", rng.pick([k[0] for k in KINDS]), 1) \
+            .replace("%s", rng.pick(FEELINGS))
+    if kind == 3:
+        return "The " + rng.pick(["", "little ", "old ", "big "]) + rng.pick([k[0] for k in KINDS])
+    if kind == 4:
+        n = rng.between(2, 5)
+        return "%s counted %s: %s" % (rng.pick(GIRL_NAMES + BOY_NAMES), rng.pick(
+            ["the stars", "his toys", "her shells", "the apples"]),
+            ", ".join(str(i) for i in range(1, n + 1)))
+    return rng.pick(["The end.", "Hello!", "Yes.", "No, thank you.", "It was late."])
+
+
 def a_an(word):
     return ("an " if word[0] in "aeiou" else "a ") + word
 

@@ -27,6 +27,7 @@ sys.path.insert(0, HERE)
 import bpe_train  # noqa: E402
 import gpt2_torch  # noqa: E402
 import llama_torch  # noqa: E402
+import make_corpus  # noqa: E402
 import sp_tokenizer  # noqa: E402
 
 SEP = bpe_train.SPECIAL
@@ -131,6 +132,21 @@ class LlamaRecipe:
                         os.path.join(out_dir, "sp.model"))
 
 
+def with_odd_openings(stories, percent, seed=7):
+    """`percent`% of the stories preceded by an opening the grammar never writes
+    (make_corpus.odd_opening), a space or a blank line between: a prompt like "Dog" is then
+    something a story can follow. Only the training stories; validation stays the corpus."""
+    if percent <= 0:
+        return stories
+    rng = make_corpus.Rng(seed)
+    out = []
+    for s in stories:
+        if rng.below(100) < percent:
+            s = make_corpus.odd_opening(rng) + rng.pick([" ", "\n\n"]) + s
+        out.append(s)
+    return out
+
+
 def window_at(step, args):
     """(window, batch) of a step: most steps take short windows, which cost far less attention
     per token; every long_every-th step takes full-context windows with the same token count,
@@ -166,6 +182,8 @@ def main():
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--val-percent", type=int, default=2)
+    ap.add_argument("--odd-openings", type=int, default=0,
+                    help="percent of training stories after an opening the grammar never writes")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -190,7 +208,7 @@ def main():
     train_stories = [s for i, s in enumerate(stories) if i % k != k - 1]
     cache = os.path.join(args.cache, args.arch)
     os.makedirs(cache, exist_ok=True)
-    train_ids = recipe.encode(train_stories)
+    train_ids = recipe.encode(with_odd_openings(train_stories, args.odd_openings))
     val_ids = recipe.encode(val_stories)
     np.save(os.path.join(cache, "val_ids.npy"), val_ids)
     H_uni = unigram_entropy(train_ids, V)

@@ -329,6 +329,11 @@ private Q_SLOTS:
         w_->resetLayout();
         QTest::qWait(50);
         for (QDockWidget* d : w_->findChildren<QDockWidget*>()) {
+            // The lesson's dock shows while a lesson runs, not because of a reset.
+            if (d->objectName() == QLatin1String("lesson")) {
+                QVERIFY(d->isHidden());
+                continue;
+            }
             QVERIFY2(d->isVisible() && !d->isFloating(), qPrintable(d->objectName()));
             QCOMPARE(w_->dockWidgetArea(d), areas[d->objectName()]);
         }
