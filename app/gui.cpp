@@ -35,6 +35,7 @@ int runGui(int argc, char** argv) {
                       QStringLiteral("FILE")});
     parser.addOption(
         {QStringLiteral("prompt"), QStringLiteral("Initial prompt."), QStringLiteral("TEXT")});
+    parser.addOption({QStringLiteral("present"), QStringLiteral("Start in presentation mode.")});
     parser.addOption({QStringLiteral("lesson"),
                       QStringLiteral("Start the guided lesson: the built-in one, or the lesson "
                                      "FILE given after the options (docs/LESSONS.md).")});
@@ -54,6 +55,7 @@ int runGui(int argc, char** argv) {
     } else {
         window.statusBar()->showMessage(embedded.errorMessage());
     }
+    window.setPresentationMode(parser.isSet(QStringLiteral("present")));
     window.show();
     window.roofs()->measureIfUnknown();  // in the background, once per machine
     if (parser.isSet(QStringLiteral("lesson"))) {

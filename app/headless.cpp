@@ -50,6 +50,10 @@ void addOptions(QCommandLineParser& p) {
         {QStringLiteral("headless"),
          QStringLiteral(
              "Run on the command line, without a window (without it, kvscope opens its window).")},
+        {QStringLiteral("present"),
+         QStringLiteral("The window only: start in presentation mode (fonts, lines and markers "
+                        "1.5 times larger in high contrast, laid out for a 1280x720 projector; "
+                        "View > Presentation Mode, F5).")},
         {QStringLiteral("model"),
          QStringLiteral("A model folder or file, identified by its bytes: a Hugging Face GPT-2 "
                         "folder (config.json, model.safetensors, vocab.json, merges.txt) or its "
@@ -137,7 +141,8 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("FILE")},
         {QStringLiteral("export-dir"),
          QStringLiteral("Write every chart (PNG, PDF, SVG) with run.csv and run.json to DIR, as "
-                        "the window's File > Export All does; needs no display."),
+                        "the window's File > Export All does; needs no display. Charts are on "
+                        "white, whatever the window's colour scheme."),
          QStringLiteral("DIR")},
         {QStringLiteral("measure-roofs"),
          QStringLiteral("Before the run, measure this machine's read bandwidth and GEMM rate "

@@ -1,5 +1,6 @@
 #include "attention_heatmap.h"
 
+#include "plot_appearance.h"
 #include "plot_note.h"
 #include "theme.h"
 #include "token_text.h"
@@ -57,12 +58,11 @@ QString formatDiff(float d) {
     return d == 0 ? text + QStringLiteral(" (bit-identical)") : text;
 }
 
-void styleItemText(QCPItemText* t, const QColor& frame, const QPalette& pal, int padding) {
-    QColor back = pal.color(QPalette::Base);
-    back.setAlpha(225);
-    t->setBrush(back);
+void styleItemText(QCPItemText* t, const QColor& frame, int padding) {
+    t->setBrush(QColor(255, 255, 255, 225));  // the paper's colour, as translucent
     t->setPen(QPen(frame, 1.5));
-    t->setColor(pal.color(QPalette::Text));
+    charts::setInk(t, 0);
+    charts::setPaper(t, false);
     t->setPadding(QMargins(padding + 2, padding, padding + 2, padding));
 }
 
@@ -72,6 +72,13 @@ AttentionHeatmap::AttentionHeatmap(QWidget* parent) : QWidget(parent) {
     buildControls();
     buildPlot();
     buildOverlay();
+    charts::applyPalette(plot_, plot_->palette());
+    // Token labels or a numeric stride: which fits depends on the font's size.
+    charts::followAppearance(plot_, [this] {
+        if (shown_ == 0) return;
+        relayout();
+        updateAxes();
+    });
     applyScale();
     syncControls();  // choices can be made before the first run
     auto* layout = new QVBoxLayout(this);
@@ -118,16 +125,10 @@ void AttentionHeatmap::buildControls() {
 void AttentionHeatmap::buildPlot() {
     plot_ = new QCustomPlot(this);
     plot_->setMinimumSize(240, 200);
-    const QPalette pal = palette();
-    plot_->setBackground(pal.brush(QPalette::Base));
     for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
         a->setTicker(QSharedPointer<QCPAxisTickerText>::create());
         a->grid()->setVisible(false);
         a->setSubTicks(false);
-        a->setBasePen(QPen(pal.color(QPalette::Text)));
-        a->setTickPen(QPen(pal.color(QPalette::Text)));
-        a->setTickLabelColor(pal.color(QPalette::Text));
-        a->setLabelColor(pal.color(QPalette::Text));
     }
     plot_->xAxis->setLabel(tr("key position (attended to)"));
     plot_->yAxis->setLabel(tr("query position (attending)"));
@@ -139,8 +140,6 @@ void AttentionHeatmap::buildPlot() {
     scale_ = new QCPColorScale(plot_);
     plot_->plotLayout()->addElement(0, 1, scale_);
     scale_->setType(QCPAxis::atRight);
-    scale_->axis()->setTickLabelColor(pal.color(QPalette::Text));
-    scale_->axis()->setLabelColor(pal.color(QPalette::Text));
     map_->setColorScale(scale_);
     map_->setGradient(viridis());
     map_->setDataRange(QCPRange(0, 1));
@@ -149,7 +148,6 @@ void AttentionHeatmap::buildPlot() {
     scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
     // The title in a row of its own above the matrix, wrapped to its column like the note.
     title_ = new PlotNote(plot_);
-    title_->setTextColor(pal.color(QPalette::Text));
     plot_->plotLayout()->insertRow(0);
     plot_->plotLayout()->addElement(0, 0, title_);
     plot_->plotLayout()->setRowStretchFactor(0, 0.001);
@@ -160,7 +158,6 @@ void AttentionHeatmap::buildPlot() {
 }
 
 void AttentionHeatmap::buildOverlay() {
-    const QPalette pal = palette();
     triangle_ = new QCPCurve(plot_->xAxis, plot_->yAxis);
     triangle_->setSelectable(QCP::stNone);
     newRow_ = new QCPItemRect(plot_);
@@ -171,7 +168,6 @@ void AttentionHeatmap::buildOverlay() {
     QFont small = note_->font();
     small.setPointSizeF(small.pointSizeF() * 0.9);
     note_->setFont(small);
-    note_->setTextColor(pal.color(QPalette::Text));
     note_->setVisible(false);
     const QColor cached = theme::modeColor(Mode::Cached);
     newRow_->setPen(QPen(Qt::white, 3));
@@ -179,7 +175,7 @@ void AttentionHeatmap::buildOverlay() {
     cacheStrip_->setBrush(QBrush(cached, Qt::BDiagPattern));
     freshKey_->setPen(QPen(cached, 1));
     freshKey_->setBrush(cached);
-    styleItemText(stripText_, cached, pal, 0);
+    styleItemText(stripText_, cached, 0);
     stripText_->setPositionAlignment(Qt::AlignCenter);
     for (QCPAbstractItem* item :
          std::initializer_list<QCPAbstractItem*>{newRow_, cacheStrip_, freshKey_, stripText_}) {
@@ -578,7 +574,7 @@ void AttentionHeatmap::updateOverlay(const StepResult& step) {
 void AttentionHeatmap::showNaiveOverlay(const StepResult& step) {
     const long long n = step.position - step.firstComputedRow;
     setTriangle(step.position);
-    triangle_->setPen(QPen(theme::modeColor(Mode::Naive), 2.5));
+    triangle_->setPen(QPen(theme::modeColor(Mode::Naive, plot_->palette()), 2.5));
     triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
     overlayText_ = tr("naive step: recomputed %1 rows = %2 cells; max change vs earlier steps: %3")
                        .arg(n)
@@ -590,7 +586,7 @@ void AttentionHeatmap::showNaiveOverlay(const StepResult& step) {
 void AttentionHeatmap::showPrefillOverlay(const StepResult& step) {
     const long long n = step.position;
     setTriangle(step.position);
-    triangle_->setPen(QPen(theme::modeColor(Mode::Cached), 2.5));
+    triangle_->setPen(QPen(theme::modeColor(Mode::Cached, plot_->palette()), 2.5));
     triangle_->setBrush(QBrush(QColor(255, 255, 255, 110), Qt::FDiagPattern));
     overlayText_ = tr("cached prefill: %1 prompt rows = %2 cells computed in one pass; "
                       "their K/V written to the cache")

@@ -1,7 +1,9 @@
 #include "chart_export.h"
 
 #include "chart_style.h"
+#include "plot_appearance.h"
 #include "qcustomplot_include.h"
+#include "theme.h"
 
 #include <QBuffer>
 #include <QClipboard>
@@ -56,6 +58,7 @@ double ExportLook::fontScale(QSize size) {
 }
 
 ExportLook::ExportLook(QCustomPlot* plot, QSize size, const QString& caption) : plot_(plot) {
+    useExportLook();
     const double f = fontScale(size);
     scaleFonts(f);
     for (int i = 0; i < plot->itemCount(); ++i) {
@@ -84,6 +87,21 @@ ExportLook::~ExportLook() {
     // Lay the screen copy out at its own size now: the legend's wrap and the wrapped texts follow
     // the width they were last laid out at.
     plot_->replot();
+}
+
+// Put back last (undo_ runs backwards): the fonts scaled for the frame are restored first, at the
+// normal scale they were taken at.
+void ExportLook::useExportLook() {
+    if (const double drawn = charts::drawnScale(plot_); drawn != 1) {
+        charts::setDrawnScale(plot_, 1);
+        undo_.push_back([plot = plot_, drawn] { charts::setDrawnScale(plot, drawn); });
+    }
+    const QPalette light = theme::lightPalette();
+    if (exportsInScreenColors() || plot_->palette() == light) return;
+    const bool own = plot_->testAttribute(Qt::WA_SetPalette);
+    const QPalette screen = plot_->palette();
+    plot_->setPalette(light);  // the plot follows it (followAppearance)
+    undo_.push_back([plot = plot_, own, screen] { plot->setPalette(own ? screen : QPalette()); });
 }
 
 void ExportLook::scaleFonts(double f) {
@@ -396,6 +414,14 @@ QString lastExportFolder() {
 
 void rememberExportFolder(const QString& dir) {
     QSettings().setValue(QStringLiteral("export/lastFolder"), dir);
+}
+
+bool exportsInScreenColors() {
+    return QSettings().value(QStringLiteral("export/screenColors"), false).toBool();
+}
+
+void setExportsInScreenColors(bool on) {
+    QSettings().setValue(QStringLiteral("export/screenColors"), on);
 }
 
 void exportChartDialog(QWidget* parent, QCustomPlot* plot, const QString& caption) {

@@ -65,6 +65,12 @@ QString defaultExportName(QCustomPlot* plot, const QString& caption, const QStri
 QString lastExportFolder();
 void rememberExportFolder(const QString& dir);
 
+// Exports are drawn on white in the light palette, whatever the screen shows (a dark figure on a
+// white handout page or slide reads badly), unless the user asks for the screen's colours (View >
+// Export in Screen Colours); kept in QSettings.
+bool exportsInScreenColors();
+void setExportsInScreenColors(bool on);
+
 // File > Export Chart: a save dialog in the last export folder with the default name, the format
 // picked by the file's suffix or the filter; confirms in the status bar, warns on failure.
 void exportChartDialog(QWidget* parent, QCustomPlot* plot, const QString& caption);
@@ -82,7 +88,8 @@ Q_SIGNALS:
     void exported(const QString& message);
 };
 
-// How an export differs from the screen, for the lifetime of one export: the caption as a
+// How an export differs from the screen, for the lifetime of one export: the light palette
+// (unless exportsInScreenColors()), the normal scale whatever presentation mode's, the caption as a
 // bottom row, fonts scaled with the frame (a 1200x750 frame gets twice the screen's: tick labels
 // >= 40 px on its 2400x1500 PNG, readable projected), interaction aids such as the selected-step
 // line left out. Everything is put back on destruction.
@@ -96,6 +103,7 @@ public:
     static double fontScale(QSize size);
 
 private:
+    void useExportLook();
     void scaleFonts(double f);
     void addCaption(const QString& caption, double f);
     void nestLayout();

@@ -1,5 +1,7 @@
 #include "chart_style.h"
 
+#include "plot_appearance.h"
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -122,7 +124,9 @@ QCustomPlot* newPlot(const QString& id, const QString& title, QWidget* parent) {
     const QPalette pal = paletteOf(plot);
     plot->setBackground(pal.color(QPalette::Base));
     plot->plotLayout()->insertRow(0);
-    auto* heading = new QCPTextElement(plot, title, sized(10, true));
+    // Wrapped, not cut, when presentation mode's font makes it wider than the plot.
+    auto* heading = new WrappedText(plot, title, sized(10, true));
+    heading->setTextFlags(Qt::AlignHCenter | Qt::AlignVCenter | Qt::TextWordWrap);
     heading->setObjectName(id + QStringLiteral(".title"));
     heading->setTextColor(pal.color(QPalette::Text));
     plot->plotLayout()->addElement(0, 0, heading);
@@ -137,6 +141,7 @@ QCustomPlot* newPlot(const QString& id, const QString& title, QWidget* parent) {
     plot->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
     plot->legend->setIconSize(18, 9);
     plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    followAppearance(plot);
     return plot;
 }
 
@@ -303,7 +308,7 @@ QCPItemText* addEmptyNote(QCPAxisRect* rect, const QString& id, const QString& t
     t->position->setCoords(0.5, 0.45);
     t->setPositionAlignment(Qt::AlignCenter);
     t->setTextAlignment(Qt::AlignHCenter);
-    t->setColor(paletteOf(rect->parentPlot()).color(QPalette::Text));
+    setInk(t, 0);
     t->setFont(sized(kLabelPt));
     t->setText(text);
     t->setVisible(false);
@@ -370,6 +375,11 @@ void VLine::hide() {
     if (label) label->setVisible(false);
 }
 
+void VLine::setInk(double t) {
+    charts::setInk(line, t);
+    if (label) charts::setInk(label, t);
+}
+
 namespace {
 // x in plot coordinates, y as a fraction of the axis rect's height: a line or label that spans
 // the rect whatever the value range or scale.
@@ -413,12 +423,10 @@ QCPItemText* addNote(QCPAxisRect* rect, const QString& id, Qt::Alignment corner)
                            corner & Qt::AlignTop ? 0.02 : 0.98);
     t->setPositionAlignment(corner);
     t->setTextAlignment(Qt::AlignLeft);
-    const QPalette pal = paletteOf(rect->parentPlot());
-    QColor fill = pal.color(QPalette::Base);
-    fill.setAlpha(215);
-    t->setBrush(fill);
-    t->setPen(QPen(pal.color(QPalette::Mid)));
-    t->setColor(pal.color(QPalette::Text));
+    t->setBrush(QColor(255, 255, 255, 215));  // the paper's colour, as translucent
+    t->setPen(QPen());
+    setInk(t, 0);
+    setPaper(t, true);
     t->setFont(sized(kNotePt));
     t->setPadding(QMargins(5, 3, 5, 3));
     t->setVisible(false);

@@ -21,7 +21,8 @@ QSharedPointer<QCPAxisTicker> plainLogTicker();
 // linear ones only when `siLinear` (token positions read better as plain integers).
 void setLogAxis(QCPAxis* axis, bool logarithmic, bool siLinear);
 
-// A plot with a title row above its one axis rect, coloured from `parent`'s palette.
+// A plot with a title row above its one axis rect, coloured from `parent`'s palette and
+// following its changes (followAppearance in plot_appearance.h).
 QCustomPlot* newPlot(const QString& id, const QString& title, QWidget* parent);
 QCPTextElement* plotTitle(QCustomPlot* plot);
 // A second axis rect below the first, its left and right margins aligned with the first so both
@@ -91,6 +92,8 @@ struct VLine {
     InsideText* label = nullptr;
     void place(double x, const QString& text = {}, double labelY = 0.02);
     void hide();
+    // Line and label in a grey that follows the palette (setInk in plot_appearance.h).
+    void setInk(double t);
 };
 VLine addVLine(QCPAxisRect* rect, const QString& id, const QPen& pen, bool labelled);
 

@@ -1,8 +1,11 @@
 #include "control_panel.h"
 
+#include "theme.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QEvent>
 #include <QFormLayout>
 #include <QGridLayout>
 #include <QGroupBox>
@@ -38,7 +41,36 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
     layout->addWidget(buildButtons());
     layout->addWidget(buildSamplingBox());
     layout->addStretch(1);
+    fitToFont();
     setState(State::NoModel);
+}
+
+// Widths measured in the font: presentation mode changes it after the panel is built.
+void ControlPanel::fitToFont() {
+    // The style's 80-pixel minimum button would make the row too wide for the dock: the text
+    // and some padding is enough.
+    for (QPushButton* b : {generate_, pause_, step_, stop_, reset_}) {
+        const QFontMetrics fm = b->fontMetrics();
+        const QString widest = b == pause_ ? tr("Resume") : b->text();
+        b->setMinimumWidth(fm.horizontalAdvance(widest) + 3 * fm.averageCharWidth());
+    }
+    delayLabel_->setMinimumWidth(
+        delayLabel_->fontMetrics().horizontalAdvance(QStringLiteral("1000 ms")));
+    // Spin boxes ask for the width of their largest value (top-k and max tokens go to 2^20);
+    // five digits is room enough for what is typed, and keeps two settings a row narrow.
+    QSpinBox reference;
+    reference.setFont(font());
+    reference.setRange(0, 99999);
+    for (QAbstractSpinBox* b : std::initializer_list<QAbstractSpinBox*>{
+             temperature_, topK_, topP_, minP_, repeatPenalty_, repeatLastN_, presencePenalty_,
+             frequencyPenalty_, maxTokens_, threads_})
+        b->setMinimumWidth(reference.minimumSizeHint().width());
+}
+
+void ControlPanel::changeEvent(QEvent* event) {
+    QWidget::changeEvent(event);
+    if (event->type() == QEvent::FontChange) fitToFont();
+    if (event->type() == QEvent::PaletteChange) updatePromptCount();  // its warning colour
 }
 
 QWidget* ControlPanel::buildPromptBox() {
@@ -111,13 +143,6 @@ QWidget* ControlPanel::buildButtons() {
     l->addWidget(step_, 0, 2);
     l->addWidget(stop_, 0, 3);
     l->addWidget(reset_, 0, 4);
-    // The style's 80-pixel minimum button would make the row too wide for the dock: the text
-    // and some padding is enough.
-    for (QPushButton* b : {generate_, pause_, step_, stop_, reset_}) {
-        const QFontMetrics fm = b->fontMetrics();
-        const QString widest = b == pause_ ? tr("Resume") : b->text();
-        b->setMinimumWidth(fm.horizontalAdvance(widest) + 3 * fm.averageCharWidth());
-    }
     l->setColumnStretch(0, 2);  // the main action is the widest
     for (int c = 1; c < 5; ++c) l->setColumnStretch(c, 1);
     connect(generate_, &QPushButton::clicked, this, &ControlPanel::generateRequested);
@@ -180,8 +205,6 @@ QWidget* ControlPanel::buildSamplingBox() {
     delay_->setPageStep(100);
     delay_->setToolTip(tr("Delay per token: wait this long between tokens so a class can follow."));
     delayLabel_ = new QLabel;
-    delayLabel_->setMinimumWidth(
-        delayLabel_->fontMetrics().horizontalAdvance(QStringLiteral("1000 ms")));
     auto updateDelay = [this](int ms) {
         delayLabel_->setText(ms == 0 ? tr("full speed") : tr("%1 ms").arg(ms));
         Q_EMIT delayChanged(ms);
@@ -192,14 +215,6 @@ QWidget* ControlPanel::buildSamplingBox() {
     auto* delayRow = new QHBoxLayout;
     delayRow->addWidget(delay_, 1);
     delayRow->addWidget(delayLabel_);
-    // Spin boxes ask for the width of their largest value (top-k and max tokens go to 2^20);
-    // five digits is room enough for what is typed, and keeps two settings a row narrow.
-    QSpinBox reference;
-    reference.setRange(0, 99999);
-    for (QAbstractSpinBox* b : std::initializer_list<QAbstractSpinBox*>{
-             temperature_, topK_, topP_, minP_, repeatPenalty_, repeatLastN_, presencePenalty_,
-             frequencyPenalty_, maxTokens_, threads_})
-        b->setMinimumWidth(reference.minimumSizeHint().width());
     // Two settings a row, on two tabs where the group box was: the panel must fit a
     // 720-pixel-high projector without scrolling, and the four penalties as two more rows did
     // not (with Noto fonts).
@@ -394,8 +409,11 @@ void ControlPanel::updatePromptCount() {
     QString text = tr("prompt: %1 / %2 tokens").arg(n).arg(context_);
     if (!fits) text += tr(" (too long: at most %1)").arg(context_ - 1);
     promptCount_->setText(text);
-    QPalette pal = palette();
-    if (!fits) pal.setColor(QPalette::WindowText, QColor(200, 30, 30));
+    // Only the warning's colour is the label's own; the rest follows the panel's palette.
+    QPalette pal;
+    if (!fits)
+        pal.setColor(QPalette::WindowText,
+                     theme::isDark(palette()) ? QColor(255, 120, 120) : QColor(200, 30, 30));
     promptCount_->setPalette(pal);
 }
 

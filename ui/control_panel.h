@@ -59,7 +59,11 @@ Q_SIGNALS:
     void delayChanged(int ms);
     void focusModeChanged();
 
+protected:
+    void changeEvent(QEvent* event) override;
+
 private:
+    void fitToFont();
     QWidget* buildPromptBox();
     QWidget* buildSamplingBox();
     void buildPenaltyBoxes();

@@ -3,6 +3,7 @@
 #include "chart_style.h"
 #include "cost/curve_fit.h"
 #include "cost/what_if.h"
+#include "plot_appearance.h"
 #include "roofline_chart.h"
 #include "theme.h"
 
@@ -44,8 +45,14 @@ QString str(const char* s) {
 
 const QString kPositionAxis = QStringLiteral("sequence length n (tokens the step's pass sees)");
 
+// Greys, as shares of the way from the palette's text colour to its base (charts::setInk), so
+// they read on dark as on white.
+constexpr double kGuideInk = 0.47;      // the selected step, the slopes' labels
+constexpr double kReferenceInk = 0.59;  // reference slopes: behind the data
+constexpr double kStrongInk = 0.35;     // the ratio curve, the breakdown's crossover
+
 QPen selectionPen() {
-    return QPen(QColor(120, 120, 120), 1.2, Qt::DashDotLine);
+    return QPen(Qt::gray, 1.2, Qt::DashDotLine);
 }
 
 // What a refresh hands every chart: the view, the model's shape, and which modes ran.
@@ -86,6 +93,7 @@ private:
 // The selected step's marker: an interaction aid, which exports leave out.
 VLine selectionLine(QCPAxisRect* r, const QString& id) {
     VLine v = charts::addVLine(r, id, selectionPen(), false);
+    charts::setInk(v.line, kGuideInk);
     charts::markInteractive(v.line);
     return v;
 }
@@ -268,10 +276,11 @@ public:
             beyondAttention_[i]->setPen(QPen(c, 1.0, Qt::DashLine));
         }
         for (int k = 0; k < 3; ++k) {
-            reference_[k] = charts::addLine(
-                top_, QStringLiteral("cumulative.reference.%1").arg(k + 1),
-                QStringLiteral("slope %1").arg(k + 1), QColor(150, 150, 150), false);
-            reference_[k]->setPen(QPen(QColor(150, 150, 150), 1.0));
+            reference_[k] =
+                charts::addLine(top_, QStringLiteral("cumulative.reference.%1").arg(k + 1),
+                                QStringLiteral("slope %1").arg(k + 1), Qt::gray, false);
+            reference_[k]->setPen(QPen(Qt::gray, 1.0));
+            charts::setInk(reference_[k], kReferenceInk);
             referenceLabel_[k] = new QCPItemText(plot);
             referenceLabel_[k]->setObjectName(
                 QStringLiteral("cumulative.reference.%1.label").arg(k + 1));
@@ -279,12 +288,13 @@ public:
             referenceLabel_[k]->position->setAxes(top_->axis(QCPAxis::atBottom),
                                                   top_->axis(QCPAxis::atLeft));
             referenceLabel_[k]->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-            referenceLabel_[k]->setColor(QColor(120, 120, 120));
+            charts::setInk(referenceLabel_[k], kGuideInk);
             referenceLabel_[k]->setText(QStringLiteral("slope %1").arg(k + 1));
             referenceLabel_[k]->setVisible(false);
         }
         ratio_ = charts::addLine(ratioRect_, QStringLiteral("cumulative.ratio"),
-                                 QStringLiteral("naive ÷ cached"), QColor(90, 90, 90), false);
+                                 QStringLiteral("naive ÷ cached"), Qt::gray, false);
+        charts::setInk(ratio_, kStrongInk);
         ratio_->removeFromLegend();
         notes_ = charts::addSubtitle(plot, QStringLiteral("cumulative.notes"));
         ratioNote_ = charts::addNote(ratioRect_, QStringLiteral("cumulative.ratioNote"),
@@ -571,8 +581,10 @@ public:
         prefillNote_->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
         prefillNote_->position->setAxisRect(r);
         prefillNote_->setPadding(QMargins(6, 2, 0, 0));
+        charts::setInk(prefillNote_, 0);
         crossover_ = charts::addVLine(r, id + QStringLiteral(".crossover"),
-                                      QPen(QColor(90, 90, 90), 1.2, Qt::DotLine), true);
+                                      QPen(Qt::gray, 1.2, Qt::DotLine), true);
+        crossover_.setInk(kStrongInk);
         select_ = selectionLine(r, id + QStringLiteral(".selected"));
     }
 

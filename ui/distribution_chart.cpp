@@ -1,5 +1,6 @@
 #include "distribution_chart.h"
 
+#include "plot_appearance.h"
 #include "theme.h"
 #include "token_text.h"
 
@@ -47,7 +48,14 @@ DistributionChart::DistributionChart(QWidget* parent) : QWidget(parent) {
     layout->addWidget(stageBox_);
     layout->addWidget(plot_, 1);
     buildPlot();
+    charts::applyPalette(plot_, plot_->palette());
     applyPalette();
+    // How many candidates' labels fit depends on the font's size.
+    charts::followAppearance(plot_, [this] {
+        applyPalette();
+        stale_ = true;
+        refresh();
+    });
     showEmpty();
 }
 
@@ -79,6 +87,8 @@ void DistributionChart::buildPlot() {
     marker_ = new QCPGraph(plot_->xAxis, plot_->yAxis2);
     marker_->setName(tr("u fell here"));
     marker_->setLineStyle(QCPGraph::lsNone);
+    marker_->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(Qt::black, 1.5), QBrush(Qt::black), 13));
     uLine_ = new QCPItemStraightLine(plot_);
     uLabel_ = new QCPItemText(plot_);
     for (QCPItemPosition* pos : {uLine_->point1, uLine_->point2, uLabel_->position})
@@ -87,6 +97,10 @@ void DistributionChart::buildPlot() {
     uLabel_->setClipToAxisRect(true);
     plot_->yAxis2->setRange(0, 1.05);
     plot_->yAxis2->setLabel(tr("cumulative"));
+    // Widths here, colours in applyPalette: presentation mode scales the widths.
+    sampled_->setPen(QPen(Qt::black, 1.5));
+    cumulative_->setPen(QPen(Qt::black, 1.5));
+    uLine_->setPen(QPen(Qt::black, 1.5, Qt::DashLine));
     hideDraw();
     showLegend(false);  // until there is a step: no empty boxes on first launch
 }
@@ -162,41 +176,32 @@ void DistributionChart::showLegend(bool on) {
     }
 }
 
+// The chart's own colours; the background, axes, title and legend text follow the palette with
+// every chart's (charts::applyPalette). Only colours change here: presentation mode scales the
+// widths.
 void DistributionChart::applyPalette() {
-    const QPalette& pal = palette();
+    using charts::recoloured;
+    const QPalette& pal = plot_->palette();
     const QColor fg = pal.color(QPalette::Text);
     const QColor bg = pal.color(QPalette::Base);
-    plot_->setBackground(bg);
-    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-        a->setBasePen(QPen(fg));
-        a->setTickPen(QPen(fg));
-        a->setSubTickPen(QPen(fg));
-        a->setLabelColor(fg);
-        a->setTickLabelColor(fg);
+    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis})
         a->grid()->setPen(QPen(theme::blend(fg, bg, 0.8), 0, Qt::DotLine));
-    }
-    title_->setTextColor(fg);
     plot_->legend->setBrush(bg);
-    plot_->legend->setTextColor(fg);
-    plot_->legend->setBorderPen(QPen(theme::blend(fg, bg, 0.6)));
+    plot_->legend->setBorderPen(recoloured(plot_->legend->borderPen(), theme::blend(fg, bg, 0.6)));
     // Colours follow the run's mode; the sampled bar differs in lightness too, for greyscale.
-    const QColor mode = theme::modeColor(shown_ ? shown_->mode : view_.focusMode);
+    const QColor mode = theme::modeColor(shown_ ? shown_->mode : view_.focusMode, pal);
     raw_->setBrush(theme::blend(fg, bg, 0.82));
-    raw_->setPen(QPen(theme::blend(fg, bg, 0.45)));
+    raw_->setPen(recoloured(raw_->pen(), theme::blend(fg, bg, 0.45)));
     candidates_->setBrush(theme::blend(mode, bg, 0.6));
-    candidates_->setPen(QPen(theme::blend(mode, bg, 0.3)));
+    candidates_->setPen(recoloured(candidates_->pen(), theme::blend(mode, bg, 0.3)));
     sampled_->setBrush(mode);
-    sampled_->setPen(QPen(theme::blend(mode, fg, 0.5), 1.5));
-    QCPAxis* right = plot_->yAxis2;
-    right->setBasePen(QPen(fg));
-    right->setTickPen(QPen(fg));
-    right->setSubTickPen(QPen(fg));
-    right->setLabelColor(fg);
-    right->setTickLabelColor(fg);
-    cumulative_->setPen(QPen(fg, 1.5));
-    marker_->setScatterStyle(
-        QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(fg, 1.5), QBrush(mode), 13));
-    uLine_->setPen(QPen(fg, 1.5, Qt::DashLine));
+    sampled_->setPen(recoloured(sampled_->pen(), theme::blend(mode, fg, 0.5)));
+    cumulative_->setPen(recoloured(cumulative_->pen(), fg));
+    QCPScatterStyle marker = marker_->scatterStyle();
+    marker.setPen(recoloured(marker.pen(), fg));
+    marker.setBrush(mode);
+    marker_->setScatterStyle(marker);
+    uLine_->setPen(recoloured(uLine_->pen(), fg));
     uLabel_->setColor(fg);
 }
 
@@ -514,14 +519,6 @@ bool DistributionChart::eventFilter(QObject* watched, QEvent* event) {
         QToolTip::showText(help->globalPos(), barToolTip(i), plot_);
     }
     return true;
-}
-
-void DistributionChart::changeEvent(QEvent* event) {
-    QWidget::changeEvent(event);
-    if (event->type() != QEvent::PaletteChange) return;
-    applyPalette();
-    stale_ = true;
-    refresh();
 }
 
 }  // namespace kvscope

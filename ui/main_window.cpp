@@ -7,6 +7,7 @@
 #include "lesson_driver.h"
 #include "lesson_panel.h"
 #include "model_load_task.h"
+#include "plot_appearance.h"
 #include "roofs_probe.h"
 #include "token_strip.h"
 #include "units.h"
@@ -121,6 +122,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     costs_ = new CostCharts;
     roofs_ = new RoofsProbe(this);
     whatIf_ = new WhatIfPanel(roofs_);
+    appearance_ = new Appearance(this);
     setCentralWidget(tokens_);
     buildDocks();
     buildMenus();
@@ -142,6 +144,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     showRoofs();
     for (const auto& [name, plot] : charts()) {
         plot->setObjectName(name);  // single exports name their file and title by it
+        // Built in a dark system palette, the modes' colours are lifted as after a change.
+        charts::applyPalette(plot, plot->palette());
         installExportMenu(plot, [this] { return chartCaption(view_); });
     }
 
@@ -157,9 +161,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         resize(screen()->availableGeometry().size().boundedTo(QSize(1920, 1200)));
     restoreState(q.value(QStringLiteral("window/state")).toByteArray());
     controls_->setState(ControlPanel::State::NoModel);
+    connect(appearance_, &Appearance::presentationChanging, this,
+            &MainWindow::onPresentationChanging);
+    connect(appearance_, &Appearance::presentationChanged, this,
+            &MainWindow::onPresentationChanged);
+    appearance_->restoreSettings();
 }
 
 MainWindow::~MainWindow() {
+    delete appearance_;  // puts the start-up look back while every panel is whole
     worker_->stop(~std::uint64_t(0));
     workerThread_.quit();
     workerThread_.wait();
@@ -175,32 +185,80 @@ void MainWindow::buildDocks() {
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setMinimumWidth(controls_->minimumSizeHint().width() +
-                            scroll->verticalScrollBar()->sizeHint().width());
-    auto* ctl = dock(tr("Controls"), QStringLiteral("controls"), scroll, this);
-    addDockWidget(Qt::LeftDockWidgetArea, ctl);
-    auto* dist =
-        dock(tr("Next-token distribution"), QStringLiteral("distribution"), distribution_, this);
-    auto* heat = dock(tr("Attention"), QStringLiteral("attention"), heatmap_, this);
+    dock(tr("Controls"), QStringLiteral("controls"), scroll, this);
+    dock(tr("Next-token distribution"), QStringLiteral("distribution"), distribution_, this);
+    dock(tr("Attention"), QStringLiteral("attention"), heatmap_, this);
     // A chart's minimum grows with its labels (slopes, crossovers at 1000 tokens); the window
     // must still fit a 1280x720 projector, so the cost dock's minimum is fixed here and a long
     // label wraps or is squeezed inside the chart instead of widening the window.
     costs_->setMinimumSize(420, 240);
-    auto* cost = dock(tr("Cost"), QStringLiteral("cost"), costs_, this);
+    dock(tr("Cost"), QStringLiteral("cost"), costs_, this);
+    dock(tr("What if"), QStringLiteral("whatIf"), whatIf_, this);
+    arrangeDocks();
+    buildLessonDock();
+}
+
+QDockWidget* MainWindow::dockNamed(const char* name) const {
+    return findChild<QDockWidget*>(QLatin1String(name), Qt::FindDirectChildrenOnly);
+}
+
+// The default arrangement (presentation mode's while it is on), also what Reset Layout restores:
+// adding a dock that is already in the window moves it.
+void MainWindow::arrangeDocks() {
+    QDockWidget *ctl = dockNamed("controls"), *cost = dockNamed("cost");
+    const QList<QDockWidget*> all = {ctl, dockNamed("distribution"), dockNamed("attention"), cost,
+                                     dockNamed("whatIf")};
+    for (QDockWidget* d : all) d->setFloating(false);
+    addDockWidget(Qt::LeftDockWidgetArea, ctl);
+    if (QDockWidget* lesson = dockNamed("lesson")) splitDockWidget(ctl, lesson, Qt::Vertical);
+    if (appearance_->presentation())
+        arrangeForPresentation();
+    else
+        arrangeForScreen();
+    for (QDockWidget* d : all) d->show();
+    cost->raise();
+}
+
+void MainWindow::arrangeForScreen() {
+    QDockWidget *ctl = dockNamed("controls"), *dist = dockNamed("distribution"),
+                *heat = dockNamed("attention"), *cost = dockNamed("cost");
     addDockWidget(Qt::RightDockWidgetArea, heat);
     addDockWidget(Qt::RightDockWidgetArea, dist);
     addDockWidget(Qt::BottomDockWidgetArea, cost);
     resizeDocks({heat, dist}, {3, 2}, Qt::Vertical);
     // On a 1280-pixel screen the token strip and the cost tabs get what the controls and the
     // attention panel leave: 400 px for the right column leaves the cost tabs room to show.
-    resizeDocks({ctl, heat}, {scroll->minimumWidth(), 400}, Qt::Horizontal);
+    resizeDocks({ctl, heat}, {fitControlsWidth(), 400}, Qt::Horizontal);
     resizeDocks({cost}, {420}, Qt::Vertical);
     // The what-if calculator shares the cost dock's place, as a tab behind it.
-    auto* what = dock(tr("What if"), QStringLiteral("whatIf"), whatIf_, this);
+    QDockWidget* what = dockNamed("whatIf");
     addDockWidget(Qt::BottomDockWidgetArea, what);
     tabifyDockWidget(cost, what);
-    cost->raise();
-    buildLessonDock();
+}
+
+// The controls' width follows their font (presentation mode): no horizontal scrolling.
+int MainWindow::fitControlsWidth() {
+    auto* scroll = static_cast<QScrollArea*>(dockNamed("controls")->widget());
+    scroll->setMinimumWidth(controls_->minimumSizeHint().width() +
+                            scroll->verticalScrollBar()->sizeHint().width());
+    return scroll->minimumWidth();
+}
+
+// At 1.5 times the size three columns do not fit 1280 px: the charts share one tab group under
+// the tokens, so the one raised (by the user or a lesson) gets the whole width right of the
+// controls. Straight from any arrangement, the controls widened last: three columns of the larger
+// panels, even for a moment, would widen the window past the screen.
+void MainWindow::arrangeForPresentation() {
+    QDockWidget *ctl = dockNamed("controls"), *cost = dockNamed("cost");
+    // Only what is not in place moves: taking the cost dock out of its group, even for a moment,
+    // puts the rest of the group beside it.
+    if (dockWidgetArea(cost) != Qt::BottomDockWidgetArea)
+        addDockWidget(Qt::BottomDockWidgetArea, cost);
+    for (const char* name : {"whatIf", "attention", "distribution"})
+        if (!tabifiedDockWidgets(cost).contains(dockNamed(name)))
+            tabifyDockWidget(cost, dockNamed(name));
+    resizeDocks({ctl}, {fitControlsWidth()}, Qt::Horizontal);
+    resizeDocks({cost}, {height() * 2 / 3}, Qt::Vertical);
 }
 
 // The lesson reads beside the controls it drives, under them in the left column, so that
@@ -294,6 +352,11 @@ void MainWindow::buildMenus() {
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+    view->addSeparator();
+    appearance_->addMenuEntries(view);
+    QAction* reset = view->addAction(tr("&Reset Layout"), this, &MainWindow::resetLayout);
+    reset->setObjectName(QStringLiteral("resetLayout"));
+    reset->setStatusTip(tr("Show every panel again, docked where it was at the first start."));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* lesson = help->addAction(tr("&Lesson"), this, [this] { openLesson(); });
@@ -756,10 +819,46 @@ void MainWindow::dropEvent(QDropEvent* e) {
     e->acceptProposedAction();
 }
 
+void MainWindow::setColorScheme(ColorScheme scheme) {
+    appearance_->setColorScheme(scheme);
+}
+
+void MainWindow::setPresentationMode(bool on) {
+    appearance_->setPresentation(on);
+}
+
+void MainWindow::resetLayout() {
+    arrangeDocks();
+}
+
+// Presentation mode has its own arrangement, made while the fonts are still small; leaving it
+// gives back the docks as they were, once the fonts are small again.
+void MainWindow::onPresentationChanging(bool on) {
+    // At 1.5 times the size the status line has room for the run's message, the tokens, FLOPs
+    // and KV bytes only: the two speeds leave it (the Time tab draws them).
+    statusSpeed_->setVisible(!on);
+    statusCompute_->setVisible(!on);
+    if (!on) return;
+    normalState_ = saveState();
+    arrangeDocks();
+}
+
+void MainWindow::onPresentationChanged(bool on) {
+    if (on) {
+        arrangeDocks();  // again, the controls' width for the larger font
+    } else if (!normalState_.isEmpty()) {
+        arrangeDocks();
+        restoreState(normalState_);
+        normalState_.clear();
+    }
+}
+
 void MainWindow::closeEvent(QCloseEvent* e) {
     QSettings q;
     q.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    q.setValue(QStringLiteral("window/state"), saveState());
+    // The arrangement to start with next time: presentation mode is not remembered.
+    q.setValue(QStringLiteral("window/state"),
+               appearance_->presentation() ? normalState_ : saveState());
     controls_->saveSettings();
     stopRun();
     e->accept();

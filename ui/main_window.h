@@ -2,6 +2,7 @@
 // The window wires views together: the control panel drives the worker, steps arrive as values
 // and are appended to the run, and a frame timer redraws the panels at display rate.
 
+#include "appearance.h"
 #include "control_panel.h"
 #include "run/generation_worker.h"
 #include "run/run_export.h"
@@ -16,6 +17,7 @@
 #include <memory>
 
 class QCustomPlot;
+class QDockWidget;
 class QLabel;
 
 namespace kvscope {
@@ -75,6 +77,14 @@ public:
     // roofs it carries, if any, replace the window's (not remembered).
     void showRun(std::unique_ptr<RunExport> run);
 
+    // View > Appearance, Presentation Mode and Reset Layout, for the lesson and tests.
+    Appearance* appearance() const { return appearance_; }
+    void setColorScheme(ColorScheme scheme);
+    void setPresentationMode(bool on);
+    // Every dock shown and docked again, in the default arrangement (presentation mode's while
+    // it is on).
+    void resetLayout();
+
 Q_SIGNALS:
     void runEnded();
     void modelChanged();
@@ -89,6 +99,13 @@ protected:
 
 private:
     void buildDocks();
+    void arrangeDocks();
+    void arrangeForScreen();
+    void arrangeForPresentation();
+    int fitControlsWidth();
+    void onPresentationChanging(bool on);
+    void onPresentationChanged(bool on);
+    QDockWidget* dockNamed(const char* name) const;
     void buildMenus();
     void buildStatusBar();
     void wireWorker();
@@ -148,6 +165,8 @@ private:
     QLabel* statusRun_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     ModelLoadTask* loading_ = nullptr;
+    Appearance* appearance_ = nullptr;
+    QByteArray normalState_;  // the docks as they were before presentation mode
     LessonPanel* lessonPanel_ = nullptr;
     LessonDriver* lessonDriver_ = nullptr;
 };

@@ -1,6 +1,7 @@
 #include "roofline_chart.h"
 
 #include "chart_style.h"
+#include "plot_appearance.h"
 #include "theme.h"
 
 #include "qcustomplot_include.h"
@@ -51,11 +52,11 @@ private:
     QCPGraph* line_;
 };
 
-QCPItemText* roofLabel(QCPItemText* t, const QString& id, const QColor& c) {
+QCPItemText* roofLabel(QCPItemText* t, const QString& id) {
     t->setObjectName(id);
     t->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
     t->setPadding(QMargins(2, 0, 2, 3));  // just above its line
-    t->setColor(c);
+    charts::setInk(t, 0);
     QFont f = t->font();
     f.setPointSizeF(9);
     t->setFont(f);
@@ -87,7 +88,10 @@ RooflineChart::RooflineChart(QWidget* parent)
                                      QStringLiteral("memory roof"), ink, false);
     computeRoof_ = charts::addLine(r, QStringLiteral("roofline.roof.compute"),
                                    QStringLiteral("compute roof"), ink, false);
-    for (QCPGraph* g : {bandwidthRoof_, computeRoof_}) g->setPen(roofPen);
+    for (QCPGraph* g : {bandwidthRoof_, computeRoof_}) {
+        g->setPen(roofPen);
+        charts::setInk(g, 0);
+    }
     for (Mode m : kModes) {
         const QColor c = theme::modeColor(m);
         QColor fill = c;
@@ -102,15 +106,17 @@ RooflineChart::RooflineChart(QWidget* parent)
                                               name(m) + QStringLiteral(" prefill"), c, true);
         prefill_[idx(m)]->setScatterStyle(
             QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(ink, 1.2), QBrush(c), 12));
+        charts::setInk(prefill_[idx(m)], 0);  // the outline; the line is not drawn
     }
     selected_ = charts::addMarkers(r, QStringLiteral("roofline.selected"),
                                    QStringLiteral("selected step"), ink, false);
     selected_->setScatterStyle(
         QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(ink, 1.5), Qt::NoBrush, 16));
+    charts::setInk(selected_, 0);
     charts::markInteractive(selected_);
     bandwidthLabel_ =
-        roofLabel(new SlopeText(plot_, bandwidthRoof_), "roofline.roof.bandwidth.label", ink);
-    computeLabel_ = roofLabel(new QCPItemText(plot_), "roofline.roof.compute.label", ink);
+        roofLabel(new SlopeText(plot_, bandwidthRoof_), "roofline.roof.bandwidth.label");
+    computeLabel_ = roofLabel(new QCPItemText(plot_), "roofline.roof.compute.label");
     computeLabel_->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
     computeLabel_->setPadding(QMargins(2, 0, 6, 3));
     note_ = charts::addSubtitle(plot_, QStringLiteral("roofline.note"));

@@ -307,7 +307,8 @@ void TokenStrip::paintEvent(QPaintEvent* event) {
 QColor TokenStrip::chipFill(const Chip& c, int index) const {
     const QColor base = c.step < 0 ? theme::promptChip(palette()) : theme::generatedChip(palette());
     if (index != animChip_ || !animatingNewest()) return base;
-    return theme::blend(theme::modeColor(source_.mode), base, anim_->currentValue().toDouble());
+    return theme::blend(theme::modeColor(source_.mode, palette()), base,
+                        anim_->currentValue().toDouble());
 }
 
 void TokenStrip::paintChip(QPainter& p, const Chip& c, int index) const {

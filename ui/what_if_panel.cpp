@@ -10,6 +10,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QEvent>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -89,6 +90,7 @@ struct WhatIfPanel::Impl {
     QLabel* source = nullptr;
     QLabel* report = nullptr;
 
+    QScrollArea* form = nullptr;  // the fields, in a column of their own
     QTabWidget* views = nullptr;  // the chart, the figures
     QCustomPlot* plot = nullptr;
     QCPAxisRect* rects[2] = {nullptr, nullptr};  // cumulative, per step
@@ -209,8 +211,8 @@ void WhatIfPanel::buildForm() {
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setMinimumWidth(form->minimumSizeHint().width() + 16);
-    scroll->setMaximumWidth(form->sizeHint().width() + 40);
+    d.form = scroll;
+    fitFormWidth();
 
     auto* figures = new QScrollArea;
     figures->setObjectName(QStringLiteral("whatIf.figures"));
@@ -286,13 +288,27 @@ void WhatIfPanel::buildChart() {
         }
         d.context_[r] =
             charts::addVLine(d.rects[r], QStringLiteral("whatIf.%1.context").arg(rectName[r]),
-                             QPen(QColor(120, 120, 120), 1.0, Qt::DashLine), r == 0);
+                             QPen(Qt::gray, 1.0, Qt::DashLine), r == 0);
+        // A grey that keeps its contrast in dark mode (as the cost charts' guides).
+        d.context_[r].setInk(0.47);
     }
     p->legend->setFont(QFont(p->legend->font().family(), 7));
     // Top left: every curve starts low and rises to the right, so that corner stays empty.
     d.rects[0]->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
     charts::addSubtitle(p, QStringLiteral("whatIf.note"))
         ->setText(tr("dash-dot: attention overtakes the weights · grey: the context"));
+}
+
+// The form's column is as wide as its fields, which follow the font (presentation mode).
+void WhatIfPanel::fitFormWidth() {
+    QWidget* form = d_->form->widget();
+    d_->form->setMinimumWidth(form->minimumSizeHint().width() + 16);
+    d_->form->setMaximumWidth(form->sizeHint().width() + 40);
+}
+
+void WhatIfPanel::changeEvent(QEvent* event) {
+    QWidget::changeEvent(event);
+    if (event->type() == QEvent::FontChange) fitFormWidth();
 }
 
 void WhatIfPanel::setLoadedModel(const ModelConfig& config, const QString& name) {

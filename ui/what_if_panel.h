@@ -45,7 +45,11 @@ public:
 
     RoofsProbe* roofsProbe() const;
 
+protected:
+    void changeEvent(QEvent* event) override;
+
 private:
+    void fitFormWidth();
     void buildForm();
     void buildChart();
     void fillFields(const ModelConfig& c);

@@ -121,6 +121,21 @@ private Q_SLOTS:
             QVERIFY2(r.out.contains(o), o);
     }
 
+    // The window's --present: listed by --help, and known to the window's parser (an unknown
+    // option is named in its error, which lists every unknown one).
+    void presentIsAWindowOption() {
+        QVERIFY(runCli({"--help"}).out.contains("--present"));
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(KVSCOPE_BIN), {"--present", "--frobnicate"});
+        QVERIFY(p.waitForFinished(60000));
+        const QByteArray err = p.readAllStandardError();
+        QVERIFY2(p.exitCode() != 0 && err.contains("frobnicate") && !err.contains("present"),
+                 err.constData());
+    }
+
     void usageErrorsExitWith2_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("message");

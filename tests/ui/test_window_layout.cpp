@@ -70,7 +70,8 @@ class TestWindowLayout : public QObject {
         QTest::qWait(80);  // one frame of the display timer
     }
 
-    void checkFits(const char* state) {
+    // `controlsMayScroll`: presentation mode's controls, 1.5 times as tall, scroll.
+    void checkFits(const char* state, bool controlsMayScroll = false) {
         const QSize min = w_->minimumSizeHint();
         QString docks;
         for (QDockWidget* d : w_->findChildren<QDockWidget*>())
@@ -88,9 +89,10 @@ class TestWindowLayout : public QObject {
         QTest::qWait(50);
         QCOMPARE(w_->size(), QSize(kScreenWidth, kScreenHeight - kTitleBar));
         // The controls need no scrolling, every dock keeps some room.
-        auto* scroll = w_->findChild<QScrollArea*>();
+        auto* scroll = qobject_cast<QScrollArea*>(
+            w_->findChild<QDockWidget*>(QStringLiteral("controls"))->widget());
         QVERIFY(scroll);
-        QVERIFY2(scroll->verticalScrollBar()->maximum() == 0,
+        QVERIFY2(controlsMayScroll || scroll->verticalScrollBar()->maximum() == 0,
                  qPrintable(QStringLiteral("%1: the controls scroll by %2 px")
                                 .arg(QLatin1String(state))
                                 .arg(scroll->verticalScrollBar()->maximum())));
@@ -100,7 +102,9 @@ class TestWindowLayout : public QObject {
             QVERIFY2(d->isVisible() && d->width() > 100 && d->height() > 100,
                      qPrintable(d->windowTitle()));
         }
-        // The colour bar and the legend stay inside the window.
+        // The colour bar and the legend stay inside the window (each panel brought to the front
+        // of its tab group, in presentation mode).
+        raise("attention");
         QCustomPlot* heat = w_->attention()->plot();
         heat->replot();
         auto* scale = heat->findChild<QCPColorScale*>();
@@ -111,6 +115,7 @@ class TestWindowLayout : public QObject {
         }
         QVERIFY(scale);
         QVERIFY2(onScreen(heat, scale->outerRect(), *w_), state);
+        raise("distribution");
         QCustomPlot* dist = w_->distribution()->plot();
         dist->replot();
         // Before the first step there is no legend to show (no empty boxes); after, it is whole.
@@ -118,6 +123,48 @@ class TestWindowLayout : public QObject {
         if (dist->legend->visible())
             QVERIFY2(onScreen(dist, dist->legend->outerRect(), *w_), state);
         QVERIFY2(onScreen(dist, dist->axisRect()->outerRect(), *w_), state);
+        raise("cost");
+    }
+
+    void raise(const char* dock) {
+        w_->findChild<QDockWidget*>(QLatin1String(dock))->raise();
+        QTest::qWait(20);
+    }
+
+    // Every dock open and docked and, brought to the front of its tab group, at least its minimum
+    // size: nothing squeezed past what its content needs. The controls are never cut at the side.
+    void checkDocksWhole(const char* state) {
+        for (QDockWidget* d : w_->findChildren<QDockWidget*>()) {
+            if (d->objectName() == QLatin1String("lesson") && d->isHidden()) continue;
+            const QString name =
+                QStringLiteral("%1: %2").arg(QLatin1String(state), d->objectName());
+            QVERIFY2(d->isVisible() && !d->isFloating(), qPrintable(name));
+            d->raise();
+            QTest::qWait(20);
+            const QSize min = d->minimumSizeHint().expandedTo(d->minimumSize());
+            QVERIFY2(!d->visibleRegion().isEmpty() && d->width() >= min.width() &&
+                         d->height() >= min.height(),
+                     qPrintable(QStringLiteral("%1 is %2x%3, needs %4x%5")
+                                    .arg(name)
+                                    .arg(d->width())
+                                    .arg(d->height())
+                                    .arg(min.width())
+                                    .arg(min.height())));
+        }
+        QVERIFY(w_->controls()->width() >= w_->controls()->minimumSizeHint().width());
+        QVERIFY(w_->tokenStrip()->width() >= w_->tokenStrip()->minimumSizeHint().width());
+        w_->findChild<QDockWidget*>(QStringLiteral("cost"))->raise();
+    }
+
+    // Every figure on the status line is whole: its text no wider than its label.
+    void checkStatusWhole(const char* state) {
+        QCoreApplication::processEvents();
+        for (QLabel* l : w_->statusBar()->findChildren<QLabel*>())
+            QVERIFY2(!l->isVisible() ||
+                         l->fontMetrics().horizontalAdvance(l->text()) <= l->contentsRect().width(),
+                     qPrintable(QStringLiteral("%1: \"%2\" in %3 px")
+                                    .arg(QLatin1String(state), l->text())
+                                    .arg(l->contentsRect().width())));
     }
 
 private Q_SLOTS:
@@ -179,6 +226,44 @@ private Q_SLOTS:
         QVERIFY(w_->minimumSizeHint().height() <= kScreenHeight - kTitleBar);
         cost->raise();
         QTest::qWait(50);
+    }
+
+    // Issue 15, 3: presentation mode still fits the projector, fresh and after a run, on every
+    // cost tab; switching it on or off never widens the window past the screen, even for a
+    // moment (the window would stay wider); leaving it gives the normal arrangement back.
+    void presentationFitsA720pProjector() {
+        const QSize screen(kScreenWidth, kScreenHeight - kTitleBar);
+        w_->resize(screen);
+        QTest::qWait(50);
+        w_->setPresentationMode(true);
+        QCOMPARE(w_->size(), screen);
+        QTest::qWait(50);
+        checkFits("presentation, fresh", true);
+        if (QTest::currentTestFailed()) return;
+        checkDocksWhole("presentation, fresh");
+        if (QTest::currentTestFailed()) return;
+        runToEnd(40, 2);
+        QTabWidget* tabs = costTabs(*w_);
+        for (int i = 0; i < tabs->count(); ++i) {
+            tabs->setCurrentIndex(i);
+            QTest::qWait(50);
+            const QByteArray state =
+                QStringLiteral("presentation, tab %1").arg(tabs->tabText(i)).toUtf8();
+            checkFits(state.constData(), true);
+            if (QTest::currentTestFailed()) return;
+            checkDocksWhole(state.constData());
+            if (QTest::currentTestFailed()) return;
+        }
+        tabs->setCurrentIndex(0);
+        checkStatusWhole("presentation, after a run");
+        if (QTest::currentTestFailed()) return;
+        // Again with the run's panels full (the distribution's title is as wide as it gets).
+        for (bool on : {false, true, false}) {
+            w_->setPresentationMode(on);
+            QCOMPARE(w_->size(), screen);
+            QTest::qWait(50);
+        }
+        checkFits("after presentation");
     }
 
     void emptyStripSaysWhatToDo() {
