@@ -167,6 +167,7 @@ QSize WrappedText::minimumOuterSizeHint() const {
     const QFontMetrics fm(mFont);
     // About a dozen characters: enough for a word, never what sets the window's width.
     const int least = fm.horizontalAdvance(QStringLiteral("attention-dominated"));
+    if (folded()) return QSize(least, 0);
     int width = mParentPlot ? rowWidth(mParentPlot) - m.left() - m.right() : 0;
     width = std::max(width, least);
     const int flags = (mTextFlags | Qt::TextWordWrap) & ~Qt::TextDontClip;
@@ -179,7 +180,15 @@ QSize WrappedText::maximumOuterSizeHint() const {
     return QSize(QWIDGETSIZE_MAX, minimumOuterSizeHint().height());
 }
 
+// At presentation scale the charts share a 720-pixel projector with the lesson, and a few lines
+// of notes would squeeze the curves flat: the notes fold away there (the narration says what they
+// say) and come back at normal scale and in every export, which draws at scale 1.
+bool WrappedText::folded() const {
+    return foldsWhenPresenting_ && mParentPlot && drawnScale(mParentPlot) > 1;
+}
+
 void WrappedText::draw(QCPPainter* painter) {
+    if (folded()) return;
     mTextFlags = (mTextFlags | Qt::TextWordWrap) & ~Qt::TextDontClip;
     QCPTextElement::draw(painter);
 }
@@ -282,6 +291,7 @@ void InsideText::draw(QCPPainter* painter) {
 
 QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id, int row) {
     auto* t = new WrappedText(plot, QString(), sized(kNotePt));
+    t->setFoldsWhenPresenting(true);
     t->setObjectName(id);
     t->setTextColor(paletteOf(plot).color(QPalette::Text));
     t->setMargins(QMargins(12, 0, 12, 2));

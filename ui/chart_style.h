@@ -44,11 +44,17 @@ void setShown(QCPAbstractPlottable* p, bool shown);
 class WrappedText : public QCPTextElement {
 public:
     WrappedText(QCustomPlot* plot, const QString& text, const QFont& font);
+    // Notes (addSubtitle) take no room at presentation scale; titles and captions always show.
+    void setFoldsWhenPresenting(bool on) { foldsWhenPresenting_ = on; }
 
 protected:
     QSize minimumOuterSizeHint() const override;
     QSize maximumOuterSizeHint() const override;
     void draw(QCPPainter* painter) override;
+
+private:
+    bool folded() const;
+    bool foldsWhenPresenting_ = false;
 };
 
 // A legend in a layout row that puts as many entries on a line as the plot's width allows, up to
@@ -98,7 +104,7 @@ struct VLine {
 VLine addVLine(QCPAxisRect* rect, const QString& id, const QPen& pen, bool labelled);
 
 // A line of small text in its own layout row below the title (wrapped to the plot's width):
-// notes that must never cover data.
+// notes that must never cover data. They fold away at presentation scale (WrappedText).
 QCPTextElement* addSubtitle(QCustomPlot* plot, const QString& id, int row = 1);
 
 // Marks an item as an interaction aid (the selected-step line): exports leave it out.
