@@ -167,6 +167,25 @@ private Q_SLOTS:
                 QCOMPARE(text, QString::number(run->runs.front().steps[10]->position - 1));
     }
 
+    // "@step 3" leaves a paused run of three tokens in each mode; the next page's @run ends it
+    // and runs to the end.
+    void stepsTheEngineOneTokenAtATime() {
+        const Lesson& lesson = w_->lesson()->lesson();
+        int index = -1;
+        for (int i = 0; i < int(lesson.steps.size()) && index < 0; ++i)
+            for (const LessonAction& a : lesson.steps[std::size_t(i)].actions)
+                if (a.verb == QLatin1String("step")) index = i;
+        QVERIFY(index > 0);
+        QVERIFY(showStep(index));
+        QVERIFY(w_->isRunning());
+        QCOMPARE(int(w_->run()->runs.size()), 2);
+        for (const RunRecord& r : w_->run()->runs) QCOMPARE(int(r.steps.size()), 3);
+        QVERIFY(w_->lesson()->unfilledFigures().isEmpty());
+        QVERIFY(showStep(index + 1));
+        QVERIFY(!w_->isRunning());
+        for (const RunRecord& r : w_->run()->runs) QCOMPARE(int(r.steps.size()), 60);
+    }
+
     void keysAndBackMoveThroughTheLesson() {
         QVERIFY(showStep(3));
         QSignalSpy shown(w_->lesson(), &LessonDriver::stepShown);
