@@ -277,17 +277,24 @@ void MainWindow::buildLessonDock() {
     });
     lessonDriver_ = new LessonDriver(this, lessonPanel_, this);
     connect(lessonPanel_, &LessonPanel::closeRequested, this, &MainWindow::closeLesson);
-    // A presenter's remote sends Page Down and Page Up.
-    const auto bind = [this, d](QKeySequence key, void (LessonDriver::*go)()) {
+    // A presenter's remote sends Page Down and Page Up. One plain lambda per key: GCC 12's
+    // UBSan reported a null `this` in a lambda nested in another that captured it.
+    const std::pair<QKeySequence, bool> keys[] = {{QKeySequence(Qt::Key_PageDown), true},
+                                                  {QKeySequence(Qt::ALT | Qt::Key_Right), true},
+                                                  {QKeySequence(Qt::Key_PageUp), false},
+                                                  {QKeySequence(Qt::ALT | Qt::Key_Left), false}};
+    for (const auto& [key, forward] : keys) {
         auto* s = new QShortcut(key, this);
-        connect(s, &QShortcut::activated, this, [this, d, go] {
-            if (d->isVisible()) (lessonDriver_->*go)();
-        });
-    };
-    bind(QKeySequence(Qt::Key_PageDown), &LessonDriver::next);
-    bind(QKeySequence(Qt::ALT | Qt::Key_Right), &LessonDriver::next);
-    bind(QKeySequence(Qt::Key_PageUp), &LessonDriver::back);
-    bind(QKeySequence(Qt::ALT | Qt::Key_Left), &LessonDriver::back);
+        connect(s, &QShortcut::activated, this, [this, forward = forward] { lessonKey(forward); });
+    }
+}
+
+void MainWindow::lessonKey(bool forward) {
+    if (!findChild<QDockWidget*>(QStringLiteral("lesson"))->isVisible()) return;
+    if (forward)
+        lessonDriver_->next();
+    else
+        lessonDriver_->back();
 }
 
 Result<bool> MainWindow::openLesson(const QString& path) {

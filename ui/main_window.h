@@ -132,6 +132,7 @@ private:
     void showAbout();
     void openLessonDialog();
     void buildLessonDock();
+    void lessonKey(bool forward);  // Page Down / Page Up while a lesson is open
 
     ModelPtr model_;
     QThread workerThread_;
