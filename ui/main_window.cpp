@@ -266,7 +266,7 @@ void MainWindow::arrangeForPresentation() {
 void MainWindow::buildLessonDock() {
     lessonPanel_ = new LessonPanel;
     auto* d = dock(tr("Lesson"), QStringLiteral("lesson"), lessonPanel_, this);
-    auto* controls = findChild<QDockWidget*>(QStringLiteral("controls"));
+    auto* controls = dockNamed("controls");
     splitDockWidget(controls, d, Qt::Vertical);
     d->hide();
     // Closing goes through the panel's Close (or View > Lesson), which gives the settings back.
@@ -290,7 +290,7 @@ void MainWindow::buildLessonDock() {
 }
 
 void MainWindow::lessonKey(bool forward) {
-    if (!findChild<QDockWidget*>(QStringLiteral("lesson"))->isVisible()) return;
+    if (!dockNamed("lesson")->isVisible()) return;
     if (forward)
         lessonDriver_->next();
     else
@@ -300,12 +300,11 @@ void MainWindow::lessonKey(bool forward) {
 Result<bool> MainWindow::openLesson(const QString& path) {
     auto lesson = loadLesson(path.isEmpty() ? builtInLessonPath() : path);
     if (!lesson) return lesson.error();
-    auto* d = findChild<QDockWidget*>(QStringLiteral("lesson"));
+    auto* d = dockNamed("lesson");
     if (!d->isVisible()) {
         d->show();
         // The narration gets most of the left column; the controls scroll.
-        resizeDocks({findChild<QDockWidget*>(QStringLiteral("controls")), d}, {35, 65},
-                    Qt::Vertical);
+        resizeDocks({dockNamed("controls"), d}, {35, 65}, Qt::Vertical);
     }
     d->raise();
     lessonPanel_->focusNext();
@@ -316,7 +315,7 @@ Result<bool> MainWindow::openLesson(const QString& path) {
 
 void MainWindow::closeLesson() {
     lessonDriver_->finish();
-    findChild<QDockWidget*>(QStringLiteral("lesson"))->hide();
+    dockNamed("lesson")->hide();
 }
 
 void MainWindow::openLessonDialog() {

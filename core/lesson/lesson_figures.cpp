@@ -75,9 +75,12 @@ Result<Figure> slopeOf(const Inputs& in, const std::function<double(const FlopBr
     return of(fit->slope, FigureUnit::Exponent);
 }
 
+Error noRoofs() {
+    return Error{QStringLiteral("this machine's roofs are not measured yet (@roofs)")};
+}
+
 Result<Figure> needRoofs(const Inputs& in, const std::function<Figure(const MachineRoofs&)>& f) {
-    if (!in.context.roofs)
-        return Error{QStringLiteral("this machine's roofs are not measured yet (@roofs)")};
+    if (!in.context.roofs) return noRoofs();
     return f(*in.context.roofs);
 }
 
@@ -318,8 +321,7 @@ const std::vector<FigureDef>& table() {
         {{"roof_share", A::Mode, "the step's rate as a share of the roof above it"},
          true,
          [](const Inputs& in) -> Result<Figure> {
-             if (!in.context.roofs)
-                 return Error{QStringLiteral("this machine's roofs are not measured yet (@roofs)")};
+             if (!in.context.roofs) return noRoofs();  // a share of a roof needs the roof
              return rooflineFigure(in, [](const RooflinePoint& p) {
                  return of(100.0 * p.fractionOfRoof, U::Percent);
              });
