@@ -54,6 +54,10 @@ void addOptions(QCommandLineParser& p) {
          QStringLiteral("The window only: start in presentation mode (fonts, lines and markers "
                         "1.5 times larger in high contrast, laid out for a 1280x720 projector; "
                         "View > Presentation Mode, F5).")},
+        {QStringLiteral("lesson"),
+         QStringLiteral("The window only: start the guided lesson, the built-in one or the "
+                        "lesson FILE given after the options (Help > Lesson, F1; "
+                        "docs/LESSONS.md).")},
         {QStringLiteral("model"),
          QStringLiteral("A model folder or file, identified by its bytes: a Hugging Face GPT-2 "
                         "folder (config.json, model.safetensors, vocab.json, merges.txt) or its "
