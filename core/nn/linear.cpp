@@ -79,24 +79,24 @@ inline float horizontalSum(__m256 v) {
 
 constexpr int kRowsAtOnce = 4;
 
-// y(4) = W(4 rows of `in`, row stride `in`) x(in): two accumulators per row, so eight FMA chains
-// are in flight, and each slice of x is loaded once for the four rows (four weight streams).
-void dot4(const float* w, const float* x, int in, float* y) {
+// y[k] = row[k] . x for four rows of `in` floats anywhere in memory: two accumulators per row,
+// so eight FMA chains are in flight, and each slice of x is loaded once for the four rows.
+void dot4(const float* const row[kRowsAtOnce], const float* x, int in,
+          float* const y[kRowsAtOnce]) {
     Vec lo[kRowsAtOnce], hi[kRowsAtOnce];
     for (int k = 0; k < kRowsAtOnce; ++k) lo[k] = hi[k] = zero();
     int i = 0;
     for (; i + 2 * kLanes <= in; i += 2 * kLanes) {
         const Vec x0 = load(x + i), x1 = load(x + i + kLanes);
         for (int k = 0; k < kRowsAtOnce; ++k) {
-            const float* row = w + std::int64_t(k) * in + i;
-            lo[k] = fma(load(row), x0, lo[k]);
-            hi[k] = fma(load(row + kLanes), x1, hi[k]);
+            lo[k] = fma(load(row[k] + i), x0, lo[k]);
+            hi[k] = fma(load(row[k] + i + kLanes), x1, hi[k]);
         }
     }
     for (int k = 0; k < kRowsAtOnce; ++k) {
         float s = horizontalSum(add(lo[k], hi[k]));
-        for (int j = i; j < in; ++j) s += w[std::int64_t(k) * in + j] * x[j];
-        y[k] = s;
+        for (int j = i; j < in; ++j) s += row[k][j] * x[j];
+        *y[k] = s;
     }
 }
 
@@ -109,11 +109,25 @@ float dot1(const float* w, const float* x, int in) {
     return s;
 }
 
-// y[begin, end) = W[begin, end) x for W (out, in) row-major.
+// y[begin, end) = W[begin, end) x for W (out, in) row-major. The four rows computed together
+// come from the four quarters of the range, so memory is read as four long sequential streams
+// (as the bandwidth probe's read-sum reads it). Four adjacent rows would be four streams of a
+// single row each (3 KB for a 768-wide matrix), too short for the hardware prefetchers to lock
+// on: measured on a Zen 3 VM, one thread, a 110M Llama's decode products: 14.2 GB/s with
+// quarters against 8.8 with adjacent rows, the read-sum over the same bytes 14.2.
 void gemvRows(const float* w, const float* x, int in, int begin, int end, float* y) {
-    int r = begin;
-    for (; r + kRowsAtOnce <= end; r += kRowsAtOnce) dot4(w + std::int64_t(r) * in, x, in, y + r);
-    for (; r < end; ++r) y[r] = dot1(w + std::int64_t(r) * in, x, in);
+    const int quarter = (end - begin) / kRowsAtOnce;
+    for (int r = begin; r < begin + quarter; ++r) {
+        const float* rows[kRowsAtOnce];
+        float* out[kRowsAtOnce];
+        for (int k = 0; k < kRowsAtOnce; ++k) {
+            rows[k] = w + std::int64_t(r + k * quarter) * in;
+            out[k] = y + r + k * quarter;
+        }
+        dot4(rows, x, in, out);
+    }
+    for (int r = begin + kRowsAtOnce * quarter; r < end; ++r)
+        y[r] = dot1(w + std::int64_t(r) * in, x, in);
 }
 #endif
 
@@ -167,6 +181,16 @@ std::int64_t Linear::weightBytes() const {
     std::int64_t bytes = 0;
     for (const StoredRows& p : stored) bytes += p.rows * storedRowBytes(p.type, in);
     return bytes;
+}
+
+void gemvRowsF32(const float* w, const float* x, int in, int begin, int end, float* y) {
+#ifdef KVSCOPE_VECTOR_GEMV
+    gemvRows(w, x, in, begin, end, y);
+#else
+    const Eigen::Map<const RowMatrix> m(w + std::int64_t(begin) * in, end - begin, in);
+    Eigen::Map<Eigen::VectorXf>(y + begin, end - begin).noalias() =
+        m * Eigen::Map<const Eigen::VectorXf>(x, in);
+#endif
 }
 
 void linearRow(const Linear& l, int r, float* dst) {

@@ -43,6 +43,10 @@ struct Linear {
 // (quantized) weights: see tensor/quant_matvec.h for how the activations are treated.
 void applyLinear(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::Ref<RowMatrix> y);
 
+// y[begin, end) = W[begin, end) x on the calling thread, for float32 W (out, in) row-major: the
+// kernel of every float32 decode product, which the bandwidth probe also times on its own.
+void gemvRowsF32(const float* w, const float* x, int in, int begin, int end, float* y);
+
 // Row `r` of a table kept as a Linear (an embedding, which a tied classifier shares) as float32:
 // (in) floats to dst.
 void linearRow(const Linear& l, int r, float* dst);

@@ -118,6 +118,17 @@ class LlamaRecipe:
             out.append(self.tok.eos)
         return np.array(out, dtype=np.int64)
 
+    def word_starts(self, ids):
+        """Positions in `ids` where a word begins inside a story: a piece with the space marker,
+        or the first piece after a newline; not the <s> and </s> themselves."""
+        marked = np.array([self.tok.sp.id_to_piece(i).startswith("\u2581")
+                           for i in range(self.vocab_size)])
+        newline = self.tok.sp.piece_to_id("<0x0A>")
+        after_newline = np.zeros(len(ids), dtype=bool)
+        after_newline[1:] = ids[:-1] == newline
+        special = (ids == self.tok.bos) | (ids == self.tok.eos) | (ids == newline)
+        return np.flatnonzero((marked[ids] | after_newline) & ~special)
+
     def model(self):
         return llama_torch.Llama(self.config)
 
@@ -145,6 +156,22 @@ def with_odd_openings(stories, percent, seed=7):
             s = make_corpus.odd_opening(rng) + rng.pick([" ", "\n\n"]) + s
         out.append(s)
     return out
+
+
+def mid_story_starts(batch, train_t, word_starts, percent, bos, rng):
+    """Rewrites `percent`% of the rows of `batch` (b, w + 1) in place as <s> followed by the
+    stream from a random word start inside a story. The engine puts <s> before every prompt, and
+    in the plain stream <s> is only ever followed by a story's first words, so a prompt unlike an
+    opening ("Dog", an unknown name) was a context the model never saw; here it learns that
+    after <s> the text can begin anywhere and goes on from there."""
+    w = batch.shape[1] - 1
+    for row in range(batch.shape[0]):
+        if rng.integers(0, 100) >= percent:
+            continue
+        s = int(word_starts[rng.integers(0, len(word_starts))])
+        s = min(s, len(train_t) - w)
+        batch[row, 0] = bos
+        batch[row, 1:] = train_t[s:s + w]
 
 
 def window_at(step, args):
@@ -184,6 +211,9 @@ def main():
     ap.add_argument("--val-percent", type=int, default=2)
     ap.add_argument("--odd-openings", type=int, default=0,
                     help="percent of training stories after an opening the grammar never writes")
+    ap.add_argument("--bos-starts", type=int, default=0,
+                    help="llama only: percent of training windows that open with <s> and go on "
+                         "from a word start in the middle of a story")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -236,6 +266,10 @@ def main():
                             lr=args.lr, betas=(0.9, 0.95))
 
     train_t = torch.from_numpy(train_ids)
+    word_starts = recipe.word_starts(train_ids) if args.bos_starts else None
+    if args.bos_starts:
+        log("%d%% of windows open with <s> at one of %d word starts inside stories"
+            % (args.bos_starts, len(word_starts)))
     n_val = len(val_ids) // (T + 1)
     val_windows = torch.from_numpy(val_ids[:n_val * (T + 1)].reshape(n_val, T + 1))
 
@@ -249,6 +283,8 @@ def main():
         w, b = window_at(step, args)
         starts = rng.integers(0, len(train_ids) - w - 1, size=b)
         batch = torch.stack([train_t[s:s + w + 1] for s in starts])
+        if args.bos_starts:
+            mid_story_starts(batch, train_t, word_starts, args.bos_starts, recipe.tok.bos, rng)
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, V), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)

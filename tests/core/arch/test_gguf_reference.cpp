@@ -280,8 +280,13 @@ private Q_SLOTS:
             QVERIFY2(m.errorMessage().contains(part), qPrintable(m.errorMessage()));
     }
 
-    // Quantized activations make a row's result independent of the batch it is computed in,
-    // so the two modes agree on every token.
+    // The two modes' attention kernels sum in different orders (a naive step's block GEMMs, a
+    // cached step's one row), so their float results differ in the last bits. Quantized
+    // activations round that away on nearly every step (the logits are then bitwise equal); when
+    // a value sits on a rounding boundary one int8 step flips, which moved the logits by up to
+    // 0.11 here. Greedy decoding agrees on every token through that; sampling (T 0.9) drew a
+    // different token at step 14 of gpt2_mixed on an AVX2 machine (Zen 3), after a flip had moved
+    // the logits by 0.066, so this compares greedy runs and bounds the flips' size.
     void naiveEqualsCachedWithQuantizedActivations_data() {
         QTest::addColumn<QString>("model");
         for (const char* name : {"llama_mixed", "qwen2_mixed", "gpt2_mixed"})
@@ -292,9 +297,10 @@ private Q_SLOTS:
         const ModelPtr m = load(model);
         QVERIFY(m);
         const test::NaiveVsCached r =
-            test::runNaiveAndCached(m, ids(expected_[model].toObject()["prompt"]), 0.9f, 40);
+            test::runNaiveAndCached(m, ids(expected_[model].toObject()["prompt"]), 0.0f, 40);
         qInfo("40 tokens: max logit difference naive vs cached %.3g", double(r.maxLogitDiff));
         QVERIFY(r.tokensEqual);
+        QVERIFY2(r.maxLogitDiff < 0.5f, "more than a rounding flip of a quantized activation");
         QCOMPARE(r.steps, 40);
     }
 };
