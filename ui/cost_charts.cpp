@@ -120,11 +120,23 @@ public:
             predicted_[idx(m)] = charts::addModeSeries(r, "perStep.predicted." + name(m),
                                                        name(m) + " (predicted)", c, true);
         }
+        // In the top-left corner, with an arrow down to the marker: both lines start at the
+        // bottom left and the naive one rises to the right (in log scale too), so that corner
+        // stays empty, while beside the marker the note sat on the cached line.
         prefillNote_ = new QCPItemText(plot);
         prefillNote_->setObjectName(QStringLiteral("perStep.prefillNote"));
-        // Below and right of the marker: the naive line leaves that point upwards.
+        prefillNote_->position->setType(QCPItemPosition::ptAxisRectRatio);
+        prefillNote_->position->setAxisRect(r);
+        prefillNote_->position->setCoords(0.03, 0.04);
         prefillNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
-        prefillNote_->setPadding(QMargins(8, 6, 0, 0));
+        prefillNote_->setPadding(QMargins(2, 2, 2, 2));
+        prefillArrow_ = new QCPItemLine(plot);
+        prefillArrow_->setObjectName(QStringLiteral("perStep.prefillArrow"));
+        prefillArrow_->start->setParentAnchor(prefillNote_->bottomLeft);
+        prefillArrow_->start->setCoords(12, 0);
+        prefillArrow_->setHead(QCPLineEnding(QCPLineEnding::esSpikeArrow, 8, 10));
+        prefillArrow_->setPen(QPen(theme::modeColor(Mode::Cached), 1));
+        prefillArrow_->setVisible(false);
         // Right, half-way up: between naive at the top and cached at the bottom, in linear and
         // log scale alike.
         r->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
@@ -138,6 +150,7 @@ public:
             predicted_[i].clear();
         }
         prefillNote_->setVisible(false);
+        prefillArrow_->setVisible(false);
     }
 
     void add(const Ctx& c, const StepResult& s) override {
@@ -169,7 +182,8 @@ public:
 
 private:
     void notePrefill(double x, double y, int promptLength) {
-        prefillNote_->position->setCoords(x, y);
+        prefillArrow_->end->setCoords(x, y);
+        prefillArrow_->setVisible(true);
         prefillNote_->setText(
             promptLength == 1 ? QStringLiteral("prefill: 1 token in one pass")
                               : QStringLiteral("prefill: %1 tokens in one pass").arg(promptLength));
@@ -178,6 +192,7 @@ private:
 
     ModeSeries measured_[2], predicted_[2];
     QCPItemText* prefillNote_;
+    QCPItemLine* prefillArrow_;
     VLine select_;
 };
 

@@ -136,6 +136,12 @@ private Q_SLOTS:
         const auto* note = find<QCPItemText>(w, QStringLiteral("perStep.prefillNote"));
         QVERIFY(note->visible());
         QCOMPARE(note->text(), QStringLiteral("prefill: %1 tokens in one pass").arg(p));
+        // The note sits in the empty top-left corner and points at the marker.
+        QCOMPARE(note->position->type(), QCPItemPosition::ptAxisRectRatio);
+        QVERIFY(note->position->coords().x() < 0.25 && note->position->coords().y() < 0.25);
+        const auto* arrow = find<QCPItemLine>(w, QStringLiteral("perStep.prefillArrow"));
+        QVERIFY(arrow->visible());
+        QCOMPARE(arrow->end->coords(), QPointF(p, *valueAt(cachedPrefill, p)));
         // Both modes ran: nothing is predicted.
         QVERIFY(!find(w, QStringLiteral("perStep.predicted.naive"))->visible());
         QVERIFY(!find(w, QStringLiteral("perStep.predicted.cached"))->visible());
