@@ -218,12 +218,7 @@ void applyLinear(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::R
         float* out = y.data();
         // Blocks of whole multiples of 16 rows, so no thread gets a sliver of a few rows.
         parallelBlocks(l.out, std::int64_t(l.out) * l.in, 16, [&](int begin, int end) {
-#ifdef KVSCOPE_VECTOR_GEMV
-            gemvRows(l.weight, in, l.in, begin, end, out);
-#else
-            Eigen::Map<Eigen::VectorXf>(out + begin, end - begin).noalias() =
-                w.middleRows(begin, end - begin) * Eigen::Map<const Eigen::VectorXf>(in, l.in);
-#endif
+            gemvRowsF32(l.weight, in, l.in, begin, end, out);
             if (l.bias)
                 Eigen::Map<Eigen::VectorXf>(out + begin, end - begin) +=
                     Eigen::Map<const Eigen::VectorXf>(l.bias + begin, end - begin);
