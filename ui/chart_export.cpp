@@ -184,7 +184,7 @@ void ExportLook::nestLayout() {
     const int rows = g->rowCount(), columns = g->columnCount();
     for (int r = 0; r < rows; ++r)
         for (int c = 0; c < columns; ++c)
-            if (QCPLayoutElement* e = g->element(r, c)) cells.push_back({r, c, e});
+            if (g->hasElement(r, c)) cells.push_back({r, c, g->element(r, c)});
     const QList<double> rowStretch = g->rowStretchFactors(),
                         columnStretch = g->columnStretchFactors();
     auto* inner = new QCPLayoutGrid;
