@@ -4,6 +4,7 @@
 #include "nn/activations.h"
 #include "nn/causal_attention.h"
 #include "nn/norms.h"
+#include "nn/read_ahead.h"
 
 #include <Eigen/Core>
 
@@ -120,6 +121,11 @@ public:
         : c_(c) {
         bindWeights(c_, store, layerDone, w_);
         passBytes_ = passWeightBytes();
+        std::vector<const Linear*> order;
+        for (const Layer& l : w_.layers)
+            order.insert(order.end(), {&l.attn, &l.proj, &l.fc, &l.mProj});
+        order.push_back(&w_.lmHead);
+        readAhead_.set(order);
     }
 
     const ModelConfig& config() const override { return c_; }
@@ -151,6 +157,7 @@ private:
     ModelConfig c_;
     Gpt2Weights w_;
     std::int64_t passBytes_ = 0;
+    ReadAheadOrder readAhead_;  // after w_, so it ends a read-ahead before the weights go
 };
 
 std::unique_ptr<InferenceState> Gpt2::newState() const {
@@ -174,10 +181,12 @@ void Gpt2::mlp(Gpt2State& s, const Layer& w, int start, int rows, FlopBreakdown&
     auto fc = s.fc.middleRows(start, rows);
     layerNorm(w.ln2, c_.normEps, xn, s.x.middleRows(start, rows), f);
     applyLinear(w.fc, xn, fc);
+    readAhead_.after(w.fc, rows);
     countMatmul(f.mlp, rows, c_.nEmbd, inner);
     f.other += kAddFlopsPerElement * rows * inner;
     geluTanh(fc, f);
     applyLinear(w.mProj, fc, xn);
+    readAhead_.after(w.mProj, rows);
     countMatmul(f.mlp, rows, inner, c_.nEmbd);
     s.x.middleRows(start, rows) += xn;
     f.other += 2 * kAddFlopsPerElement * rows * c_.nEmbd;
@@ -199,6 +208,7 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
         auto qkv = s.qkv.middleRows(start, rows);
         layerNorm(w.ln1, c_.normEps, xn, s.x.middleRows(start, rows), f);
         applyLinear(w.attn, xn, qkv);
+        readAhead_.after(w.attn, rows);
         countMatmul(f.qkv, rows, d, 3 * d);
         f.other += kAddFlopsPerElement * rows * 3 * d;
         s.k[l].middleRows(start, rows) = qkv.middleCols(d, d);
@@ -209,6 +219,7 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
         if (!s.attention.run(b, l, start, n, hooks, f)) return false;
 
         applyLinear(w.proj, s.att.middleRows(start, rows), xn);
+        readAhead_.after(w.proj, rows);
         countMatmul(f.outProj, rows, d, d);
         s.x.middleRows(start, rows) += xn;
         f.other += 2 * kAddFlopsPerElement * rows * d;
@@ -218,6 +229,7 @@ bool Gpt2::forward(InferenceState& state, std::span<const int> tokens, int start
 
     lastRowLogits(NormKind::LayerNorm, w_.lnF, c_.normEps, w_.lmHead, s.xn.row(n - 1),
                   s.x.row(n - 1), logits, f);
+    readAhead_.after(w_.lmHead, rows);
     return true;
 }
 

@@ -4,6 +4,7 @@
 #include "nn/activations.h"
 #include "nn/causal_attention.h"
 #include "nn/norms.h"
+#include "nn/read_ahead.h"
 #include "nn/rope.h"
 
 namespace kvscope {
@@ -83,6 +84,11 @@ public:
         : c_(c) {
         bindWeights(c_, store, layerDone, w_);
         passBytes_ = passWeightBytes();
+        std::vector<const Linear*> order;
+        for (const Layer& l : w_.layers)
+            order.insert(order.end(), {&l.qkv, &l.out, &l.gateUp, &l.down});
+        order.push_back(&w_.classifier);
+        readAhead_.set(order);
     }
 
     const ModelConfig& config() const override { return c_; }
@@ -117,6 +123,7 @@ private:
     ModelConfig c_;
     LlamaWeights w_;
     std::int64_t passBytes_ = 0;
+    ReadAheadOrder readAhead_;  // after w_, so it ends a read-ahead before the weights go
 };
 
 std::unique_ptr<InferenceState> Llama::newState() const {
@@ -144,6 +151,7 @@ bool Llama::attention(LlamaState& s, const Layer& w, int l, int start, int n,
     auto qkv = s.qkv.middleRows(start, rows);
     rmsNorm(w.attnNorm, c_.normEps, xn, s.x.middleRows(start, rows), f);
     applyLinear(w.qkv, xn, qkv);
+    readAhead_.after(w.qkv, rows);
     countMatmul(f.qkv, rows, d, d + 2 * kv);
     if (w.qkv.bias) f.other += kAddFlopsPerElement * rows * (d + 2 * kv);
     for (int i = start; i < n; ++i) {
@@ -159,6 +167,7 @@ bool Llama::attention(LlamaState& s, const Layer& w, int l, int start, int n,
     if (!s.attention.run(b, l, start, n, hooks, f)) return false;
 
     applyLinear(w.out, s.att.middleRows(start, rows), xn);
+    readAhead_.after(w.out, rows);
     countMatmul(f.outProj, rows, d, d);
     s.x.middleRows(start, rows) += xn;
     f.other += kAddFlopsPerElement * rows * d;
@@ -172,9 +181,11 @@ void Llama::mlp(LlamaState& s, const Layer& w, int start, int rows, FlopBreakdow
     auto gateUp = s.gateUp.middleRows(start, rows);
     rmsNorm(w.ffnNorm, c_.normEps, xn, s.x.middleRows(start, rows), f);
     applyLinear(w.gateUp, xn, gateUp);
+    readAhead_.after(w.gateUp, rows);
     countMatmul(f.mlp, rows, d, 2 * inner);
     swiGlu(gateUp, f);
     applyLinear(w.down, gateUp.leftCols(inner), xn);
+    readAhead_.after(w.down, rows);
     countMatmul(f.mlp, rows, inner, d);
     s.x.middleRows(start, rows) += xn;
     f.other += kAddFlopsPerElement * rows * d;
@@ -195,6 +206,7 @@ bool Llama::forward(InferenceState& state, std::span<const int> tokens, int star
 
     lastRowLogits(NormKind::RmsNorm, w_.outputNorm, c_.normEps, w_.classifier, s.xn.row(n - 1),
                   s.x.row(n - 1), logits, f);
+    readAhead_.after(w_.classifier, rows);
     return true;
 }
 

@@ -2,12 +2,14 @@
 
 #include "nn/linear.h"
 #include "util/compute_threads.h"
+#include "util/parallel.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -211,12 +213,23 @@ double StepProbe::bytes() const {
     return 4.0 * rows_ * kGemvIn;
 }
 
+// The step probe's passes run on the decode's own threads (util/work_pool.h), one part per
+// thread: OpenMP's threads, spinning for milliseconds after each of its passes, would take a core
+// from the step that follows.
 double StepProbe::pass() {
+    const std::int64_t n = std::int64_t(rows_) * kGemvIn, part = n / threads_ / 128 * 128;
+    std::vector<float> sums(std::size_t(threads_), 0.0f);
+    const float* w = buffer_.get();
+    setComputeThreads(threads_);
     auto t0 = std::chrono::steady_clock::now();
-    sink_ += readSumPass(buffer_.get(), std::int64_t(rows_) * kGemvIn, threads_);
-    const double sum = bytes() / secondsSince(t0) / 1e9;
+    runBodyBlocks(threads_, [&](int t) { sums[std::size_t(t)] = sumRange(w + t * part, part); });
+    for (float v : sums) sink_ += v;
+    const double sum = double(4 * part * threads_) / secondsSince(t0) / 1e9;
+    const int rowsPart = rows_ / threads_;
     t0 = std::chrono::steady_clock::now();
-    gemvHalvesPass(buffer_.get(), x_.get(), y_.get(), rows_, kGemvIn, threads_);
+    runBodyBlocks(threads_, [&](int t) {
+        gemvRowsF32(w, x_.get(), kGemvIn, t * rowsPart, (t + 1) * rowsPart, y_.get());
+    });
     const double gemv = bytes() / secondsSince(t0) / 1e9;
     sink_ += y_[0];
     return std::max(sum, gemv);
@@ -230,8 +243,8 @@ double quickReadBandwidth(int threads, std::int64_t bytes, int passes) {
     const std::int64_t n = bytes / 4 / threads / 128 * 128 * threads;  // floats
     const AlignedFloats a = filled(n, threads, 1);
     float sink = 0;
-    const double gbs = bestOf(4.0 * double(n), [&] { sink += readSumPass(a.get(), n, threads); },
-                              passes);
+    const double gbs = bestOf(
+        4.0 * double(n), [&] { sink += readSumPass(a.get(), n, threads); }, passes);
     return sink == -1 ? 0 : gbs;
 }
 

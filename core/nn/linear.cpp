@@ -225,8 +225,15 @@ void applyLinear(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::R
         });
         return;
     }
-    y.noalias() = x * w.transpose();
-    if (l.bias) y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(l.bias, l.out);
+    // Several rows: Eigen's matrix-matrix product for each block of weight rows (output
+    // columns), the blocks over the threads. Blocks of at least 128 rows keep each product wide
+    // enough for Eigen's register blocking; each repacks x, a small cost beside the product.
+    parallelBlocks(l.out, std::int64_t(l.out) * l.in * x.rows(), 128, [&](int begin, int end) {
+        auto out = y.middleCols(begin, end - begin);
+        out.noalias() = x * w.middleRows(begin, end - begin).transpose();
+        if (l.bias)
+            out.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(l.bias + begin, end - begin);
+    });
 }
 
 void FreeDeleter::operator()(float* p) const {

@@ -39,7 +39,7 @@ struct Linear {
 };
 
 // One row of x: a matrix-vector product whose rows of W are split over the compute threads.
-// Several rows: a matrix-matrix product through Eigen, which uses the same threads. Stored
+// Several rows: Eigen's matrix-matrix products on blocks of W's rows, over the same threads. Stored
 // (quantized) weights: see tensor/quant_matvec.h for how the activations are treated.
 void applyLinear(const Linear& l, const Eigen::Ref<const RowMatrix>& x, Eigen::Ref<RowMatrix> y);
 

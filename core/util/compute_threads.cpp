@@ -1,7 +1,5 @@
 #include "util/compute_threads.h"
 
-#include <Eigen/Core>
-
 #include <QThread>
 
 #include <algorithm>
@@ -21,7 +19,6 @@ int hardwareThreads() {
 void setComputeThreads(int n) {
     const int t = std::clamp(n <= 0 ? hardwareThreads() : n, 1, hardwareThreads());
     gThreads.store(t, std::memory_order_relaxed);
-    Eigen::setNbThreads(t);
 }
 
 int computeThreads() {

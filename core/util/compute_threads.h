@@ -1,7 +1,7 @@
 #pragma once
-// How many threads one forward pass may use. A process-wide setting: Eigen's matrix-matrix
-// products read it from a global, so it is applied on the inference thread when a run starts
-// (GenerationSession::start) rather than passed per call.
+// How many threads one forward pass may use. A process-wide setting, the size of the pool of
+// util/work_pool.h, applied when a run starts (GenerationSession::start) rather than passed per
+// call.
 
 namespace kvscope {
 

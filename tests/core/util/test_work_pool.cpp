@@ -1,0 +1,141 @@
+// The pool of the forward pass (util/work_pool.h): every block runs exactly once whatever the
+// thread count, the caller never waits for a worker that is not there, two callers at once each
+// get all their blocks done, and a read-ahead can be started, interrupted by jobs and dropped
+// before its memory goes. Run under ThreadSanitizer by .ci/run's TSan part through core.stress;
+// this file is the pool's own check in every build.
+
+#include "util/compute_threads.h"
+#include "util/parallel.h"
+#include "util/work_pool.h"
+
+#include <QtTest>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+using namespace kvscope;
+
+namespace {
+
+// Runs `blocks` blocks and returns how often each ran.
+std::vector<int> countRuns(int blocks) {
+    std::vector<std::atomic<int>> runs(std::size_t(std::max(blocks, 1)));
+    runBodyBlocks(blocks, [&](int b) { runs[std::size_t(b)].fetch_add(1); });
+    std::vector<int> out;
+    for (int b = 0; b < blocks; ++b) out.push_back(runs[std::size_t(b)].load());
+    return out;
+}
+
+}  // namespace
+
+class TestWorkPool : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void cleanup() { setComputeThreads(0); }
+
+    void everyBlockRunsOnce_data() {
+        QTest::addColumn<int>("threads");
+        QTest::addColumn<int>("blocks");
+        for (int threads : {1, 2, 3})
+            for (int blocks : {0, 1, 2, 3, 16, 1000})
+                QTest::addRow("%d@%d", blocks, threads) << threads << blocks;
+    }
+
+    void everyBlockRunsOnce() {
+        QFETCH(int, threads);
+        QFETCH(int, blocks);
+        setComputeThreads(threads);
+        for (int round = 0; round < 50; ++round) {  // many jobs: the slot is reused
+            const std::vector<int> runs = countRuns(blocks);
+            for (int b = 0; b < blocks; ++b) QCOMPARE(runs[std::size_t(b)], 1);
+        }
+    }
+
+    // With 2 threads a block's body may run on a worker; it must see what the caller wrote before
+    // the job and the caller must see what it wrote.
+    void writesAreVisibleBothWays() {
+        setComputeThreads(2);
+        std::vector<int> in(4096), out(4096);
+        for (int round = 0; round < 200; ++round) {
+            for (std::size_t i = 0; i < in.size(); ++i) in[i] = int(i) * round;
+            runBodyBlocks(64, [&](int b) {
+                for (int i = b * 64; i < (b + 1) * 64; ++i)
+                    out[std::size_t(i)] = in[std::size_t(i)] + 1;
+            });
+            for (std::size_t i = 0; i < in.size(); ++i) QCOMPARE(out[i], int(i) * round + 1);
+        }
+    }
+
+    // A worker the scheduler does not run (here: one that is busy in a long block) does not hold
+    // up the blocks it has not claimed: the caller does them all.
+    void theCallerTakesTheBlocksOfABusyWorker() {
+        setComputeThreads(2);
+        std::atomic<bool> release{false};
+        std::atomic<int> done{0};
+        std::thread other([&] {
+            // A second caller's job occupies the pool's worker (its blocks may run anywhere);
+            // the first block waits until released.
+            runBodyBlocks(2, [&](int b) {
+                if (b == 0)
+                    while (!release.load()) std::this_thread::yield();
+                done.fetch_add(1);
+            });
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        // The pool is busy with the other caller's job: this call runs its blocks itself.
+        const std::vector<int> runs = countRuns(100);
+        for (int r : runs) QCOMPARE(r, 1);
+        release.store(true);
+        other.join();
+        QCOMPARE(done.load(), 2);
+    }
+
+    void twoCallersAtOnce() {
+        setComputeThreads(2);
+        std::atomic<bool> failed{false};
+        auto caller = [&] {
+            for (int round = 0; round < 300; ++round) {
+                const std::vector<int> runs = countRuns(37);
+                for (int r : runs)
+                    if (r != 1) failed.store(true);
+            }
+        };
+        std::thread a(caller), b(caller);
+        a.join();
+        b.join();
+        QVERIFY(!failed.load());
+    }
+
+    // A read-ahead over a buffer, interrupted by jobs, then dropped; the buffer is freed right
+    // after the drop (AddressSanitizer would report a read after it).
+    void readAheadIsDroppedBeforeItsMemoryGoes() {
+        setComputeThreads(2);
+        countRuns(4);  // the workers exist
+        for (int round = 0; round < 20; ++round) {
+            auto buffer = std::make_unique<char[]>(std::size_t(4) << 20);
+            prefetchForNext(buffer.get(), std::int64_t(4) << 20);
+            for (int j = 0; j < 5; ++j) {
+                const std::vector<int> runs = countRuns(8);
+                for (int r : runs) QCOMPARE(r, 1);
+            }
+            dropPrefetch();
+            buffer.reset();
+        }
+    }
+
+    // Changing the thread count between jobs (a run with other settings) resizes the pool.
+    void threadCountChangesBetweenJobs() {
+        for (int threads : {2, 1, 2, 2, 1}) {
+            setComputeThreads(threads);
+            const std::vector<int> runs = countRuns(64);
+            for (int r : runs) QCOMPARE(r, 1);
+        }
+    }
+};
+
+QTEST_MAIN(TestWorkPool)
+#include "test_work_pool.moc"
