@@ -214,6 +214,9 @@ def main():
     ap.add_argument("--bos-starts", type=int, default=0,
                     help="llama only: percent of training windows that open with <s> and go on "
                          "from a word start in the middle of a story")
+    ap.add_argument("--bos-starts-from", type=int, default=0,
+                    help="first step of --bos-starts; the steps before it train on the plain "
+                         "stream, in the same window order as a run without --bos-starts")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -221,6 +224,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
+    # Its own generator, so that --bos-starts leaves the order of the random windows unchanged.
+    bos_rng = np.random.default_rng(args.seed + 1)
     t_start = time.time()
     log_lines = []
 
@@ -268,8 +273,8 @@ def main():
     train_t = torch.from_numpy(train_ids)
     word_starts = recipe.word_starts(train_ids) if args.bos_starts else None
     if args.bos_starts:
-        log("%d%% of windows open with <s> at one of %d word starts inside stories"
-            % (args.bos_starts, len(word_starts)))
+        log("%d%% of windows from step %d open with <s> at one of %d word starts inside stories"
+            % (args.bos_starts, args.bos_starts_from, len(word_starts)))
     n_val = len(val_ids) // (T + 1)
     val_windows = torch.from_numpy(val_ids[:n_val * (T + 1)].reshape(n_val, T + 1))
 
@@ -283,8 +288,9 @@ def main():
         w, b = window_at(step, args)
         starts = rng.integers(0, len(train_ids) - w - 1, size=b)
         batch = torch.stack([train_t[s:s + w + 1] for s in starts])
-        if args.bos_starts:
-            mid_story_starts(batch, train_t, word_starts, args.bos_starts, recipe.tok.bos, rng)
+        if args.bos_starts and step >= args.bos_starts_from:
+            mid_story_starts(batch, train_t, word_starts, args.bos_starts, recipe.tok.bos,
+                             bos_rng)
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, V), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
