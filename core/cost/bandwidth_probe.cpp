@@ -110,13 +110,18 @@ float sumRange(const float* a, std::int64_t n) {
 #endif
 }
 
-// Reads a[0, n) split in one contiguous part per thread; what the sum is does not matter, but
-// it is returned so the reads cannot be optimised away.
-float readSumPass(const float* a, std::int64_t n, int threads) {
+// Part t of `threads` contiguous parts of a[0, n); what the sum is does not matter, but it is
+// returned so the reads cannot be optimised away.
+float readSumPart(const float* a, std::int64_t n, int threads, int t) {
     const std::int64_t part = n / threads / 128 * 128;
+    return sumRange(a + std::int64_t(t) * part, part);
+}
+
+// Reads a[0, n) split in one contiguous part per thread.
+float readSumPass(const float* a, std::int64_t n, int threads) {
     float total = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : total)
-    total += sumRange(a + std::int64_t(threadIndex()) * part, part);
+    total += readSumPart(a, n, threads, threadIndex());
     return total;
 }
 
@@ -161,15 +166,17 @@ double gemvProject(int threads) {
     return y[7] == -1 ? 0 : gbs;
 }
 
-// y(rows) = W(rows, in) x through the decode's own kernel, the rows split in one contiguous part
-// per thread: no blocks taken in turn, so what it measures is the kernel's streaming alone.
-void gemvHalvesPass(const float* w, const float* x, float* y, int rows, int in, int threads) {
+// Part t of y(rows) = W(rows, in) x through the decode's own kernel, the rows split in one
+// contiguous part per thread: no blocks taken in turn, so what it measures is the kernel's
+// streaming alone.
+void gemvPart(const float* w, const float* x, float* y, int rows, int in, int threads, int t) {
     const int part = rows / threads;
+    gemvRowsF32(w, x, in, t * part, (t + 1) * part, y);
+}
+
+void gemvHalvesPass(const float* w, const float* x, float* y, int rows, int in, int threads) {
 #pragma omp parallel num_threads(threads)
-    {
-        const int t = threadIndex();
-        gemvRowsF32(w, x, in, t * part, (t + 1) * part, y);
-    }
+    gemvPart(w, x, y, rows, in, threads, threadIndex());
 }
 
 double gemvHalves(int threads) {
@@ -217,19 +224,17 @@ double StepProbe::bytes() const {
 // thread: OpenMP's threads, spinning for milliseconds after each of its passes, would take a core
 // from the step that follows.
 double StepProbe::pass() {
-    const std::int64_t n = std::int64_t(rows_) * kGemvIn, part = n / threads_ / 128 * 128;
+    const std::int64_t n = std::int64_t(rows_) * kGemvIn;
     std::vector<float> sums(std::size_t(threads_), 0.0f);
     const float* w = buffer_.get();
     setComputeThreads(threads_);
     auto t0 = std::chrono::steady_clock::now();
-    runBodyBlocks(threads_, [&](int t) { sums[std::size_t(t)] = sumRange(w + t * part, part); });
+    runBodyBlocks(threads_, [&](int t) { sums[std::size_t(t)] = readSumPart(w, n, threads_, t); });
     for (float v : sums) sink_ += v;
-    const double sum = double(4 * part * threads_) / secondsSince(t0) / 1e9;
-    const int rowsPart = rows_ / threads_;
+    const double sum = bytes() / secondsSince(t0) / 1e9;
     t0 = std::chrono::steady_clock::now();
-    runBodyBlocks(threads_, [&](int t) {
-        gemvRowsF32(w, x_.get(), kGemvIn, t * rowsPart, (t + 1) * rowsPart, y_.get());
-    });
+    runBodyBlocks(threads_,
+                  [&](int t) { gemvPart(w, x_.get(), y_.get(), rows_, kGemvIn, threads_, t); });
     const double gemv = bytes() / secondsSince(t0) / 1e9;
     sink_ += y_[0];
     return std::max(sum, gemv);

@@ -24,9 +24,8 @@ public:
     void set(const std::vector<const Linear*>& order);
 
     // Call after `done` ran on `rows` rows: names the next product's weights to read ahead, when
-    // the pass is a decode step (one row). Multi-row passes are matrix-matrix products that are
-    // limited by arithmetic, not memory, and run on Eigen's threads, which a read-ahead would
-    // only slow.
+    // the pass is a decode step (one row). Multi-row passes are matrix-matrix products limited
+    // by arithmetic, not memory, which a worker busy reading ahead would only slow.
     void after(const Linear& done, int rows) const;
 
 private:

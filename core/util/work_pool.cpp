@@ -26,8 +26,7 @@ void cpuRelax() {
 }
 
 // A worker spins this long after its last job before it sleeps: longer than the gaps between the
-// products of a decode step, short enough that a worker left spinning beside Eigen's own threads
-// (the multi-row products) costs them little.
+// products of a decode step, short enough that an idle process does not keep a core busy.
 constexpr auto kSpinTime = std::chrono::microseconds(200);
 // Read-ahead granularity: a worker looks for a new job between chunks, ~1 us apart.
 constexpr std::int64_t kPrefetchChunk = std::int64_t(16) << 10;

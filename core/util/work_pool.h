@@ -2,8 +2,9 @@
 // The threads of the forward pass: the calling thread and computeThreads() - 1 workers that wait
 // between jobs, spinning for a short while and then asleep.
 //
-// Two things OpenMP's fork-join does not do, both for the decode, whose ~100 matrix-vector
-// products a step are each a fraction of a millisecond:
+// Two things OpenMP's fork-join does not do, both made for the decode, whose ~100 matrix-vector
+// products a step are each a fraction of a millisecond (every other parallel loop of a forward
+// pass runs here too, so that no second team of threads competes for the cores):
 // - A job's blocks are claimed one at a time by whichever thread is free, the caller included,
 //   and the caller waits only for blocks that were claimed. A worker the scheduler runs late
 //   (another process holds its core) finds the blocks done and costs nothing; a fork-join region

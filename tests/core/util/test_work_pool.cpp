@@ -1,8 +1,7 @@
 // The pool of the forward pass (util/work_pool.h): every block runs exactly once whatever the
 // thread count, the caller never waits for a worker that is not there, two callers at once each
 // get all their blocks done, and a read-ahead can be started, interrupted by jobs and dropped
-// before its memory goes. Run under ThreadSanitizer by .ci/run's TSan part through core.stress;
-// this file is the pool's own check in every build.
+// before its memory goes. .ci/run also runs it under ThreadSanitizer.
 
 #include "util/compute_threads.h"
 #include "util/parallel.h"
