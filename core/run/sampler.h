@@ -136,6 +136,9 @@ struct SampleSummary {
 
 class Sampler {
 public:
+    // Up to this many of the best candidates are found by one insertion pass, not a heap.
+    static constexpr std::size_t kHeadMax = 64;
+
     // Throws std::invalid_argument if vocabSize < 1.
     explicit Sampler(const SamplerSettings& s, int vocabSize);
 
@@ -179,6 +182,7 @@ private:
     double stageEntropy() const;
 
     int greedyToken() const;
+    void selectHead(std::size_t k);
     int sampleToken(SamplerTrace& trace, bool penalized);
 
     SamplerSettings settings_;
@@ -193,7 +197,9 @@ private:
     std::vector<int> counts_;        // occurrences in the penalty window, by id; 0 between calls
     std::vector<double> processed_;  // final probabilities, by id (0 = filtered out)
     std::vector<int> order_;         // ids, partially sorted by raw logit for the report
-    std::vector<Candidate> cand_;    // the chain's working set; survivors are the first count_
+    std::array<std::size_t, kHeadMax> head_{};  // selectHead's positions, best first
+    std::vector<double> scratch_;  // (vocab) the candidates' logits, then their exponentials
+    std::vector<Candidate> cand_;  // the chain's working set; survivors are the first count_
     std::size_t count_ = 0;
     std::size_t sorted_ = 0;  // cand_[0, sorted_) is the sorted head of the survivors
     double max_ = 0;          // the largest candidate logit at the softmax

@@ -3,11 +3,13 @@
 #include <QList>
 #include <QTest>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <new>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -172,6 +174,8 @@ private Q_SLOTS:
     void stageEntropies();
     void defaultsIgnoreTheHistory();
     void penalizedRunsAreReproducible();
+    void headsMatchAFullSort_data();
+    void headsMatchAFullSort();
 };
 
 // logits {2, 1, 0, -1}: p_i = e^{x_i} / (e^2 + e + 1 + e^-1)
@@ -823,6 +827,68 @@ void TestSampler::penalizedRunsAreReproducible() {
     const std::vector<int> a = run(5);
     QVERIFY(a == run(5));
     QVERIFY(a != run(6));
+}
+
+// The report and the stage lists find their heads by one insertion pass (up to Sampler::kHeadMax)
+// or a heap (beyond): both must list what a full sort lists, ties to the lowest id, over a
+// vocabulary with many ties, -inf and NaN.
+void TestSampler::headsMatchAFullSort_data() {
+    QTest::addColumn<float>("t");
+    QTest::addColumn<int>("report");
+    QTest::addColumn<int>("topK");
+    for (float t : {0.0f, 0.7f})
+        for (int report : {1, 20, int(Sampler::kHeadMax), int(Sampler::kHeadMax) + 1, 300})
+            for (int topK : {0, 50})
+                QTest::addRow("T %.1f report %d top-k %d", double(t), report, topK)
+                    << t << report << topK;
+}
+
+void TestSampler::headsMatchAFullSort() {
+    QFETCH(float, t);
+    QFETCH(int, report);
+    QFETCH(int, topK);
+    const int vocab = 3000;
+    std::mt19937 gen(17);
+    std::uniform_int_distribution<int> level(-40, 40), odd(0, 99);
+    Sampler sampler(cfg(t, topK, 1.0f, report), vocab);
+    for (int step = 0; step < 20; ++step) {
+        QList<float> logits(vocab);
+        for (float& x : logits) {
+            const int o = odd(gen);
+            x = o == 0 ? -kInf : o == 1 ? kNaN : 0.25f * float(level(gen));  // ties everywhere
+        }
+        std::vector<int> order(vocab);
+        std::iota(order.begin(), order.end(), 0);
+        auto key = [&](int id) { return std::isnan(logits[id]) ? -kInf : logits[id]; };
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) > key(b); });
+        const SampleSummary s = sampler.sample(view(logits));
+        QCOMPARE(int(s.top.size()), report);
+        for (int i = 0; i < report; ++i) QCOMPARE(s.top[std::size_t(i)].id, order[i]);
+        // The stage lists follow the same order (no penalties, a positive temperature keeps it).
+        // Their probabilities are the softmax over every finite id: none lost, none counted twice.
+        const auto& listed = s.trace.at(SamplerStage::Temperature);
+        double z = 0, h = 0;
+        for (int id = 0; id < vocab; ++id)
+            if (std::isfinite(key(id)))
+                z += std::exp((double(key(id)) - key(order[0])) / double(t));
+        for (int id = 0; id < vocab; ++id)
+            if (std::isfinite(key(id))) {
+                const double p = std::exp((double(key(id)) - key(order[0])) / double(t)) / z;
+                h -= p * std::log(p);
+            }
+        if (t > 0)
+            QVERIFY2(std::abs(listed.entropy - h) < 1e-9,
+                     qPrintable(QString::number(listed.entropy - h)));
+        for (int i = 0; i < listed.count; ++i) {
+            QCOMPARE(listed.top[std::size_t(i)].id, order[i]);
+            if (t > 0) {
+                const double p = std::exp((double(key(order[i])) - key(order[0])) / double(t)) / z;
+                QVERIFY(std::abs(listed.top[std::size_t(i)].prob - p) < 1e-6);
+            }
+        }
+        if (t == 0) QCOMPARE(s.token, order[0]);
+        if (QTest::currentTestFailed()) return;
+    }
 }
 
 QTEST_GUILESS_MAIN(TestSampler)
