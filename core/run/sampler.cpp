@@ -106,8 +106,14 @@ SampleSummary Sampler::sample(std::span<const float> logits, std::span<const int
     const bool penalized = applyPenalties(history);
     // Negated so a NaN temperature falls to greedy, as the header promises.
     if (!(settings_.temperature > 0)) {
-        loadCandidates(1.0);  // the penalized order, for the stage lists
-        ensureSorted(std::size_t(traceTop_));
+        // The stage lists need the head of the penalized order; without penalties that is the
+        // raw order's, already sorted.
+        if (penalized) {
+            loadCandidates(1.0);
+            ensureSorted(std::size_t(traceTop_));
+        } else {
+            headFromRawOrder();
+        }
         recordPenalties(out.trace, penalized);
         // The head of the penalized order at temperature 1 is the greedy token.
         out.token = traceTop_ > 0 ? cand_[0].id : greedyToken();
@@ -144,6 +150,7 @@ void Sampler::loadRaw(std::span<const float> logits) {
         best = std::max(best, v);
     }
     degenerate_ = (best == kNegInf);
+    rawMax_ = best;
 }
 
 void Sampler::rawSoftmax() {
@@ -152,7 +159,7 @@ void Sampler::rawSoftmax() {
         std::fill(rawProb_.begin(), rawProb_.end(), 0.0);
         return;
     }
-    const double m = *std::max_element(raw_.begin(), raw_.end());
+    const double m = rawMax_;
     const double z = expShifted(raw_.data(), m, rawProb_.data(), raw_.size());
     // -log p_i = log z - (x_i - m), so H = log z - sum p_i (x_i - m): no logarithm per id.
     double s = 0;
@@ -281,6 +288,16 @@ int Sampler::sampleToken(SamplerTrace& trace, bool penalized) {
     for (std::size_t i = 0; i < count_; ++i)
         processed_[static_cast<std::size_t>(cand_[i].id)] = cand_[i].p;
     return chosen.id;
+}
+
+// cand_ holds only the raw order's head (greedy without penalties reads nothing else).
+void Sampler::headFromRawOrder() {
+    const auto k = static_cast<std::size_t>(traceTop_);
+    for (std::size_t i = 0; i < k; ++i) {
+        const int id = order_[i];
+        cand_[i] = {id, raw_[static_cast<std::size_t>(id)], 0.0};
+    }
+    count_ = sorted_ = k;
 }
 
 void Sampler::loadCandidates(double temperature) {

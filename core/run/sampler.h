@@ -183,6 +183,7 @@ private:
 
     int greedyToken() const;
     void selectHead(std::size_t k);
+    void headFromRawOrder();
     int sampleToken(SamplerTrace& trace, bool penalized);
 
     SamplerSettings settings_;
@@ -205,6 +206,7 @@ private:
     double max_ = 0;          // the largest candidate logit at the softmax
     double logZ_ = 0;         // log of the survivors' total, relative to max_
     double rawEntropy_ = 0;
+    double rawMax_ = 0;                                        // the largest of raw_
     std::array<float, StageSnapshot::kTraceTop> lastShown_{};  // previous stage's listed probs
 };
 
