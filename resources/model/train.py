@@ -174,6 +174,29 @@ def mid_story_starts(batch, train_t, word_starts, percent, bos, rng):
         batch[row, 1:] = train_t[s:s + w]
 
 
+def recent_unlikelihood(logits, x, y, window):
+    """Token-level unlikelihood (Welleck et al., 2019) over the last `window` input tokens:
+    -log(1 - p(c)) for each distinct token c among x[t-window+1 .. t] that is not the target
+    y[t], averaged over positions. Greedy loops are a recent token predicted again and again;
+    this puts a price on exactly that, while names copied from further back cost nothing.
+    logits [B, T, V], x and y [B, T] int64."""
+    probs = F.softmax(logits.float(), dim=-1)  # [B, T, V]
+    B, T = x.shape
+    total = logits.new_zeros(())
+    shifted = []
+    for k in range(window):
+        # xk[t] = x[t-k], -1 where t-k < 0
+        xk = torch.full_like(x, -1)
+        xk[:, k:] = x[:, :T - k]
+        ok = (xk >= 0) & (xk != y)
+        for prev in shifted:  # count each distinct recent token once
+            ok &= xk != prev
+        shifted.append(xk)
+        p = probs.gather(-1, xk.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # [B, T]
+        total = total - (torch.log((1 - p).clamp(min=1e-5)) * ok).sum()
+    return total / (B * T)
+
+
 def window_at(step, args):
     """(window, batch) of a step: most steps take short windows, which cost far less attention
     per token; every long_every-th step takes full-context windows with the same token count,
@@ -217,6 +240,10 @@ def main():
     ap.add_argument("--bos-starts-from", type=int, default=0,
                     help="first step of --bos-starts; the steps before it train on the plain "
                          "stream, in the same window order as a run without --bos-starts")
+    ap.add_argument("--unlikelihood", type=float, default=0.0,
+                    help="weight of the token-level unlikelihood loss on recent tokens (0: off)")
+    ap.add_argument("--ul-window", type=int, default=16,
+                    help="how many of the latest input tokens --unlikelihood penalises")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -279,7 +306,7 @@ def main():
     val_windows = torch.from_numpy(val_ids[:n_val * (T + 1)].reshape(n_val, T + 1))
 
     t_train = time.time()
-    running, running_n = 0.0, 0
+    running, running_n, running_ul = 0.0, 0, 0.0
     val_loss = float("nan")
     for step in range(args.steps):
         for g in opt.param_groups:
@@ -293,8 +320,14 @@ def main():
                              bos_rng)
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, V), batch[:, 1:].reshape(-1))
+        if args.unlikelihood:
+            ul = recent_unlikelihood(logits, batch[:, :-1], batch[:, 1:], args.ul_window)
+            running_ul += float(ul)
+            loss_total = loss + args.unlikelihood * ul
+        else:
+            loss_total = loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss_total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         running += float(loss)
@@ -302,10 +335,12 @@ def main():
         done = step + 1
         if done % args.log_every == 0 or done == args.steps:
             el = time.time() - t_train
-            log("step %5d  lr %.2e  train loss %.4f  %.0f tok/s  %.1f min"
-                % (done, lr_at(step, args), running / running_n,
+            ul_text = ("  unlikelihood %.4f" % (running_ul / running_n)
+                       if args.unlikelihood else "")
+            log("step %5d  lr %.2e  train loss %.4f%s  %.0f tok/s  %.1f min"
+                % (done, lr_at(step, args), running / running_n, ul_text,
                    done * args.batch * T / el, el / 60))
-            running, running_n = 0.0, 0
+            running, running_n, running_ul = 0.0, 0, 0.0
         if done % args.val_every == 0 or done == args.steps:
             val_loss = evaluate(model, val_windows, args.batch)
             log("step %5d  val loss %.4f nats/token" % (done, val_loss))
