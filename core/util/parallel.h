@@ -9,6 +9,7 @@
 #include "util/work_pool.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 namespace kvscope {
@@ -42,13 +43,16 @@ void parallelChunks(int n, std::int64_t work, int grain, const Body& body) {
     });
 }
 
-// Calls body(begin, end) on contiguous blocks of [0, n), about kBlocksPerThread per thread, the
-// block sizes rounded to `grain`; a thread takes the next block when it is done with one. For
-// loops of equal cost per item (the products, split by weight rows): on a machine shared with
-// other work a thread is often descheduled for milliseconds, and with one fixed half each the
-// other thread would wait for all of that half; here it takes the blocks the absent thread has
-// not started. A product ends the read-ahead of its weights.
-constexpr int kBlocksPerThread = 8;
+// Calls body(begin, end) on contiguous blocks of [0, n), the block sizes rounded to `grain`; a
+// thread takes the next block when it is done with one. For loops of equal cost per item (the
+// products, split by weight rows): on a machine shared with other work a thread is often
+// descheduled for milliseconds, and with one fixed half each the other thread would wait for all
+// of that half; here it takes the blocks the absent thread has not started. The blocks shrink
+// towards the end (each a 1/(2 threads) share of what is left, down to 1/(kTailBlocksPerThread
+// threads) of the loop): long streams first, and at the end a thread waits for the other's
+// short last block, not a long one. A product ends the read-ahead of its weights.
+constexpr int kTailBlocksPerThread = 32;
+constexpr int kMaxBlocks = 64;
 
 template <class Body>
 void parallelBlocks(int n, std::int64_t work, int grain, const Body& body) {
@@ -57,11 +61,21 @@ void parallelBlocks(int n, std::int64_t work, int grain, const Body& body) {
         body(0, n);
         return;
     }
-    const int wanted = (n + threads * kBlocksPerThread - 1) / (threads * kBlocksPerThread);
-    const int size = (std::max(wanted, grain) + grain - 1) / grain * grain;
-    const int blocks = (n + size - 1) / size;
+    auto rounded = [grain](int size) {
+        return (std::max(size, grain) + grain - 1) / grain * grain;
+    };
+    const int smallest = rounded(n / (threads * kTailBlocksPerThread));
+    std::array<int, kMaxBlocks + 1> starts{};
+    int blocks = 0;
+    for (int at = 0; at < n && blocks < kMaxBlocks; ++blocks) {
+        starts[std::size_t(blocks)] = at;
+        at += std::max(smallest, rounded((n - at) / (2 * threads)));
+    }
+    starts[std::size_t(blocks)] = n;  // the last block takes whatever is left
     runBodyBlocks(
-        blocks, [&](int b) { body(b * size, std::min(n, (b + 1) * size)); }, ReadAhead::End);
+        blocks,
+        [&](int b) { body(starts[std::size_t(b)], std::min(n, starts[std::size_t(b) + 1])); },
+        ReadAhead::End);
 }
 
 // Calls body(i) for every i in [0, n), spread over the threads item by item (for items of

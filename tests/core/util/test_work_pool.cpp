@@ -9,10 +9,13 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace kvscope;
@@ -51,6 +54,46 @@ private Q_SLOTS:
         for (int round = 0; round < 50; ++round) {  // many jobs: the slot is reused
             const std::vector<int> runs = countRuns(blocks);
             for (int b = 0; b < blocks; ++b) QCOMPARE(runs[std::size_t(b)], 1);
+        }
+    }
+
+    // parallelBlocks' shrinking blocks cover [0, n) exactly once, each a multiple of the grain
+    // but the last, never larger than the one before it but the last, and the last few short.
+    void blocksCoverTheLoopAndShrink_data() {
+        QTest::addColumn<int>("threads");
+        QTest::addColumn<int>("n");
+        QTest::addColumn<int>("grain");
+        for (int threads : {1, 2, 3})
+            for (int n : {1, 17, 768, 2304, 50257, 1 << 20})
+                for (int grain : {1, 16, 128})
+                    QTest::addRow("n %d grain %d @%d", n, grain, threads) << threads << n << grain;
+    }
+
+    void blocksCoverTheLoopAndShrink() {
+        QFETCH(int, threads);
+        QFETCH(int, n);
+        QFETCH(int, grain);
+        setComputeThreads(threads);
+        std::mutex m;
+        std::vector<std::pair<int, int>> ranges;
+        std::vector<std::atomic<int>> seen(static_cast<std::size_t>(n));
+        parallelBlocks(n, kParallelMinWork, grain, [&](int begin, int end) {
+            for (int i = begin; i < end; ++i) seen[std::size_t(i)].fetch_add(1);
+            std::lock_guard lock(m);
+            ranges.emplace_back(begin, end);
+        });
+        for (int i = 0; i < n; ++i) QCOMPARE(seen[std::size_t(i)].load(), 1);
+        std::sort(ranges.begin(), ranges.end());
+        QVERIFY(int(ranges.size()) <= kMaxBlocks);
+        for (std::size_t b = 0; b + 1 < ranges.size(); ++b) {
+            const int size = ranges[b].second - ranges[b].first;
+            QCOMPARE(size % grain, 0);
+            if (b + 2 < ranges.size()) QVERIFY(size >= ranges[b + 1].second - ranges[b + 1].first);
+        }
+        const int used = computeThreads();  // the machine may have fewer than asked
+        if (ranges.size() > 1 && n >= used * kTailBlocksPerThread * grain) {
+            const auto& last = ranges[ranges.size() - 2];  // the last full-grain block
+            QVERIFY(last.second - last.first <= n / (used * kTailBlocksPerThread) + grain);
         }
     }
 
