@@ -29,8 +29,8 @@ double expShifted(const double* x, double m, double* out, std::size_t n) {
     const auto count = static_cast<Eigen::Index>(n);
     const Eigen::Map<const Eigen::ArrayXd> in(x, count);
     Eigen::Map<Eigen::ArrayXd> y(out, count);
-    y = (in - m)
-            .exp();  // Eigen 3.4's select() would not vectorise: the underflows are zeroed after
+    // Eigen 3.4's select() would not vectorise, so the underflows are zeroed after.
+    y = (in - m).exp();
     constexpr double kSmallest = std::numeric_limits<double>::min();
     double sum = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -409,6 +409,8 @@ void Sampler::ensureSorted(std::size_t len) {
 // compared with more than the k-th only when it beats it. Then the candidates the head displaces
 // move into the places the head came from.
 void Sampler::selectHead(std::size_t k) {
+    sorted_ = 0;
+    if (k == 0) return;
     auto better = [this](std::size_t a, std::size_t b) {
         return higher(cand_[a].logit, cand_[a].id, cand_[b].logit, cand_[b].id);
     };
