@@ -78,7 +78,7 @@ QWidget* ControlPanel::buildPromptBox() {
     auto* l = new QVBoxLayout(box);
     l->setSpacing(4);
     prompt_ = new QPlainTextEdit;
-    prompt_->setPlaceholderText(tr("Type a prompt; empty starts from <|endoftext|>."));
+    prompt_->setPlaceholderText(tr("Type a prompt."));  // setTokenizer names the start token
     prompt_->setToolTip(tr("The text the model continues. Ctrl+Return generates."));
     prompt_->setTabChangesFocus(true);
     prompt_->setMinimumHeight(prompt_->fontMetrics().lineSpacing() * 3);
@@ -382,7 +382,17 @@ void ControlPanel::syncFocusBox() {
 void ControlPanel::setTokenizer(TokenizerPtr tokenizer, int context) {
     tokenizer_ = std::move(tokenizer);
     context_ = context;
+    // What an empty prompt starts from is the model's: <s> for a Llama, <|endoftext|> for GPT-2.
+    const std::vector<int> start =
+        tokenizer_ ? tokenizer_->promptIds({}, tokenizer_->special().addBos) : std::vector<int>{};
+    prompt_->setPlaceholderText(start.empty() ? tr("Type a prompt.")
+                                              : tr("Type a prompt; empty starts from %1.")
+                                                    .arg(tokenizer_->tokenDisplay(start.front())));
     updatePromptCount();
+}
+
+QString ControlPanel::promptPlaceholder() const {
+    return prompt_->placeholderText();
 }
 
 int ControlPanel::promptTokens() const {

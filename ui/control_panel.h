@@ -46,6 +46,7 @@ public:
     void setTokenizer(TokenizerPtr tokenizer, int context);
     int promptTokens() const;  // -1 without a tokenizer
     QString promptCountText() const;
+    QString promptPlaceholder() const;
 
     void saveSettings() const;
     void restoreSettings();

@@ -276,6 +276,9 @@ private Q_SLOTS:
         QCOMPARE(w_->model()->source, QStringLiteral("embedded:llama"));
         QVERIFY(w_->windowTitle().contains(QLatin1String("embedded:llama")));
         QVERIFY(llama->isChecked() && !gpt2->isChecked());
+        // The prompt's hint names the start token of the model loaded.
+        QVERIFY2(w_->controls()->promptPlaceholder().contains(QLatin1String("<s>")),
+                 qPrintable(w_->controls()->promptPlaceholder()));
         const GenerationSettings after = w_->controls()->settings();
         QCOMPARE(after.sampler.temperature, before.sampler.temperature);
         QCOMPARE(after.sampler.seed, before.sampler.seed);
@@ -286,6 +289,7 @@ private Q_SLOTS:
         QVERIFY(changed.wait(20000));
         QCOMPARE(w_->model()->source, QStringLiteral("embedded:gpt2"));
         QVERIFY(gpt2->isChecked() && !llama->isChecked());
+        QVERIFY(w_->controls()->promptPlaceholder().contains(QLatin1String("<|endoftext|>")));
         QCOMPARE(w_->controls()->settings().sampler.seed, before.sampler.seed);
         w_->openModel(kModel);  // the other tests expect the GPT-2 reference
         QVERIFY(changed.wait(10000));
