@@ -43,6 +43,21 @@ double expShifted(const double* x, double m, double* out, std::size_t n) {
 // The top ids are kept by insertion while they are few; beyond this a heap does better.
 constexpr int kInsertionTopMax = int(Sampler::kHeadMax);
 
+// head[0, k) becomes the k best of [0, n) by the strict order better(a, b), best first, in one
+// pass: an index is compared with more than the current k-th only when it beats it, so for a
+// few best of many the rest costs one comparison each. k >= 1.
+template <class Index, class Better>
+void keepBest(std::size_t n, std::size_t k, Index* head, const Better& better) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (kept == k && !better(i, std::size_t(head[k - 1]))) continue;
+        std::size_t j = std::min(kept, k - 1);  // when full, the k-th gives way
+        for (; j > 0 && better(i, std::size_t(head[j - 1])); --j) head[j] = head[j - 1];
+        head[j] = static_cast<Index>(i);
+        kept = std::min(kept + 1, k);
+    }
+}
+
 bool usable(float x) {
     return std::isfinite(x) && x != 0;
 }
@@ -171,9 +186,7 @@ void Sampler::rawSoftmax() {
     rawEntropy_ = std::max(0.0, std::log(z) - s);
 }
 
-// order_[0, n) becomes the n highest raw logits, descending. For a report's few, one pass keeps
-// the best n seen so far in order; an id enters only when it beats the n-th, so the rest costs
-// one comparison each.
+// order_[0, n) becomes the n highest raw logits, descending.
 void Sampler::sortRaw(int n) {
     if (n > kInsertionTopMax) {
         std::iota(order_.begin(), order_.end(), 0);
@@ -182,24 +195,10 @@ void Sampler::sortRaw(int n) {
         });
         return;
     }
-    int kept = 0;
-    // The n-th's logit and id, in locals: the scan's one comparison must not reload them.
-    double nthLogit = kNegInf;
-    int nthId = -1;
-    for (int i = 0; i < vocab_ && n > 0; ++i) {
-        const double x = raw_[std::size_t(i)];
-        if (kept == n && !higher(x, i, nthLogit, nthId)) continue;
-        int j = std::min(kept, n - 1);  // when full, the n-th gives way
-        for (; j > 0; --j) {
-            const int before = order_[std::size_t(j - 1)];
-            if (!higher(x, i, raw_[std::size_t(before)], before)) break;
-            order_[std::size_t(j)] = before;
-        }
-        order_[std::size_t(j)] = i;
-        kept = std::min(kept + 1, n);
-        nthId = order_[std::size_t(kept - 1)];
-        nthLogit = raw_[std::size_t(nthId)];
-    }
+    if (n <= 0) return;
+    keepBest(
+        std::size_t(vocab_), std::size_t(n), order_.data(),
+        [this](std::size_t a, std::size_t b) { return higher(raw_[a], int(a), raw_[b], int(b)); });
 }
 
 int Sampler::rankOf(int token) const {
@@ -404,28 +403,15 @@ void Sampler::ensureSorted(std::size_t len) {
     sorted_ = upto;
 }
 
-// cand_[0, k) becomes the k highest candidates, descending, as partial_sort would leave it, in
-// one pass: head_ keeps the positions of the best k seen so far in order, and a candidate is
-// compared with more than the k-th only when it beats it. Then the candidates the head displaces
-// move into the places the head came from.
+// cand_[0, k) becomes the k highest candidates, descending, as partial_sort would leave it: the
+// positions of the best k found in one pass, then the candidates the head displaces moved into
+// the places the head came from.
 void Sampler::selectHead(std::size_t k) {
     sorted_ = 0;
     if (k == 0) return;
-    auto better = [this](std::size_t a, std::size_t b) {
+    keepBest(count_, k, head_.data(), [this](std::size_t a, std::size_t b) {
         return higher(cand_[a].logit, cand_[a].id, cand_[b].logit, cand_[b].id);
-    };
-    std::size_t kept = 0;
-    double kthLogit = kNegInf;  // in locals: the scan's one comparison must not reload them
-    int kthId = -1;
-    for (std::size_t i = 0; i < count_; ++i) {
-        if (kept == k && !higher(cand_[i].logit, cand_[i].id, kthLogit, kthId)) continue;
-        std::size_t j = std::min(kept, k - 1);  // when full, the k-th gives way
-        for (; j > 0 && better(i, head_[j - 1]); --j) head_[j] = head_[j - 1];
-        head_[j] = i;
-        kept = std::min(kept + 1, k);
-        kthLogit = cand_[head_[kept - 1]].logit;
-        kthId = cand_[head_[kept - 1]].id;
-    }
+    });
     std::array<Candidate, kInsertionTopMax> picked;
     std::array<bool, kInsertionTopMax> taken{};  // which of the first k places the head holds
     for (std::size_t j = 0; j < k; ++j) {
