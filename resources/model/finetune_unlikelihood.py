@@ -20,10 +20,9 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import bpe_train  # noqa: E402
 import llama_torch  # noqa: E402
 import sp_tokenizer  # noqa: E402
-from train import evaluate  # noqa: E402
+from train import encode_with_bos_eos, evaluate, split_stories  # noqa: E402
 
 
 def repeated_ngram_mask(seq, start, n=4):
@@ -78,19 +77,9 @@ def main():
     model = llama_torch.Llama(c)
     model.load_state(W)
     tok = sp_tokenizer.Tokenizer(args.sp)
-    with open(args.corpus, encoding="utf-8") as f:
-        stories = [s for s in f.read().split(bpe_train.SPECIAL) if s]
-    k = 50  # train.py's hold-out (--val-percent 2): the same validation stories
-    train_s = [s for i, s in enumerate(stories) if i % k != k - 1]
-    val_s = [s for i, s in enumerate(stories) if i % k == k - 1]
-
-    def enc(ss):
-        out = []
-        for s in ss:
-            out += [tok.bos] + tok.encode(s) + [tok.eos]
-        return np.array(out, dtype=np.int64)
-
-    train_ids, val_ids = enc(train_s), enc(val_s)
+    # train.py's hold-out at its default --val-percent 2: the same validation stories.
+    train_s, val_s = split_stories(args.corpus, 2)
+    train_ids, val_ids = encode_with_bos_eos(tok, train_s), encode_with_bos_eos(tok, val_s)
     T = c["context"]
     n_val = len(val_ids) // (T + 1)
     val_w = torch.from_numpy(val_ids[:n_val * (T + 1)].reshape(n_val, T + 1))

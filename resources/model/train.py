@@ -64,6 +64,26 @@ def evaluate(model, windows, batch):
     return total / count
 
 
+def split_stories(corpus_path, val_percent):
+    """(train, validation) stories of the corpus: every k-th story is held out, deterministic
+    and spread over the corpus."""
+    with open(corpus_path, encoding="utf-8") as f:
+        stories = [s for s in f.read().split(SEP) if s]
+    k = 100 // val_percent
+    return ([s for i, s in enumerate(stories) if i % k != k - 1],
+            [s for i, s in enumerate(stories) if i % k == k - 1])
+
+
+def encode_with_bos_eos(tok, stories):
+    """The Llama's stream: <s>, the story, </s>, for every story."""
+    out = []
+    for s in stories:
+        out.append(tok.bos)
+        out.extend(tok.encode(s))
+        out.append(tok.eos)
+    return np.array(out, dtype=np.int64)
+
+
 class Gpt2Recipe:
     """The GPT-2: byte-level BPE, <|endoftext|> after every story, a Hugging Face folder."""
 
@@ -111,12 +131,7 @@ class LlamaRecipe:
                                          args.hidden, self.vocab_size, args.context)
 
     def encode(self, stories):
-        out = []
-        for s in stories:
-            out.append(self.tok.bos)
-            out.extend(self.tok.encode(s))
-            out.append(self.tok.eos)
-        return np.array(out, dtype=np.int64)
+        return encode_with_bos_eos(self.tok, stories)
 
     def word_starts(self, ids):
         """Positions in `ids` where a word begins inside a story: a piece with the space marker,
@@ -262,12 +277,7 @@ def main():
 
     recipe = (Gpt2Recipe if args.arch == "gpt2" else LlamaRecipe)(args)
     V = recipe.vocab_size
-    with open(args.corpus, encoding="utf-8") as f:
-        stories = [s for s in f.read().split(SEP) if s]
-    # Every k-th story is held out: deterministic and spread over the corpus.
-    k = 100 // args.val_percent
-    val_stories = [s for i, s in enumerate(stories) if i % k == k - 1]
-    train_stories = [s for i, s in enumerate(stories) if i % k != k - 1]
+    train_stories, val_stories = split_stories(args.corpus, args.val_percent)
     cache = os.path.join(args.cache, args.arch)
     os.makedirs(cache, exist_ok=True)
     train_ids = recipe.encode(with_odd_openings(train_stories, args.odd_openings))
