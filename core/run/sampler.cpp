@@ -468,13 +468,12 @@ void Sampler::recordPenalties(SamplerTrace& trace, bool on) {
     double m = 0, z = 1, s = 0;
     if (on) {
         m = *std::max_element(pen_.begin(), pen_.end());
-        z = 0;
-        for (double x : pen_) z += std::exp(x - m);
+        z = expShifted(pen_.data(), m, scratch_.data(), pen_.size());  // scratch_ by id
         int survivors = 0;
-        for (double x : pen_) {
-            const double p = std::exp(x - m) / z;
+        for (std::size_t i = 0; i < pen_.size(); ++i) {
+            const double p = scratch_[i] / z;
             if (p > 0) {
-                s += p * (x - m);
+                s += p * (pen_[i] - m);
                 ++survivors;
             }
         }
@@ -488,7 +487,7 @@ void Sampler::recordPenalties(SamplerTrace& trace, bool on) {
     for (int i = 0; i < traceTop_; ++i) {
         const auto id = std::size_t(cand_[std::size_t(i)].id);
         const float before = static_cast<float>(rawProb_[id]);
-        const float p = on ? static_cast<float>(std::exp(pen_[id] - m) / z) : before;
+        const float p = on ? static_cast<float>(scratch_[id] / z) : before;
         st.top[std::size_t(i)] = {int(id), p, before};
         st.shownMass += p;
         lastShown_[std::size_t(i)] = p;
