@@ -1,14 +1,23 @@
 #!/usr/bin/python3
-"""An experiment for issue 12, not part of build_default_model.sh: sequence-level unlikelihood
-fine-tuning of the embedded Llama (Welleck et al. 2019, section 5.2). Even updates are plain
-cross-entropy on training windows; odd ones generate a greedy continuation from <s> and a stretch
-of a training story (or, with --odd-prefix, a few random pieces) and penalise with -log(1 - p)
-every continuation token inside a 4-gram seen before in that sequence. A GGUF and its sp.model
-are written to OUT_DIR/step_N every --save-every steps, for the C++ engine's loop measures.
+"""The last stage of the embedded Llama's recipe (issue 12): a short fine-tune of train.py's
+export that removes its greedy loops, two unlikelihood losses (Welleck et al. 2019) beside the
+cross-entropy.
+
+Even updates are plain cross-entropy on training windows. Odd ones let the model continue greedily
+from <s> and a stretch of a training story (or, with --odd-prefix, a few random pieces, as a
+prompt unlike any story) and then penalise, with -log(1 - p):
+  - every continuation token inside a 4-gram seen before in that sequence (sequence-level
+    unlikelihood, weight --alpha);
+  - with --dead, the summed probability of the ids the training stream never holds (byte pieces
+    of an ASCII corpus, BPE merges that are always merged further) at every continuation position.
+A GGUF and its sp.model are written to OUT_DIR/step_N every --save-every updates, for the C++
+engine's loop measures; --export DIR writes the last one to DIR with finetune_summary.json.
 
 finetune_unlikelihood.py MODEL.gguf SP_DIR CORPUS OUT_DIR [--steps N] [--lr LR] [--alpha A]
+    [--dead D] [--odd-prefix SHARE] [--export DIR]
 """
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -50,7 +59,7 @@ def greedy(model, prefix, steps):
     return x
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("sp")
@@ -67,7 +76,57 @@ def main():
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--odd-prefix", type=float, default=0.0,
                     help="share of generation prefixes that are <s> and 1-4 random pieces")
-    args = ap.parse_args()
+    ap.add_argument("--dead", type=float, default=0.0,
+                    help="weight of -log(1 - p) for the summed probability of the ids the "
+                         "training stream never holds, at every continuation position")
+    ap.add_argument("--export", help="directory for the last model.gguf and finetune_summary.json")
+    return ap.parse_args()
+
+
+def ce_loss(model, train_t, rng, args):
+    """Cross-entropy on `batch` random training windows of `window` tokens."""
+    starts = rng.integers(0, len(train_t) - args.window - 1, size=args.batch)
+    b = torch.stack([train_t[s:s + args.window + 1] for s in starts])  # [B, window + 1]
+    logits = model(b[:, :-1])
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1))
+
+
+def generation_prefix(train_t, rng, tok, vocab_size, args):
+    """[B, 1 + L]: <s> then a stretch of a story, or (--odd-prefix) 1-4 random pieces."""
+    starts = rng.integers(0, len(train_t) - args.prefix - 1, size=args.batch)
+    L = int(rng.integers(2, args.prefix + 1))
+    if rng.random() < args.odd_prefix:
+        L = int(rng.integers(1, 5))
+        pieces = torch.from_numpy(rng.integers(3, vocab_size, size=(args.batch, L)))
+        return torch.cat([torch.full((args.batch, 1), tok.bos), pieces], dim=1), L
+    return torch.stack([torch.cat([torch.tensor([tok.bos]), train_t[s:s + L]])
+                        for s in starts]), L
+
+
+def ul_losses(model, seq, L, dead):
+    """seq [B, 1 + L + C], a greedy continuation after a prefix of 1 + L ids. Returns the
+    repeated-4-gram unlikelihood, the dead ids' unlikelihood and the repeated share."""
+    masks = np.stack([repeated_ngram_mask(s.tolist(), L + 1) for s in seq])
+    logits = model(seq[:, :-1])  # [B, L + C, V]; position i predicts seq[:, i + 1]
+    m = torch.from_numpy(masks[:, 1:])
+    p = torch.softmax(logits, -1)
+    p_next = p.gather(-1, seq[:, 1:].unsqueeze(-1)).squeeze(-1)
+    rep = -(torch.log((1 - p_next).clamp(min=1e-5)) * m).sum() / max(1, int(m.sum()))
+    p_dead = p[:, L:][..., dead].sum(-1)  # [B, C]: from the last prefix position on
+    dead_ul = -torch.log((1 - p_dead).clamp(min=1e-5)).mean()
+    return rep, dead_ul, float(masks.mean())
+
+
+def save(model, c, tok, args, directory):
+    os.makedirs(directory, exist_ok=True)
+    llama_torch.write_gguf(os.path.join(directory, "model.gguf"), model.state(), c,
+                           tok.gguf_vocab(), "kvscope-tiny-llama")
+    if os.path.abspath(args.sp) != os.path.abspath(directory):
+        shutil.copyfile(os.path.join(args.sp, "sp.model"), os.path.join(directory, "sp.model"))
+
+
+def main():
+    args = parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -84,59 +143,52 @@ def main():
     n_val = len(val_ids) // (T + 1)
     val_w = torch.from_numpy(val_ids[:n_val * (T + 1)].reshape(n_val, T + 1))
     train_t = torch.from_numpy(train_ids)
-    print("val loss before: %.4f" % evaluate(model, val_w, 4), flush=True)
+    # [V] bool: ids never in the training stream. Only the softmax's push trains their rows, so
+    # they share one direction, and an odd prompt can put all of them on top at once.
+    dead = torch.from_numpy(np.bincount(train_ids, minlength=c["vocab_size"]) == 0)
+    print("ids never in the training stream: %d of %d" % (int(dead.sum()), c["vocab_size"]))
+    val_before = evaluate(model, val_w, 4)
+    print("val loss before: %.4f" % val_before, flush=True)
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
     t0 = time.time()
-    ul_sum, ul_n, ce_sum, ce_n, rep_sum = 0.0, 0, 0.0, 0, 0.0
+    sums = dict(ce=[], ul=[], dead=[], rep=[])
+    val = val_before
     for step in range(args.steps):
         if step % 2 == 0:
-            starts = rng.integers(0, len(train_ids) - args.window - 1, size=args.batch)
-            b = torch.stack([train_t[s:s + args.window + 1] for s in starts])
-            logits = model(b[:, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1))
-            ce_sum += float(loss)
-            ce_n += 1
+            loss = ce_loss(model, train_t, rng, args)
+            sums["ce"].append(float(loss))
         else:
-            # Prefixes as the engine meets prompts: <s> then a stretch of a story.
-            starts = rng.integers(0, len(train_ids) - args.prefix - 1, size=args.batch)
-            L = int(rng.integers(2, args.prefix + 1))
-            if rng.random() < args.odd_prefix:
-                # A prompt unlike any story: a few pieces drawn at random, no specials.
-                L = int(rng.integers(1, 5))
-                pre = torch.cat([torch.full((args.batch, 1), tok.bos),
-                                 torch.from_numpy(rng.integers(3, c["vocab_size"],
-                                                               size=(args.batch, L)))], dim=1)
-            else:
-                pre = torch.stack([torch.cat([torch.tensor([tok.bos]), train_t[s:s + L]])
-                                   for s in starts])
+            pre, L = generation_prefix(train_t, rng, tok, c["vocab_size"], args)
             seq = greedy(model, pre, args.continuation)
-            masks = np.stack([repeated_ngram_mask(seq[i].tolist(), L + 1)
-                              for i in range(args.batch)])
-            rep_sum += masks.mean()
-            logits = model(seq[:, :-1])
-            m = torch.from_numpy(masks[:, 1:])
-            p = torch.softmax(logits, -1).gather(-1, seq[:, 1:].unsqueeze(-1)).squeeze(-1)
-            ul = -(torch.log((1 - p).clamp(min=1e-5)) * m).sum() / max(1, int(m.sum()))
-            loss = args.alpha * ul
-            ul_sum += float(ul)
-            ul_n += 1
+            rep, dead_ul, share = ul_losses(model, seq, L, dead)
+            loss = args.alpha * rep + (args.dead * dead_ul if args.dead > 0 else 0)
+            sums["ul"].append(float(rep))
+            sums["dead"].append(float(dead_ul))
+            sums["rep"].append(share)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if (step + 1) % 20 == 0:
-            print("step %4d  ce %.4f  ul %.4f  repeated share %.3f  %.1f min"
-                  % (step + 1, ce_sum / max(1, ce_n), ul_sum / max(1, ul_n),
-                     rep_sum / max(1, ul_n), (time.time() - t0) / 60), flush=True)
-            ul_sum, ul_n, ce_sum, ce_n, rep_sum = 0.0, 0, 0.0, 0, 0.0
+            mean = {k: float(np.mean(v)) if v else 0.0 for k, v in sums.items()}
+            print("step %4d  ce %.4f  ul %.4f  dead %.4f  repeated share %.3f  %.1f min"
+                  % (step + 1, mean["ce"], mean["ul"], mean["dead"], mean["rep"],
+                     (time.time() - t0) / 60), flush=True)
+            sums = dict(ce=[], ul=[], dead=[], rep=[])
         if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
-            print("step %4d  val loss %.4f" % (step + 1, evaluate(model, val_w, 4)), flush=True)
-            out = os.path.join(args.out, "step_%d" % (step + 1))
-            os.makedirs(out, exist_ok=True)
-            llama_torch.write_gguf(os.path.join(out, "model.gguf"), model.state(), c,
-                                   tok.gguf_vocab(), "kvscope-tiny-llama")
-            shutil.copyfile(os.path.join(args.sp, "sp.model"), os.path.join(out, "sp.model"))
+            val = evaluate(model, val_w, 4)
+            print("step %4d  val loss %.4f" % (step + 1, val), flush=True)
+            save(model, c, tok, args, os.path.join(args.out, "step_%d" % (step + 1)))
+    if args.export:
+        save(model, c, tok, args, args.export)
+        with open(os.path.join(args.export, "finetune_summary.json"), "w") as f:
+            json.dump({"steps": args.steps, "lr": args.lr, "alpha": args.alpha, "dead": args.dead,
+                       "odd_prefix": args.odd_prefix, "seed": args.seed,
+                       "dead_ids": int(dead.sum()), "val_loss_before": round(val_before, 4),
+                       "val_loss": round(val, 4),
+                       "minutes": round((time.time() - t0) / 60, 1)}, f, indent=2)
+            f.write("\n")
 
 
 if __name__ == "__main__":
