@@ -2,7 +2,7 @@
 # Rebuild kvscope's two embedded models from nothing: corpus -> tokenizers -> both trainings
 # (side by side, one core each) -> exports into resources/model/default/ (GPT-2, a Hugging Face
 # folder) and resources/model/llama/ (Llama, one GGUF file) -> the Llama's fine-tune -> the C++
-# test fixtures. About 90 minutes on two cores (README.md beside this file has the measured times).
+# test fixtures. About an hour on two cores (README.md beside this file has the measured times).
 # Debian's python3 is used explicitly because it is the one with python3-torch.
 #
 #   resources/model/build_default_model.sh
