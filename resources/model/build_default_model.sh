@@ -29,7 +29,7 @@ llama=$!
 wait $gpt2
 wait $llama
 # The Llama's last stage: 200 short updates that price its own greedy loops and the ids its
-# training stream never holds (README.md, "Loops"); the GPT-2 needs none.
+# training stream never holds (README.md, "The Llama's fine-tune"); the GPT-2 needs none.
 $PY finetune_unlikelihood.py llama/model.gguf cache/sp corpus.txt cache/llama_ft --steps 200 \
     --lr 3e-5 --alpha 1 --dead 1 --odd-prefix 0.3 --seed 5 --export llama > cache/llama_ft.log
 cp cache/llama_ft.log llama/finetune_log.txt

@@ -162,7 +162,7 @@ def main():
             pre, L = generation_prefix(train_t, rng, tok, c["vocab_size"], args)
             seq = greedy(model, pre, args.continuation)
             rep, dead_ul, share = ul_losses(model, seq, L, dead)
-            loss = args.alpha * rep + (args.dead * dead_ul if args.dead > 0 else 0)
+            loss = args.alpha * rep + args.dead * dead_ul
             sums["ul"].append(float(rep))
             sums["dead"].append(float(dead_ul))
             sums["rep"].append(share)

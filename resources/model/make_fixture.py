@@ -91,11 +91,17 @@ def main():
     torch.set_num_threads(1)
 
     model = (Gpt2 if args.arch == "gpt2" else Llama)(args.model)
-    summary_path = os.path.join(args.model, "training_summary.json")
     summary = {}
-    if os.path.exists(summary_path):
-        with open(summary_path) as f:
-            summary = json.load(f)
+    for name in ("training_summary.json", "finetune_summary.json"):
+        path = os.path.join(args.model, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                later = json.load(f)
+            if name == "finetune_summary.json":
+                # The fine-tune changed the weights: train.py's training loss no longer
+                # describes them, its validation loss replaces train.py's.
+                summary.pop("train_loss", None)
+            summary.update(later)
 
     chosen = None
     for text in PROMPTS:
